@@ -1,0 +1,371 @@
+"""One typed settings object, loaded once from a TOML file plus ``SEAMLINE_*`` environment.
+
+Where the file is found: ``--config PATH``, else ``$SEAMLINE_CONFIG``, else ``./seamline.toml``.
+Secrets never live in the file: they come from the environment (``SEAMLINE_CENTRA_TOKEN``,
+``SEAMLINE_BLUECHERRY_API_KEY``, ``SEAMLINE_CENTRA_WEBHOOK_SECRET``) or from a secrets file
+(``SEAMLINE_SECRETS_FILE``: a TOML file of the same names in lower case), and are held as
+``SecretStr`` so they never print. ``SEAMLINE_DATABASE_URL`` overrides ``[store].database_url``.
+
+``load_settings`` reports *every* problem at once, each with its key path and a hint, as a
+``ConfigError``; ``seamline config check`` prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from seamline.exceptions import ConfigError
+
+__all__ = [
+    "BlueCherrySettings",
+    "CentraSettings",
+    "MarketMapping",
+    "OrdersSettings",
+    "QueueSettings",
+    "Settings",
+    "StoreSettings",
+    "find_config_path",
+    "load_settings",
+]
+
+ENV_PREFIX = "SEAMLINE_"
+DEFAULT_CONFIG_NAME = "seamline.toml"
+
+_CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Section):
+    database_url: str = "sqlite:///seamline.db"
+
+
+class RateLimitSettings(_Section):
+    """Centra's token buckets (Growth tier by default); the client stays inside them."""
+
+    requests_per_10s: int = Field(60, ge=1)
+    requests_per_hour: int = Field(5000, ge=1)
+    mutations_per_10s: int = Field(20, ge=1)
+    mutations_per_hour: int = Field(1800, ge=1)
+    complexity_per_10s: int = Field(250_000, ge=1)
+    complexity_per_hour: int = Field(30_000_000, ge=1)
+
+
+class CentraSettings(_Section):
+    base_url: str = "http://127.0.0.1:8701/graphql"
+    token: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    #: Seconds a webhook signature stays acceptable.
+    webhook_tolerance_s: int = Field(300, ge=1)
+    timeout_s: float = Field(10.0, gt=0)
+    page_size: int = Field(100, ge=1, le=200)
+    #: Integration name (the events queue and id conversions are per integration).
+    integration_name: str = "seamline"
+    rate_limits: RateLimitSettings = RateLimitSettings()
+
+
+class BlueCherrySettings(_Section):
+    base_url: str = "http://127.0.0.1:8702/api/v1"
+    api_key: SecretStr | None = None
+    auth_header: str = "Authorization"
+    #: Prefix before the key, e.g. ``Bearer``; empty for a bare key header.
+    auth_scheme: str = "Bearer"
+    timeout_s: float = Field(15.0, gt=0)
+    page_size: int = Field(200, ge=1, le=1000)
+    #: Client-side ceiling on requests per second (0 = no ceiling).
+    max_requests_per_s: float = Field(0, ge=0)
+
+
+class OrdersSettings(_Section):
+    post_statuses: list[str] = ["PENDING", "CONFIRMED"]
+    customer_po_prefix: str = ""
+    #: Lock orders in Centra after posting (stops customer service editing them).
+    lock_after_post: bool = False
+    #: Days after the order date that BlueCherry's cancel date falls.
+    cancel_after_days: int = Field(14, ge=0)
+    #: Minutes between polls of Centra by ``updatedAt`` (the safety net).
+    poll_interval_min: int = Field(5, ge=1)
+    #: Overlap re-read on every poll, seconds.
+    poll_overlap_s: int = Field(120, ge=0)
+    #: Days covered by the periodic full sweep.
+    sweep_days: int = Field(7, ge=1)
+    #: Attempts before a transient failure becomes ``POST_FAILED``.
+    max_attempts: int = Field(12, ge=1)
+
+    @field_validator("post_statuses")
+    @classmethod
+    def _statuses(cls, v: list[str]) -> list[str]:
+        allowed = {"PENDING", "CONFIRMED", "PROCESSING", "SHIPPED"}
+        bad = [s for s in v if s not in allowed]
+        if bad:
+            raise ValueError(f"unknown status {bad}; allowed: {sorted(allowed)}")
+        return v
+
+
+class MarketMapping(_Section):
+    """Centra market (+ currency) → BlueCherry codes, and how its orders are posted."""
+
+    centra_market: int
+    currency: str | None = None
+    division: str
+    warehouse: str
+    customer: str
+    store: str
+    order_type: str
+    terms: str
+    season: str
+    mode: Literal["realtime", "daily"] = "realtime"
+    cutoff: str = "23:00"
+    timezone: str = "UTC"
+    confirm_after_post: bool = False
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str | None) -> str | None:
+        if v is not None and not (len(v) == 3 and v.isalpha()):
+            raise ValueError("must be an ISO 4217 code such as SEK")
+        return v.upper() if v else v
+
+    @field_validator("cutoff")
+    @classmethod
+    def _cutoff(cls, v: str) -> str:
+        if not _CUTOFF.match(v):
+            raise ValueError("must be HH:MM on a 24-hour clock, e.g. 23:00")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("not an IANA time zone such as Europe/Stockholm") from exc
+        return v
+
+    @property
+    def cutoff_time(self) -> time:
+        hh, mm = self.cutoff.split(":")
+        return time(int(hh), int(mm))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class QueueSettings(_Section):
+    """Concurrency per named queue, and the lease every claim holds."""
+
+    concurrency: dict[str, int] = {"orders": 4, "writeback": 1, "intake": 1, "default": 2}
+    lease_s: int = Field(60, ge=5)
+    poll_interval_s: float = Field(0.5, gt=0)
+    backoff_base_s: float = Field(2.0, gt=0)
+    backoff_max_s: float = Field(600.0, gt=0)
+    #: A Retry-After longer than this releases the job with a later run time.
+    max_inline_wait_s: float = Field(5.0, ge=0)
+    #: Total age after which a retriable job gives up (hours).
+    max_age_h: float = Field(72.0, gt=0)
+
+
+class ScheduleEntry(_Section):
+    task: str
+    every_s: int = Field(ge=1)
+    args: dict[str, Any] = {}
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8700, ge=0, le=65535)
+
+
+class AlertSettings(_Section):
+    #: Apprise URLs per owner, e.g. ``{"finance": ["mailto://..."]}``.
+    routes: dict[str, list[str]] = {}
+
+
+class Settings(_Section):
+    """Everything Seamline is configured with."""
+
+    store: StoreSettings = StoreSettings()
+    centra: CentraSettings = CentraSettings()
+    bluecherry: BlueCherrySettings = BlueCherrySettings()
+    orders: OrdersSettings = OrdersSettings()
+    markets: list[MarketMapping] = []
+    #: Centra shipping option uri → BlueCherry ship via.
+    shipping_options: dict[str, str] = {}
+    #: Centra warehouse id → BlueCherry warehouse codes.
+    warehouses: dict[str, list[str]] = {}
+    #: Explicit SKU overrides: Centra SKU or GTIN → BlueCherry SKU.
+    sku_overrides: dict[str, str] = {}
+    queues: QueueSettings = QueueSettings()
+    schedules: dict[str, ScheduleEntry] = {}
+    web: WebSettings = WebSettings()
+    alerts: AlertSettings = AlertSettings()
+
+    @model_validator(mode="after")
+    def _unique_markets(self) -> Settings:
+        seen: set[tuple[int, str | None]] = set()
+        for m in self.markets:
+            key = (m.centra_market, m.currency)
+            if key in seen:
+                raise ValueError(
+                    f"market {m.centra_market} currency {m.currency or '(any)'} is mapped twice"
+                )
+            seen.add(key)
+        return self
+
+    def market_for(self, market_id: int, currency: str) -> MarketMapping | None:
+        """The mapping for a Centra market and currency (a currency-specific entry wins)."""
+        fallback = None
+        for m in self.markets:
+            if m.centra_market != market_id:
+                continue
+            if m.currency == currency.upper():
+                return m
+            if m.currency is None:
+                fallback = m
+        return fallback
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--config``, else ``$SEAMLINE_CONFIG``, else ``./seamline.toml``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if env:
+        return Path(env)
+    return Path.cwd() / DEFAULT_CONFIG_NAME
+
+
+_SECRETS: dict[str, tuple[str, str]] = {
+    "CENTRA_TOKEN": ("centra", "token"),
+    "CENTRA_WEBHOOK_SECRET": ("centra", "webhook_secret"),
+    "BLUECHERRY_API_KEY": ("bluecherry", "api_key"),
+}
+
+
+def _read_secrets(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    path = env.get(f"{ENV_PREFIX}SECRETS_FILE")
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(f"SEAMLINE_SECRETS_FILE: cannot read {path} ({exc.strerror})")
+            data = {}
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(f"SEAMLINE_SECRETS_FILE: {path} is not valid TOML ({exc})")
+            data = {}
+        for name in _SECRETS:
+            if name.lower() in data:
+                found[name] = str(data[name.lower()])
+    for name in _SECRETS:
+        value = env.get(f"{ENV_PREFIX}{name}")
+        if value:
+            found[name] = value
+    return found
+
+
+def _loc(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+    """A key path as the user wrote it: ``markets[1].cutoff``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _hint(err: Mapping[str, Any]) -> str:
+    kind = str(err.get("type", ""))
+    if kind == "extra_forbidden":
+        return "unknown key; check the spelling against examples/seamline.toml"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    require_file: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load and validate the settings; raise ``ConfigError`` listing every problem.
+
+    A missing file is fine (defaults apply) unless ``require_file`` or the path was given
+    explicitly. ``overrides`` replaces whole top-level sections (used by tests and the demo).
+    """
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    cfg_path = find_config_path(path)
+    explicit = bool(path) or f"{ENV_PREFIX}CONFIG" in env
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{cfg_path}: not valid TOML: {exc}",
+                problems=[f"(file) {cfg_path}: not valid TOML: {exc}"],
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+    elif explicit or require_file:
+        raise ConfigError(
+            f"configuration file {cfg_path} not found; copy examples/seamline.toml there "
+            "or pass --config PATH"
+        )
+    for section, value in (overrides or {}).items():
+        data[section] = value
+    for forbidden in (("centra", "token"), ("bluecherry", "api_key"),
+                      ("centra", "webhook_secret")):
+        if forbidden[1] in data.get(forbidden[0], {}):
+            problems.append(
+                f"{forbidden[0]}.{forbidden[1]}: secrets do not belong in the file; set "
+                f"SEAMLINE_{forbidden[0].upper()}_{forbidden[1].upper()} or use "
+                "SEAMLINE_SECRETS_FILE"
+            )
+            data[forbidden[0]] = {
+                k: v for k, v in data[forbidden[0]].items() if k != forbidden[1]
+            }
+    for name, (section, key) in _SECRETS.items():
+        secret = _read_secrets(env, problems).get(name)
+        if secret is not None:
+            data.setdefault(section, {})
+            data[section] = {**data[section], key: secret}
+    db_env = env.get(f"{ENV_PREFIX}DATABASE_URL")
+    if db_env:
+        data["store"] = {**data.get("store", {}), "database_url": db_env}
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(f"{_loc(tuple(err['loc']), data)}: {_hint(err)}")
+        settings = None
+    if problems or settings is None:
+        raise ConfigError(
+            f"{cfg_path}: {len(problems)} problem(s) in the configuration", problems=problems
+        )
+    return settings

@@ -1,0 +1,1 @@
+"""Faithful local simulators of Centra and BlueCherry. Never imported by ``seamline``."""
