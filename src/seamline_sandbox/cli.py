@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import typer
 
-sandbox_app = typer.Typer(help="Run a local simulator of Centra or BlueCherry.", no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="Run a local simulator of Centra or BlueCherry.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
