@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from seamline.domain.money import Money
 
@@ -28,6 +29,8 @@ __all__ = [
     "PaymentEntry",
     "TaxPart",
     "Voucher",
+    "order_from_dict",
+    "order_to_dict",
 ]
 
 
@@ -158,3 +161,128 @@ class CentraOrder:
     def live_lines(self) -> tuple[OrderLine, ...]:
         """Lines that still have units (fully cancelled lines dropped)."""
         return tuple(line for line in self.lines if line.quantity > 0)
+
+
+# -- canonical JSON-safe form (the ledger keeps the last snapshot Seamline saw) -------------------
+
+
+def _money(m: Money) -> str:
+    return m.wire()
+
+
+def _addr(a: Address) -> dict[str, str]:
+    return {k: getattr(a, k) for k in Address.__dataclass_fields__}
+
+
+def order_to_dict(order: CentraOrder) -> dict[str, object]:
+    """``CentraOrder`` → JSON-safe dict (amounts as strings, times ISO 8601)."""
+    return {
+        "id": order.id,
+        "number": order.number,
+        "status": order.status.value,
+        "store_id": order.store_id,
+        "market_id": order.market_id,
+        "market_name": order.market_name,
+        "currency": order.currency,
+        "conversion_rate": str(order.conversion_rate),
+        "prices_include_tax": order.prices_include_tax,
+        "order_date": order.order_date.isoformat(),
+        "created_at": order.created_at.isoformat() if order.created_at else None,
+        "updated_at": order.updated_at.isoformat(),
+        "is_on_hold": order.is_on_hold,
+        "is_waiting_for_payment": order.is_waiting_for_payment,
+        "is_locked": order.is_locked,
+        "shipping_option": order.shipping_option,
+        "customer_email": order.customer_email,
+        "shipping_address": _addr(order.shipping_address),
+        "billing_address": _addr(order.billing_address),
+        "lines": [
+            {
+                "id": ln.id, "sku": ln.sku, "ean": ln.ean, "product_name": ln.product_name,
+                "size": ln.size, "quantity": ln.quantity,
+                "cancelled_quantity": ln.cancelled_quantity,
+                "unit_original_price": _money(ln.unit_original_price),
+                "unit_price": _money(ln.unit_price), "line_value": _money(ln.line_value),
+                "tax_percent": str(ln.tax_percent),
+            }
+            for ln in order.lines
+        ],
+        "shipping": _money(order.shipping),
+        "shipping_tax": _money(order.shipping_tax),
+        "voucher_discount": _money(order.voucher_discount),
+        "vouchers": [{"code": v.code, "name": v.name, "value": _money(v.value)}
+                     for v in order.vouchers],
+        "tax_total": _money(order.tax_total),
+        "tax_breakdown": [{"rate": str(t.rate), "amount": _money(t.amount)}
+                          for t in order.tax_breakdown],
+        "grand_total": _money(order.grand_total),
+        "external_id": order.external_id,
+        "payments": [
+            {"entry_type": p.entry_type, "status": p.status, "value": _money(p.value),
+             "external_reference": p.external_reference,
+             "created_at": p.created_at.isoformat() if p.created_at else None}
+            for p in order.payments
+        ],
+    }
+
+
+def order_from_dict(d: dict[str, Any]) -> CentraOrder:
+    """The inverse of :func:`order_to_dict`."""
+    cur = str(d["currency"])
+
+    def m(v: object) -> Money:
+        return Money.of(v, cur)
+
+    def dt(v: object) -> datetime | None:
+        return datetime.fromisoformat(str(v)) if v else None
+
+    return CentraOrder(
+        id=str(d["id"]),
+        number=int(d["number"]),
+        status=OrderStatus(d["status"]),
+        store_id=int(d["store_id"]),
+        market_id=int(d["market_id"]),
+        market_name=str(d.get("market_name", "")),
+        currency=cur,
+        conversion_rate=Decimal(str(d.get("conversion_rate", "1"))),
+        prices_include_tax=bool(d["prices_include_tax"]),
+        order_date=datetime.fromisoformat(d["order_date"]),
+        created_at=dt(d.get("created_at")),
+        updated_at=datetime.fromisoformat(d["updated_at"]),
+        is_on_hold=bool(d.get("is_on_hold", False)),
+        is_waiting_for_payment=bool(d.get("is_waiting_for_payment", False)),
+        is_locked=bool(d.get("is_locked", False)),
+        shipping_option=d.get("shipping_option"),
+        customer_email=str(d.get("customer_email", "")),
+        shipping_address=Address(**d.get("shipping_address", {})),
+        billing_address=Address(**d.get("billing_address", {})),
+        lines=tuple(
+            OrderLine(
+                id=int(ln["id"]), sku=str(ln["sku"]), ean=str(ln.get("ean", "")),
+                product_name=str(ln.get("product_name", "")), size=str(ln.get("size", "")),
+                quantity=int(ln["quantity"]),
+                cancelled_quantity=int(ln.get("cancelled_quantity", 0)),
+                unit_original_price=m(ln["unit_original_price"]),
+                unit_price=m(ln["unit_price"]), line_value=m(ln["line_value"]),
+                tax_percent=Decimal(str(ln["tax_percent"])),
+            )
+            for ln in d.get("lines", [])
+        ),
+        shipping=m(d["shipping"]),
+        shipping_tax=m(d["shipping_tax"]),
+        voucher_discount=m(d["voucher_discount"]),
+        vouchers=tuple(Voucher(code=str(v.get("code", "")), name=str(v.get("name", "")),
+                               value=m(v["value"])) for v in d.get("vouchers", [])),
+        tax_total=m(d["tax_total"]),
+        tax_breakdown=tuple(TaxPart(rate=Decimal(str(t["rate"])), amount=m(t["amount"]))
+                            for t in d.get("tax_breakdown", [])),
+        grand_total=m(d["grand_total"]),
+        external_id=d.get("external_id"),
+        payments=tuple(
+            PaymentEntry(entry_type=str(p["entry_type"]), status=str(p["status"]),
+                         value=m(p["value"]),
+                         external_reference=str(p.get("external_reference", "")),
+                         created_at=dt(p.get("created_at")))
+            for p in d.get("payments", [])
+        ),
+    )
