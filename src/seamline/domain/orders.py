@@ -142,6 +142,9 @@ class CentraOrder:
     shipping: Money
     #: Tax contained in (VAT) or added to (sales tax) the shipping.
     shipping_tax: Money
+    #: The shipping's tax rate in percent (``shippingTaxRules``), when Centra gives it; when it
+    #: is ``None`` the posting domain infers the rate from the per-rate tax breakdown.
+    shipping_tax_percent: Decimal | None = None
     #: Order-level discount (vouchers), positive, not on the lines yet.
     voucher_discount: Money
     vouchers: tuple[Voucher, ...] = ()
@@ -209,6 +212,8 @@ def order_to_dict(order: CentraOrder) -> dict[str, object]:
         ],
         "shipping": _money(order.shipping),
         "shipping_tax": _money(order.shipping_tax),
+        "shipping_tax_percent": (None if order.shipping_tax_percent is None
+                                 else str(order.shipping_tax_percent)),
         "voucher_discount": _money(order.voucher_discount),
         "vouchers": [{"code": v.code, "name": v.name, "value": _money(v.value)}
                      for v in order.vouchers],
@@ -270,6 +275,8 @@ def order_from_dict(d: dict[str, Any]) -> CentraOrder:
         ),
         shipping=m(d["shipping"]),
         shipping_tax=m(d["shipping_tax"]),
+        shipping_tax_percent=(None if d.get("shipping_tax_percent") is None
+                              else Decimal(str(d["shipping_tax_percent"]))),
         voucher_discount=m(d["voucher_discount"]),
         vouchers=tuple(Voucher(code=str(v.get("code", "")), name=str(v.get("name", "")),
                                value=m(v["value"])) for v in d.get("vouchers", [])),
