@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
 
 from seamline.domain.money import Money
 from seamline.domain.sales_order import SalesOrder
 
 __all__ = [
+    "AtsCycle",
+    "AtsItem",
+    "CashApplication",
+    "CashReceipt",
     "CatalogueItem",
+    "CreditMemo",
+    "CreditMemoLine",
     "Customer",
+    "ErpCarton",
+    "ErpInvoice",
+    "ErpInvoiceLine",
     "ErpOrderLine",
     "ErpSalesOrder",
+    "ErpShipment",
+    "ErpShipmentLine",
     "MasterData",
     "PostResult",
+    "WriteResult",
     "differences",
     "normalise_gtin",
 ]
@@ -156,3 +168,148 @@ def differences(sent: SalesOrder, existing: ErpSalesOrder) -> list[str]:
     return diffs
 
 
+
+
+# -- later flows: stock, shipments, invoices, payments, returns (additive) ----------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AtsCycle:
+    """One BlueCherry ATS batch cycle: figures are computed as of ``as_of``."""
+
+    id: int
+    as_of: datetime
+    published_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AtsItem:
+    sku: str
+    upc: str
+    warehouse: str
+    on_hand: int
+    allocated: int
+    open_demand: int
+    ats: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErpCarton:
+    sscc: str = ""
+    tracking_number: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErpShipmentLine:
+    line_no: int
+    sku: str
+    upc: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErpShipment:
+    """A BlueCherry shipment (partial or complete) of one sales order."""
+
+    shipment_no: str
+    order_no: str
+    customer_po: str
+    warehouse: str
+    shipped_at: datetime
+    ship_via: str = ""
+    carrier: str = ""
+    service: str = ""
+    cartons: tuple[ErpCarton, ...] = ()
+    lines: tuple[ErpShipmentLine, ...] = ()
+    #: True on the shipment that leaves nothing open on the order.
+    complete: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErpInvoiceLine:
+    line_no: int
+    sku: str
+    upc: str
+    quantity: int
+    amount: Money
+    tax: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErpInvoice:
+    """One invoice per shipment."""
+
+    invoice_no: str
+    order_no: str
+    customer_po: str
+    shipment_no: str
+    invoice_date: date
+    currency: str
+    lines: tuple[ErpInvoiceLine, ...] = ()
+    charges: Money
+    tax: Money
+    total: Money
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CashApplication:
+    customer_po: str
+    invoice_no: str
+    amount: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CashReceipt:
+    """A cash receipt; ``reference`` is unique (a repeat is answered with the stored one)."""
+
+    reference: str
+    customer: str
+    receipt_date: date
+    currency: str
+    amount: Money
+    method: str = "CARD"
+    applications: tuple[CashApplication, ...] = ()
+    #: Set on receipts read back from BlueCherry: cash not applied to any invoice.
+    unapplied: Money | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CreditMemoLine:
+    sku: str
+    upc: str
+    quantity: int
+    amount: Money
+    tax: Money
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CreditMemo:
+    """A credit memo (return); ``reference`` is unique like a receipt's."""
+
+    reference: str
+    customer: str
+    customer_po: str
+    invoice_no: str
+    currency: str
+    lines: tuple[CreditMemoLine, ...] = ()
+    charges: Money
+    total: Money
+    reason: str = ""
+    #: Set on memos read back from BlueCherry.
+    memo_no: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WriteResult(Generic[T]):
+    """Outcome of a write keyed by a unique reference: ``created`` False means BlueCherry
+    answered 409 with the stored record (compare it before counting it as done)."""
+
+    created: bool
+    record: T
