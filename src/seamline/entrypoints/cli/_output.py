@@ -1,0 +1,98 @@
+"""Rendering records for people (rich tables) and for scripts (``--json``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from rich.table import Table
+
+from ._state import out_console
+
+__all__ = ["as_dict", "print_json", "print_record", "print_table"]
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A plain dict from a dataclass, pydantic model, SQLAlchemy row or mapping."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dict(dump())
+    mapping = getattr(obj, "_mapping", None)
+    if mapping is not None:
+        return dict(mapping)
+    return dict(vars(obj))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (datetimes ISO 8601, Decimals as strings)."""
+    sys.stdout.write(json.dumps(_jsonable(data), default=str, ensure_ascii=False, indent=2))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
+def print_table(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *, title: str | None = None,
+    empty: str = "nothing to show",
+) -> None:
+    """A rich table of ``columns`` (``name`` or ``name:Header``)."""
+    materialised = list(rows)
+    if not materialised:
+        out_console.print(empty, markup=False)
+        return
+    table = Table(title=title, show_edge=False, header_style="bold")
+    keys: list[str] = []
+    for col in columns:
+        key, _, header = col.partition(":")
+        keys.append(key)
+        table.add_column(header or key)
+    for row in materialised:
+        table.add_row(*(_cell(row.get(k)) for k in keys))
+    out_console.print(table)
+
+
+def print_record(record: Mapping[str, Any]) -> None:
+    """One record as ``key: value`` lines (nested values as JSON)."""
+    width = max((len(k) for k in record), default=0)
+    for key, value in record.items():
+        text = (
+            json.dumps(_jsonable(value), default=str, ensure_ascii=False, indent=2)
+            if isinstance(value, Mapping | list)
+            else _cell(value)
+        )
+        out_console.print(f"{key.ljust(width)}  {text}", markup=False, highlight=False)

@@ -1,0 +1,125 @@
+"""``seamline config check [--online]``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Annotated, cast
+
+import typer
+
+from seamline.config import Settings
+from seamline.exceptions import ConfigError
+
+from ._errors import EXIT_OTHER
+from ._state import err_console, out_console, state
+from ._wiring import display_url
+
+__all__ = ["config_app", "summary", "warnings_for"]
+
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+
+PREFLIGHT_MODULE = "seamline.services.preflight"
+
+
+def warnings_for(settings: Settings) -> list[str]:
+    """Things that are valid but probably not what the integrator meant."""
+    out: list[str] = []
+    if settings.centra.token is None:
+        out.append("centra.token: not set; export SEAMLINE_CENTRA_TOKEN (or SEAMLINE_SECRETS_FILE)")
+    if settings.bluecherry.api_key is None:
+        out.append(
+            "bluecherry.api_key: not set; export SEAMLINE_BLUECHERRY_API_KEY "
+            "(or SEAMLINE_SECRETS_FILE)"
+        )
+    if not settings.markets:
+        out.append("markets: none mapped; every order will end as MAPPING_MISSING")
+    if not settings.shipping_options:
+        out.append("shipping_options: none mapped; every order will end as MAPPING_MISSING")
+    mapped_wh = {code for codes in settings.warehouses.values() for code in codes}
+    for i, m in enumerate(settings.markets):
+        if settings.warehouses and m.warehouse not in mapped_wh:
+            out.append(
+                f"markets[{i}].warehouse: {m.warehouse!r} is not the BlueCherry side of any "
+                "[warehouses] entry; stock for it will not reach Centra"
+            )
+    return out
+
+
+def summary(settings: Settings) -> list[str]:
+    """A few lines that say what this configuration will do."""
+    daily = [m for m in settings.markets if m.mode == "daily"]
+    realtime = [m for m in settings.markets if m.mode == "realtime"]
+    markets = ", ".join(
+        f"{m.centra_market}{'/' + m.currency if m.currency else ''}→{m.store}"
+        f" ({m.mode}{' ' + m.cutoff + ' ' + m.timezone if m.mode == 'daily' else ''})"
+        for m in settings.markets
+    )
+
+    def secret(v: object) -> str:
+        return "set" if v is not None else "NOT SET"
+
+    return [
+        f"database    {display_url(settings.store.database_url)}",
+        f"centra      {settings.centra.base_url} (token {secret(settings.centra.token)})",
+        f"bluecherry  {settings.bluecherry.base_url} "
+        f"(api key {secret(settings.bluecherry.api_key)})",
+        f"markets     {len(settings.markets)} mapped: {len(realtime)} realtime, "
+        f"{len(daily)} daily" + (f" — {markets}" if markets else ""),
+        f"shipping    {len(settings.shipping_options)} option(s) mapped",
+        f"warehouses  {len(settings.warehouses)} Centra warehouse(s) mapped",
+        f"queues      {', '.join(f'{q}×{n}' for q, n in settings.queues.concurrency.items())}",
+        f"schedules   {len(settings.schedules)}",
+        f"web         http://{settings.web.host}:{settings.web.port}/",
+    ]
+
+
+def _load_preflight() -> Callable[[Settings], list[str]] | None:
+    try:
+        module = importlib.import_module(PREFLIGHT_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and PREFLIGHT_MODULE.startswith(exc.name):
+            return None
+        raise
+    fn = getattr(module, "check_online", None)
+    return cast("Callable[[Settings], list[str]] | None", fn)
+
+
+@config_app.command("check")
+def check(
+    ctx: typer.Context,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="Also check every code against BlueCherry's master data and that both "
+            "systems accept the credentials.",
+        ),
+    ] = False,
+) -> None:
+    """Validate the configuration file; print every problem with its key path and a hint."""
+    st = state(ctx)
+    path = st.config_path
+    settings = st.settings(require_file=True)
+    for warning in warnings_for(settings):
+        err_console.print(f"warning: {warning}", markup=False)
+    if online:
+        preflight = _load_preflight()
+        if preflight is None:
+            err_console.print(
+                "error: online checks are not available in this build "
+                f"({PREFLIGHT_MODULE}.check_online is missing); the offline check passed",
+                markup=False,
+            )
+            raise typer.Exit(EXIT_OTHER)
+        problems = list(preflight(settings))
+        if problems:
+            raise ConfigError(
+                f"{path}: {len(problems)} problem(s) found online", problems=problems
+            )
+    out_console.print(
+        f"configuration OK{' (online checks passed)' if online else ''}: {path}", markup=False
+    )
+    for line in summary(settings):
+        out_console.print(f"  {line}", markup=False)
+

@@ -1,0 +1,116 @@
+"""``seamline exceptions list|show|retry|skip|resolve``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from seamline.exceptions import OWNERS, ConfigError, NotFound
+
+from ._output import as_dict, print_json, print_record, print_table
+from ._state import out_console, state
+from ._wiring import open_database
+
+__all__ = ["EXCEPTION_FIELDS", "exceptions_app"]
+
+exceptions_app = typer.Typer(
+    help="Work through exceptions: list, show, retry, skip, resolve.", no_args_is_help=True
+)
+
+#: The fields of ``exceptions list --json``, in this order.
+EXCEPTION_FIELDS = ("id", "type", "owner", "severity", "business_key", "state", "count",
+                    "message", "first_seen", "last_seen", "attempts")
+STATES = ("open", "resolved", "skipped", "all")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+NoteOpt = Annotated[str | None, typer.Option("--note", "-m", help="Why (kept in the history).")]
+
+
+def _service() -> Any:
+    from seamline.services import exceptions as service  # noqa: PLC0415 - lazy: keep CLI start-up light
+
+    return service
+
+
+def _record(row: Any) -> dict[str, Any]:
+    data = as_dict(row)
+    return {k: data.get(k) for k in EXCEPTION_FIELDS} | {
+        k: v for k, v in data.items() if k not in EXCEPTION_FIELDS
+    }
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    data = as_dict(row)
+    return {k: data.get(k) for k in EXCEPTION_FIELDS}
+
+
+def _get(ctx: typer.Context, exception_id: int) -> tuple[Any, dict[str, Any]]:
+    db = open_database(state(ctx).settings())
+    row = _service().get(db, exception_id)
+    if row is None:
+        raise NotFound(f"exception {exception_id} does not exist; see `seamline exceptions list`")
+    return db, _record(row)
+
+
+@exceptions_app.command("list")
+def list_exceptions(  # noqa: PLR0917 - Typer options
+    ctx: typer.Context,
+    owner: Annotated[str | None, typer.Option(help=f"One of {', '.join(OWNERS)}.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="e.g. MAPPING_MISSING.")] = None,
+    state_: Annotated[str, typer.Option("--state", help=f"One of {', '.join(STATES)}.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """List exceptions (open ones by default), oldest first."""
+    if owner is not None and owner not in OWNERS:
+        raise ConfigError(f"unknown owner {owner!r}; owners are {', '.join(OWNERS)}")
+    if state_ not in STATES:
+        raise ConfigError(f"unknown state {state_!r}; states are {', '.join(STATES)}")
+    db = open_database(state(ctx).settings())
+    rows = _service().list(
+        db, owner=owner, type=type_, state=None if state_ == "all" else state_, limit=limit
+    )
+    records = [_summary(r) for r in rows]
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        records,
+        ("id", "type", "owner", "severity", "business_key:key", "state", "count",
+         "last_seen:last seen", "message"),
+        empty=f"no {state_ if state_ != 'all' else ''} exceptions".replace("  ", " "),
+    )
+
+
+@exceptions_app.command("show")
+def show(ctx: typer.Context, exception_id: int, as_json: JsonOpt = False) -> None:
+    """Show one exception: its error, payload snapshot and history."""
+    _, record = _get(ctx, exception_id)
+    if as_json:
+        print_json(record)
+        return
+    print_record(record)
+
+
+@exceptions_app.command("retry")
+def retry(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
+    """Queue the job behind the exception again (it resolves itself when the job succeeds)."""
+    db, _ = _get(ctx, exception_id)
+    _service().retry(db, exception_id, note=note, actor="cli")
+    out_console.print(f"exception {exception_id}: job queued again", markup=False)
+
+
+@exceptions_app.command("skip")
+def skip(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
+    """Close the exception without doing the work (the item is deliberately not processed)."""
+    db, _ = _get(ctx, exception_id)
+    _service().skip(db, exception_id, note=note, actor="cli")
+    out_console.print(f"exception {exception_id} skipped", markup=False)
+
+
+@exceptions_app.command("resolve")
+def resolve(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
+    """Mark the exception resolved (fixed by hand elsewhere)."""
+    db, _ = _get(ctx, exception_id)
+    _service().resolve(db, exception_id, note=note, actor="cli")
+    out_console.print(f"exception {exception_id} resolved", markup=False)

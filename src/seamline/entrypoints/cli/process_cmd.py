@@ -1,0 +1,181 @@
+"""The long-running processes: ``seamline worker``, ``seamline scheduler``, ``seamline run``.
+
+SIGTERM or SIGINT sets a stop event: the worker finishes or releases the jobs it holds, the
+scheduler stops ticking, the web server closes, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from seamline.config import Settings
+from seamline.exceptions import ConfigError
+from seamline.logging import get_logger
+
+from ._state import err_console, out_console, state
+from ._wiring import build_runtime
+
+__all__ = ["parse_queues", "register_process_commands", "stop_on_signals"]
+
+log = get_logger("seamline.cli")
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` (a second one says we are on it)."""
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning("still stopping; finishing or releasing current jobs", signal=name)
+            return
+        log.info("stopping", signal=name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def parse_queues(raw: str | None, known: set[str]) -> list[str] | None:
+    """``a,b`` → ``["a", "b"]``; an unknown name is a one-line configuration error."""
+    if raw is None:
+        return None
+    names = [q.strip() for q in raw.split(",") if q.strip()]
+    if not names:
+        raise ConfigError("--queues is empty; name at least one queue, e.g. --queues orders")
+    unknown = [q for q in names if q not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown queue {', '.join(repr(q) for q in unknown)}; known queues: "
+            f"{', '.join(sorted(known))} (add one under [queues.concurrency] in the config)"
+        )
+    return names
+
+
+QueuesOpt = Annotated[
+    str | None,
+    typer.Option("--queues", "-q", help="Comma-separated queue names (default: all)."),
+]
+ConcurrencyOpt = Annotated[
+    int | None,
+    typer.Option("--concurrency", "-n", min=1,
+                 help="Jobs run at once (default: [queues.concurrency] per queue)."),
+]
+
+
+def _run_threads(targets: dict[str, Callable[[], Any]], stop: threading.Event) -> None:
+    """Run each target in a thread; if any ends or fails, stop the others; re-raise a failure."""
+    errors: list[BaseException] = []
+
+    def wrap(fn: Callable[[], Any]) -> Callable[[], None]:
+        def runner() -> None:
+            try:
+                fn()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                stop.set()
+        return runner
+
+    threads = [threading.Thread(target=wrap(fn), name=name, daemon=True)
+               for name, fn in targets.items()]
+    for t in threads:
+        t.start()
+    while not stop.wait(0.2):
+        pass
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def register_process_commands(app: typer.Typer) -> None:
+    """Add ``worker``, ``scheduler`` and ``run`` to ``app``."""
+
+    @app.command("worker")
+    def worker(ctx: typer.Context, queues: QueuesOpt = None,
+               concurrency: ConcurrencyOpt = None) -> None:
+        """Run jobs from the queues until SIGTERM/SIGINT (then finish or release them)."""
+        st = state(ctx)
+        settings = st.settings()
+        st.setup_logging()
+        rt = build_runtime(settings)
+        names = parse_queues(queues, rt.known_queues())
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            log.info("worker started", queues=names or "all", database=rt.db.safe_url)
+            rt.worker(queues=names, concurrency=concurrency).run(stop)
+        log.info("worker stopped")
+
+    @app.command("scheduler")
+    def scheduler(ctx: typer.Context) -> None:
+        """Enqueue scheduled jobs on time; only one scheduler is active per database."""
+        st = state(ctx)
+        settings = st.settings()
+        st.setup_logging()
+        rt = build_runtime(settings)
+        stop = threading.Event()
+        with stop_on_signals(stop):
+            log.info("scheduler started", schedules=len(settings.schedules))
+            rt.scheduler().run(stop)
+        log.info("scheduler stopped")
+
+    @app.command("run")
+    def run(
+        ctx: typer.Context, queues: QueuesOpt = None, concurrency: ConcurrencyOpt = None,
+        host: Annotated[str | None, typer.Option(help="Web host (default [web].host).")] = None,
+        port: Annotated[int | None, typer.Option(help="Web port (default [web].port).")] = None,
+    ) -> None:
+        """Worker + scheduler + web dashboard in one process (the embedded default)."""
+        st = state(ctx)
+        settings = st.settings()
+        st.setup_logging()
+        rt = build_runtime(settings)
+        names = parse_queues(queues, rt.known_queues())
+        stop = threading.Event()
+        server = _web_server(settings, rt, host=host, port=port)
+        url = f"http://{server.config.host}:{server.config.port}/"
+
+        def serve() -> None:
+            server.run()
+
+        def watch_web() -> None:
+            stop.wait()
+            server.should_exit = True
+
+        with stop_on_signals(stop):
+            out_console.print(f"Seamline is running. Dashboard: {url}  (Ctrl+C to stop)",
+                              markup=False)
+            threading.Thread(target=watch_web, name="web-stop", daemon=True).start()
+            _run_threads(
+                {
+                    "worker": lambda: rt.worker(queues=names, concurrency=concurrency).run(stop),
+                    "scheduler": lambda: rt.scheduler().run(stop),
+                    "web": serve,
+                },
+                stop,
+            )
+        err_console.print("stopped", markup=False)
+
+
+def _web_server(settings: Settings, rt: Any, *, host: str | None, port: int | None) -> Any:
+    import uvicorn  # noqa: PLC0415 - lazy: keep CLI start-up light
+
+    from seamline.entrypoints.web.app import create_app  # noqa: PLC0415 - lazy: keep CLI start-up light
+
+    app = create_app(settings, rt.db, queue=rt.queue)
+    config = uvicorn.Config(
+        app, host=host or settings.web.host, port=settings.web.port if port is None else port,
+        log_config=None, access_log=False, lifespan="off",
+    )
+    return uvicorn.Server(config)
