@@ -1,0 +1,190 @@
+"""Response classification for Centra's Integration API, in one pure function.
+
+``classify`` looks at one exchange (an ``httpx.Response`` or the ``httpx`` exception raised
+instead of one) and either returns the parsed JSON body or raises the matching
+``seamline.exceptions`` error:
+
+=====================================  ==================================================
+what happened                          raised
+=====================================  ==================================================
+401 / 403                              ``AuthFailed``
+429                                    ``RateLimited(retry_after=…)`` (delta, epoch or date)
+5xx, timeout, connection error: query  ``TransientError``
+5xx, timeout, connection error: write  ``AmbiguousWrite`` (read back before any retry)
+GraphQL ``errors``, authorization      ``AuthFailed``
+GraphQL ``errors``, anything else      ``PermanentError`` with the messages
+``userErrors`` in a mutation payload   ``Rejected`` with the messages as codes
+other 4xx, body not JSON               ``PermanentError``
+=====================================  ==================================================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from seamline.exceptions import (
+    AmbiguousWrite,
+    AuthFailed,
+    PermanentError,
+    RateLimited,
+    Rejected,
+    TransientError,
+)
+
+__all__ = ["EPOCH_THRESHOLD", "classify", "classify_transport_error", "parse_retry_after"]
+
+SYSTEM = "centra"
+
+#: A ``Retry-After`` integer above this is a Unix timestamp, not a delay (≈ year 2001).
+EPOCH_THRESHOLD = 1_000_000_000
+
+_AUTH_CATEGORIES = frozenset({"authorization", "authentication"})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait, from a ``Retry-After`` that is delta-seconds, a Unix epoch or an
+    HTTP-date (Centra documents "a timestamp" without saying which). ``None`` if absent or
+    unreadable; never negative."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    current = time.time() if now is None else now
+    try:
+        number = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - current)
+    if not math.isfinite(number):
+        return None
+    if number > EPOCH_THRESHOLD:
+        return max(0.0, number - current)
+    return max(0.0, number)
+
+
+def _loads(content: bytes) -> Any:
+    return json.loads(content, parse_float=Decimal)
+
+
+def _messages(errors: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(errors, list):
+        for err in errors:
+            if isinstance(err, Mapping):
+                out.append(str(err.get("message", err)))
+            else:
+                out.append(str(err))
+    return out
+
+
+def _categories(errors: Any) -> set[str]:
+    cats: set[str] = set()
+    if isinstance(errors, list):
+        for err in errors:
+            if isinstance(err, Mapping):
+                ext = err.get("extensions")
+                if isinstance(ext, Mapping) and "category" in ext:
+                    cats.add(str(ext["category"]))
+    return cats
+
+
+def classify_transport_error(exc: httpx.HTTPError, *, mutation: bool, operation: str) -> None:
+    """Translate an ``httpx`` exception raised instead of a response. Always raises."""
+    what = f"centra {operation}: {type(exc).__name__}"
+    if mutation:
+        # A request that was sent may have been applied: only a failure to connect is safe.
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            raise TransientError(f"{what} (not sent)", system=SYSTEM) from exc
+        raise AmbiguousWrite(f"{what}; the write may have been applied", system=SYSTEM) from exc
+    raise TransientError(what, system=SYSTEM) from exc
+
+
+def classify(
+    response: httpx.Response | httpx.HTTPError,
+    *,
+    mutation: bool,
+    operation: str = "request",
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Return the GraphQL ``data`` of a good answer, or raise what the caller should act on.
+
+    ``mutation`` says whether the request was a write (failures after sending are then
+    ambiguous). ``userErrors`` of every top-level mutation field are checked here too.
+    """
+    if isinstance(response, httpx.HTTPError):
+        classify_transport_error(response, mutation=mutation, operation=operation)
+        raise AssertionError("unreachable")  # pragma: no cover
+    status = response.status_code
+    where = f"centra {operation}: HTTP {status}"
+    if status in (401, 403):
+        raise AuthFailed(f"{where}: credentials refused", system=SYSTEM, status=status)
+    if status == 429:
+        delay = parse_retry_after(response.headers.get("Retry-After"), now=now)
+        raise RateLimited(f"{where}: rate limited", system=SYSTEM, status=status,
+                          retry_after=delay)
+    if status >= 500:
+        if mutation:
+            raise AmbiguousWrite(f"{where}; the write may have been applied", system=SYSTEM,
+                                 status=status)
+        raise TransientError(where, system=SYSTEM, status=status)
+    try:
+        body = _loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        if status >= 400:
+            raise PermanentError(f"{where}: not a GraphQL answer", system=SYSTEM,
+                                 status=status) from exc
+        # 2xx with an unreadable body: the server may have done the work.
+        if mutation:
+            raise AmbiguousWrite(f"{where}: unreadable answer", system=SYSTEM,
+                                 status=status) from exc
+        raise TransientError(f"{where}: unreadable answer", system=SYSTEM,
+                             status=status) from exc
+    if not isinstance(body, Mapping):
+        raise PermanentError(f"{where}: answer is not a JSON object", system=SYSTEM,
+                             status=status)
+    errors = body.get("errors")
+    if errors:
+        messages = _messages(errors) or ["unknown GraphQL error"]
+        text = "; ".join(messages)
+        if _categories(errors) & _AUTH_CATEGORIES:
+            raise AuthFailed(f"centra {operation}: {text}", system=SYSTEM, status=status)
+        raise PermanentError(f"centra {operation}: {text}", system=SYSTEM, status=status)
+    if status >= 400:
+        raise PermanentError(where, system=SYSTEM, status=status)
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        raise PermanentError(f"centra {operation}: answer has no data", system=SYSTEM,
+                             status=status)
+    if mutation:
+        _raise_user_errors(data, operation)
+    return dict(data)
+
+
+def _raise_user_errors(data: Mapping[str, Any], operation: str) -> None:
+    codes: list[dict[str, Any]] = []
+    for field, payload in data.items():
+        if not isinstance(payload, Mapping):
+            continue
+        for err in payload.get("userErrors") or ():
+            if isinstance(err, Mapping):
+                message = str(err.get("message", ""))
+                path = err.get("path")
+                codes.append({"code": message, "field": field,
+                              "path": list(path) if isinstance(path, list) else path})
+    if codes:
+        text = "; ".join(c["code"] for c in codes)
+        raise Rejected(f"centra {operation}: {text}", system=SYSTEM, codes=codes)
