@@ -213,4 +213,6 @@ class SalesOrder:
 
 
 def _rate(rate: Decimal) -> str:
-    return format(rate.quantize(Decimal("0.01")), "f")
+    """Two decimals (``"25.00"``), or every decimal a finer rate has (``"8.875"``)."""
+    quantised = rate.quantize(Decimal("0.01"))
+    return format(quantised if quantised == rate else rate.normalize(), "f")
