@@ -60,7 +60,7 @@ ORDER_FIELDS = (
     "ship_to", "lines", "charges", "totals", "prices_include_tax", "external_reference",
 )
 _LINE_FIELDS = ("line_no", "upc", "sku", "quantity", "unit_price", "discount", "tax", "tax_rate")
-_CHARGE_FIELDS = ("type", "amount", "tax")
+_CHARGE_FIELDS = ("type", "amount", "tax", "tax_rate")
 
 
 def json_safe(value: Any) -> Any:
