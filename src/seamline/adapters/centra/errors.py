@@ -120,7 +120,8 @@ def classify(
     operation: str = "request",
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Return the GraphQL ``data`` of a good answer, or raise what the caller should act on.
+    """Return the whole GraphQL answer (``data`` guaranteed to be an object, ``extensions``
+    as sent) when it is good, or raise what the caller should act on.
 
     ``mutation`` says whether the request was a write (failures after sending are then
     ambiguous). ``userErrors`` of every top-level mutation field are checked here too.
@@ -171,7 +172,7 @@ def classify(
                              status=status)
     if mutation:
         _raise_user_errors(data, operation)
-    return dict(data)
+    return dict(body)
 
 
 def _raise_user_errors(data: Mapping[str, Any], operation: str) -> None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from graphql import FragmentDefinitionNode, FragmentSpreadNode, parse, print_ast, visit
+from graphql import (
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+    print_ast,
+    visit,
+)
 from graphql.language import Visitor
 
 __all__ = ["FRAGMENTS_FILE", "is_mutation", "load", "operation_names"]
@@ -72,5 +80,5 @@ def load(name: str) -> str:
 def is_mutation(name: str) -> bool:
     """Whether the operation is a mutation (a write)."""
     doc = parse(_read(f"{name}.graphql"))
-    return any(getattr(d, "operation", None) is not None and d.operation.value == "mutation"
+    return any(isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
                for d in doc.definitions)

@@ -1,0 +1,454 @@
+"""``CentraClient``: Seamline's gateway to Centra's GraphQL Integration API.
+
+One ``POST`` per operation, each operation a packaged ``.graphql`` document (``queries/``).
+Every exchange goes through ``errors.classify`` (the one place that decides what a response
+means), JSON is parsed with floats as ``Decimal``, and every request first takes its tokens from
+the shared ``RateLimiter`` so N worker processes stay inside one Centra budget.
+
+Retries (stamina), bounded by ``RetryPolicy.budget_s`` (well under a queue lease):
+
+- reads: on ``TransientError`` and on ``RateLimited`` whose ``Retry-After`` ≤
+  ``max_inline_wait_s`` (longer waits are raised: the queue reschedules the job);
+- writes that are safe to repeat: ``setIdConversions`` (idempotent), ``setStock`` (absolute),
+  ``setOrdersLock``, ``setEventListeners``, ``confirmEvents`` (idempotent) and ``confirmOrder``
+  (after an ambiguous failure the client reads the status back first);
+- other writes (``createShipment``, ``completeShipment``, ``captureOrder``) are never repeated:
+  an ambiguous failure raises ``AmbiguousWrite`` and the caller reads back with
+  ``find_shipment`` / ``get_shipment`` / ``get_order(...).payments``, per DESIGN "Writes that
+  cannot be repeated blindly".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import stamina
+
+from seamline.adapters.centra import queries
+from seamline.adapters.centra.errors import classify
+from seamline.adapters.centra.events import event_from_json
+from seamline.adapters.centra.limiter import RateLimiter
+from seamline.adapters.centra.pagination import iter_connection, iter_pages
+from seamline.adapters.centra.translate import (
+    order_from_json,
+    payment_from_json,
+    rate_limit_from_json,
+    shipment_from_json,
+    stock_level_from_json,
+)
+from seamline.adapters.centra.types import (
+    CentraShipment,
+    RateLimitStatus,
+    StockLevel,
+)
+from seamline.config import CentraSettings
+from seamline.domain.events import CentraEvent
+from seamline.domain.orders import CentraOrder, OrderStatus, PaymentEntry
+from seamline.exceptions import (
+    AmbiguousWrite,
+    ConfigError,
+    ExternalError,
+    NotFound,
+    RateLimited,
+    Rejected,
+    TransientError,
+)
+from seamline.ports import Clock
+
+__all__ = ["CentraClient", "RetryPolicy"]
+
+log = logging.getLogger(__name__)
+
+#: Centra's documented maximum for ``limit`` / ``first``.
+MAX_PAGE = 200
+#: Sizes per ``setStock`` mutation (no documented limit; many per call saves mutation tokens).
+STOCK_CHUNK = 100
+#: Complexity estimate per order node (settled against ``extensions.complexity`` afterwards).
+ORDER_COMPLEXITY = 60
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """In-process retry bounds. ``budget_s`` must stay well under the queue lease."""
+
+    attempts: int = 4
+    budget_s: float = 20.0
+    wait_initial_s: float = 0.2
+    wait_max_s: float = 4.0
+    wait_jitter_s: float = 0.3
+    #: A Retry-After longer than this is raised (the queue reschedules the job).
+    max_inline_wait_s: float = 5.0
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds ``Authorization: Bearer`` at send time; the token is never in a repr or a log."""
+
+    def __init__(self, settings: CentraSettings) -> None:
+        self._settings = settings
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self._settings.token
+        if token is not None:
+            request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "<BearerAuth ***>"
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("datetimes sent to Centra must be timezone-aware")
+    return value.isoformat()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class CentraClient:
+    """Implements ``seamline.ports.CentraGateway`` plus what the later flows need."""
+
+    def __init__(
+        self,
+        settings: CentraSettings,
+        *,
+        http: httpx.Client | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if settings.token is None:
+            raise ConfigError("centra.token is not set (SEAMLINE_CENTRA_TOKEN)")
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.clock: Clock = clock or _SystemClock()
+        self.limiter = limiter if limiter is not None else RateLimiter(
+            settings.rate_limits, max_wait_s=self.retry.max_inline_wait_s)
+        self._own_http = http is None
+        self.http = http or httpx.Client(
+            timeout=httpx.Timeout(settings.timeout_s, connect=min(5.0, settings.timeout_s)),
+            headers={"Content-Type": "application/json", "Accept": "application/json",
+                     "User-Agent": "seamline"},
+        )
+        self._auth = _BearerAuth(settings)
+        self.page_size = min(settings.page_size, MAX_PAGE)
+
+    def __repr__(self) -> str:
+        return f"CentraClient(base_url={self.settings.base_url!r})"
+
+    def close(self) -> None:
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> CentraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport ----------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _send(self, operation: str, variables: Mapping[str, Any], *, complexity: float,
+              mutation: bool) -> dict[str, Any]:
+        """One exchange: limiter, POST, classification. No retries here."""
+        self.limiter.acquire(mutation=mutation, complexity=complexity)
+        body = json.dumps({"query": queries.load(operation), "variables": dict(variables),
+                           "operationName": None}, default=_json_default)
+        started = time.monotonic()
+        try:
+            response = self.http.post(self.settings.base_url, content=body.encode("utf-8"),
+                                      auth=self._auth,
+                                      headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            log.info("centra %s failed after %.2fs: %s", operation, time.monotonic() - started,
+                     type(exc).__name__)
+            classify(exc, mutation=mutation, operation=operation, now=self._now())
+            raise  # pragma: no cover - classify always raises for exceptions
+        result = classify(response, mutation=mutation, operation=operation, now=self._now())
+        ext = result.get("extensions")
+        if isinstance(ext, Mapping) and isinstance(ext.get("complexity"), int | Decimal):
+            self.limiter.settle_complexity(complexity, float(ext["complexity"]))
+        data: dict[str, Any] = result["data"]
+        return data
+
+    def _retry_hook(self, idempotent: bool) -> Callable[[Exception], bool | float]:
+        max_wait = self.retry.max_inline_wait_s
+
+        def hook(exc: Exception) -> bool | float:
+            if isinstance(exc, RateLimited):
+                if exc.retry_after is None:
+                    return True
+                if exc.retry_after <= max_wait:
+                    return max(exc.retry_after, 0.01)
+                return False
+            if isinstance(exc, TransientError):
+                return True
+            return idempotent and isinstance(exc, AmbiguousWrite)
+
+        return hook
+
+    def _call(self, operation: str, variables: Mapping[str, Any] | None = None, *,
+              complexity: float = 10, retry: bool | None = None) -> dict[str, Any]:
+        """Run ``operation``; reads are retried, writes only if ``retry`` says they are safe."""
+        mutation = queries.is_mutation(operation)
+        may_retry = (not mutation) if retry is None else retry
+        vars_ = dict(variables or {})
+        if not may_retry:
+            return self._send(operation, vars_, complexity=complexity, mutation=mutation)
+        for attempt in stamina.retry_context(
+            on=self._retry_hook(idempotent=mutation),
+            attempts=self.retry.attempts,
+            timeout=self.retry.budget_s,
+            wait_initial=self.retry.wait_initial_s,
+            wait_max=self.retry.wait_max_s,
+            wait_jitter=self.retry.wait_jitter_s,
+        ):
+            with attempt:
+                return self._send(operation, vars_, complexity=complexity, mutation=mutation)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def get_order(self, number: int) -> CentraOrder | None:
+        found = self.get_orders([number])
+        return found[0] if found else None
+
+    def get_orders(self, numbers: Sequence[int]) -> list[CentraOrder]:
+        wanted = list(dict.fromkeys(int(n) for n in numbers))
+        out: list[CentraOrder] = []
+        for i in range(0, len(wanted), self.page_size):
+            chunk = wanted[i:i + self.page_size]
+            data = self._call("orders_by_number", {"numbers": chunk, "limit": len(chunk)},
+                              complexity=ORDER_COMPLEXITY * len(chunk))
+            out.extend(order_from_json(node) for node in data["orders"])
+        return out
+
+    def iter_orders(
+        self,
+        *,
+        updated_from: datetime | None = None,
+        updated_to: datetime | None = None,
+        created_from: datetime | None = None,
+    ) -> Iterator[CentraOrder]:
+        """Direct-to-consumer orders, oldest ``updatedAt`` first (ties by number), held and
+        unpaid ones included, paged by ``orderConnection`` cursor."""
+        base = {"updatedFrom": _iso(updated_from), "updatedTo": _iso(updated_to),
+                "createdFrom": _iso(created_from), "first": self.page_size}
+
+        def fetch(after: str | None) -> Mapping[str, Any]:
+            data = self._call("orders_updated", {**base, "after": after},
+                              complexity=ORDER_COMPLEXITY * self.page_size)
+            conn: Mapping[str, Any] = data["orderConnection"]
+            return conn
+
+        for node in iter_connection(fetch):
+            yield order_from_json(node)
+
+    def iter_orders_paged(self, where: Mapping[str, Any] | None = None) -> Iterator[CentraOrder]:
+        """Every order matching an ``OrderFilter`` by ``orders(limit, page)``, by number."""
+
+        def fetch(page: int) -> list[Any]:
+            data = self._call("orders_page", {"where": dict(where or {}),
+                                              "limit": self.page_size, "page": page},
+                              complexity=ORDER_COMPLEXITY * self.page_size)
+            return list(data["orders"])
+
+        for node in iter_pages(fetch, limit=self.page_size):
+            yield order_from_json(node)
+
+    def _order_state(self, number: int) -> Mapping[str, Any] | None:
+        data = self._call("order_state", {"number": number}, complexity=20)
+        rows = data["orders"]
+        return rows[0] if rows else None
+
+    def set_external_ids(self, pairs: Sequence[tuple[str, str]]) -> None:
+        if not pairs:
+            return
+        for i in range(0, len(pairs), MAX_PAGE):
+            chunk = pairs[i:i + MAX_PAGE]
+            self._call("set_id_conversions", {"input": [
+                {"objectType": "Order", "internalId": oid, "externalId": ext}
+                for oid, ext in chunk]}, retry=True)
+
+    def confirm_order(self, number: int) -> None:
+        """PENDING → CONFIRMED; an order already past PENDING is left alone. After an
+        ambiguous failure the status is read back before the one retry."""
+        for _ in range(2):
+            try:
+                self._call("confirm_order", {"number": number}, retry=False)
+                return
+            except Rejected:
+                state = self._order_state(number)
+                if state is None:
+                    raise NotFound(f"centra order {number} does not exist",
+                                   system="centra") from None
+                if state["status"] != OrderStatus.PENDING.value:
+                    return
+                raise
+            except AmbiguousWrite:
+                state = self._order_state(number)
+                if state is not None and state["status"] != OrderStatus.PENDING.value:
+                    return
+        raise AmbiguousWrite(f"centra confirmOrder {number}: still unconfirmed after a retry",
+                             system="centra")
+
+    def set_orders_lock(self, numbers: Sequence[int], locked: bool) -> None:
+        if not numbers:
+            return
+        self._call("set_orders_lock", {"orders": [{"number": int(n)} for n in numbers],
+                                       "locked": locked}, retry=True)
+
+    def capture_order(self, number: int) -> PaymentEntry:
+        """Capture the order's authorisation. Not repeated on an ambiguous failure: read the
+        order's ``payments`` (``externalReference``) before trying again."""
+        data = self._call("capture_order", {"number": number}, retry=False)
+        entry = data["captureOrder"]["paymentHistoryEntry"]
+        if entry is None:
+            raise ExternalError(f"centra captureOrder {number}: no payment entry returned",
+                                system="centra")
+        code = entry["value"]["currency"]["code"]
+        return payment_from_json(entry, str(code).upper())
+
+    # -- events -------------------------------------------------------------------------------
+
+    def ensure_event_listeners(self) -> None:
+        self._call("set_event_listeners", {"input": [{"objectType": "Order"}]}, retry=True)
+
+    def fetch_events(self, limit: int = 100) -> list[CentraEvent]:
+        data = self._call("events", {"limit": max(1, min(limit, MAX_PAGE))},
+                          complexity=5 * limit)
+        return [event_from_json(e) for e in data["events"]]
+
+    def confirm_events(self, ids: Sequence[int]) -> None:
+        ids = [int(i) for i in ids]
+        for i in range(0, len(ids), MAX_PAGE):
+            self._call("confirm_events", {"ids": ids[i:i + MAX_PAGE]}, retry=True)
+
+    # -- shipments ----------------------------------------------------------------------------
+
+    def get_shipments(self, order: int) -> list[CentraShipment]:
+        """Every shipment of order number ``order``, oldest first."""
+
+        def fetch(page: int) -> list[Any]:
+            data = self._call("order_shipments",
+                              {"number": order, "limit": MAX_PAGE, "page": page},
+                              complexity=200)
+            return list(data["shipments"])
+
+        return [shipment_from_json(s) for s in iter_pages(fetch, limit=MAX_PAGE)]
+
+    def get_shipment(self, shipment_id: int) -> CentraShipment | None:
+        data = self._call("shipment_by_id", {"id": shipment_id}, complexity=30)
+        node = data["shipment"]
+        return None if node is None else shipment_from_json(node)
+
+    def find_shipment(self, order: int, external_id: str) -> CentraShipment | None:
+        """The read-back of ``create_shipment``: the order's shipment with that external id."""
+        for shipment in self.get_shipments(order):
+            if shipment.external_id == external_id:
+                return shipment
+        return None
+
+    def create_shipment(
+        self,
+        order_number: int,
+        lines: Sequence[tuple[int, int]],
+        *,
+        external_id: str,
+        good_to_go: bool = True,
+    ) -> CentraShipment:
+        """Create a shipment of ``(order line id, quantity)`` pairs, keyed by ``external_id``
+        (the BlueCherry shipment number). Raises ``AmbiguousWrite`` when it may have been
+        applied: call ``find_shipment(order_number, external_id)`` before any retry."""
+        data = self._call("create_shipment", {
+            "number": order_number,
+            "lines": [{"orderLine": {"id": int(lid)}, "quantity": int(q)} for lid, q in lines],
+            "externalId": external_id,
+            "goodToGo": good_to_go,
+        }, retry=False)
+        node = data["createShipment"]["shipment"]
+        if node is None:
+            raise ExternalError("centra createShipment: no shipment returned", system="centra")
+        return shipment_from_json(node)
+
+    def complete_shipment(
+        self,
+        shipment_id: int,
+        carrier: str,
+        service: str,
+        tracking_numbers: Sequence[str],
+        send_email: bool,
+        *,
+        packages: int | None = None,
+    ) -> CentraShipment:
+        """Set carrier/service/tracking and ship it (``send_email`` sends the dispatch email).
+        Raises ``AmbiguousWrite`` when it may have been applied: ``get_shipment(id).is_shipped``
+        says whether it was (and whether the email went)."""
+        data = self._call("complete_shipment", {
+            "id": shipment_id, "carrier": carrier or None, "service": service or None,
+            "trackingNumber": ",".join(t for t in tracking_numbers if t) or None,
+            "packages": packages, "sendEmail": send_email,
+        }, retry=False)
+        node = data["completeShipment"]["shipment"]
+        if node is None:
+            raise ExternalError("centra completeShipment: no shipment returned",
+                                system="centra")
+        return shipment_from_json(node)
+
+    # -- stock --------------------------------------------------------------------------------
+
+    def set_stock(self, warehouse_id: int, levels: Sequence[tuple[str, int]], *,
+                  description: str = "Seamline stock sync") -> int:
+        """Absolute PHYSICAL stock for ``(SKU or EAN, quantity)`` pairs, up to
+        ``STOCK_CHUNK`` sizes per mutation. A key of digits only is sent as an EAN, anything
+        else as a SKU. Safe to repeat. Returns the number of mutations sent."""
+        sent = 0
+        for i in range(0, len(levels), STOCK_CHUNK):
+            sizes = []
+            for key, qty in levels[i:i + STOCK_CHUNK]:
+                if qty < 0:
+                    raise ValueError(f"stock for {key} is negative ({qty})")
+                ident = {"EAN": key} if key.isdigit() else {"SKU": key}
+                sizes.append({"productSize": ident, "quantity": int(qty)})
+            self._call("set_stock", {"warehouse": int(warehouse_id), "description": description,
+                                     "sizes": sizes}, retry=True, complexity=len(sizes))
+            sent += 1
+        return sent
+
+    def get_stock(self, warehouse_id: int, skus: Sequence[str]) -> list[StockLevel]:
+        """Stock of the given SKUs in one warehouse."""
+        out: list[StockLevel] = []
+        skus = list(skus)
+        for i in range(0, len(skus), MAX_PAGE):
+            chunk = skus[i:i + MAX_PAGE]
+            data = self._call("stock_levels", {"warehouse": int(warehouse_id), "skus": chunk,
+                                               "limit": len(chunk)}, complexity=4 * len(chunk))
+            out.extend(stock_level_from_json(s) for s in data["stock"])
+        return out
+
+    # -- rate limits --------------------------------------------------------------------------
+
+    def rate_limits(self) -> list[RateLimitStatus]:
+        data = self._call("rate_limits", complexity=20)
+        return [rate_limit_from_json(r) for r in data["rateLimits"]]
