@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
 
-from seamline.exceptions import OWNERS, ConfigError, NotFound
+from seamline.exceptions import OWNERS, ConfigError, NotFound, SeamlineError
 
 from ._output import as_dict, print_json, print_record, print_table
 from ._state import out_console, state
@@ -26,10 +27,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 NoteOpt = Annotated[str | None, typer.Option("--note", "-m", help="Why (kept in the history).")]
 
 
-def _service() -> Any:
-    from seamline.services import exceptions as service  # noqa: PLC0415 - lazy: keep CLI start-up light
+def _service(ctx: typer.Context) -> Any:
+    from seamline.services.exceptions import (  # noqa: PLC0415 - lazy: keep CLI start-up light
+        ExceptionService,
+    )
 
-    return service
+    return ExceptionService(open_database(state(ctx).settings()))
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or 'operator'}"
 
 
 def _record(row: Any) -> dict[str, Any]:
@@ -45,11 +52,11 @@ def _summary(row: Any) -> dict[str, Any]:
 
 
 def _get(ctx: typer.Context, exception_id: int) -> tuple[Any, dict[str, Any]]:
-    db = open_database(state(ctx).settings())
-    row = _service().get(db, exception_id)
+    service = _service(ctx)
+    row = service.get(exception_id)
     if row is None:
         raise NotFound(f"exception {exception_id} does not exist; see `seamline exceptions list`")
-    return db, _record(row)
+    return service, _record(row)
 
 
 @exceptions_app.command("list")
@@ -66,9 +73,8 @@ def list_exceptions(  # noqa: PLR0917 - Typer options
         raise ConfigError(f"unknown owner {owner!r}; owners are {', '.join(OWNERS)}")
     if state_ not in STATES:
         raise ConfigError(f"unknown state {state_!r}; states are {', '.join(STATES)}")
-    db = open_database(state(ctx).settings())
-    rows = _service().list(
-        db, owner=owner, type=type_, state=None if state_ == "all" else state_, limit=limit
+    rows = _service(ctx).list(
+        owner=owner, type=type_, state=None if state_ == "all" else state_, limit=limit
     )
     records = [_summary(r) for r in rows]
     if as_json:
@@ -93,24 +99,32 @@ def show(ctx: typer.Context, exception_id: int, as_json: JsonOpt = False) -> Non
 
 
 @exceptions_app.command("retry")
-def retry(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
+def retry(ctx: typer.Context, exception_id: int) -> None:
     """Queue the job behind the exception again (it resolves itself when the job succeeds)."""
-    db, _ = _get(ctx, exception_id)
-    _service().retry(db, exception_id, note=note, actor="cli")
-    out_console.print(f"exception {exception_id}: job queued again", markup=False)
+    service, _ = _get(ctx, exception_id)
+    job_id = service.retry(exception_id, actor=_actor())
+    if job_id is None:
+        raise SeamlineError(
+            f"exception {exception_id} has no failed job to re-queue; fix the cause, then "
+            f"`seamline exceptions resolve {exception_id}`"
+        )
+    out_console.print(
+        f"exception {exception_id}: job {job_id} queued again (the exception closes when it "
+        "succeeds)", markup=False,
+    )
 
 
 @exceptions_app.command("skip")
 def skip(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
     """Close the exception without doing the work (the item is deliberately not processed)."""
-    db, _ = _get(ctx, exception_id)
-    _service().skip(db, exception_id, note=note, actor="cli")
+    service, _ = _get(ctx, exception_id)
+    service.skip(exception_id, actor=_actor(), note=note or "")
     out_console.print(f"exception {exception_id} skipped", markup=False)
 
 
 @exceptions_app.command("resolve")
 def resolve(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
     """Mark the exception resolved (fixed by hand elsewhere)."""
-    db, _ = _get(ctx, exception_id)
-    _service().resolve(db, exception_id, note=note, actor="cli")
+    service, _ = _get(ctx, exception_id)
+    service.resolve(exception_id, actor=_actor(), note=note or "")
     out_console.print(f"exception {exception_id} resolved", markup=False)

@@ -11,6 +11,7 @@ Other parts of Seamline add their own routes by passing routers (``routers=[...]
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,8 @@ class _Database(Protocol):
 def _as_mapping(row: Any) -> Mapping[str, Any]:
     if isinstance(row, Mapping):
         return row
+    if dataclasses.is_dataclass(row) and not isinstance(row, type):
+        return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
     mapping = getattr(row, "_mapping", None)
     if mapping is not None:
         return dict(mapping)
@@ -89,9 +92,12 @@ class StoreDashboardSource:
         return list(_normalise_counts(raw))
 
     def open_exceptions(self, limit: int = 200) -> Sequence[Mapping[str, Any]]:
-        from seamline.services import exceptions as service  # noqa: PLC0415 - optional layer
+        from seamline.services.exceptions import (  # noqa: PLC0415 - keeps the import light
+            ExceptionService,
+        )
 
-        return [_as_mapping(r) for r in service.list(self.db, state="open", limit=limit)]
+        rows = ExceptionService(self.db).list(state="open", limit=limit)
+        return [_as_mapping(r) for r in rows]
 
 
 def _normalise_counts(raw: Any) -> Iterator[JobCount]:
