@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -61,7 +62,8 @@ def test_the_key_never_appears_in_errors_or_repr() -> None:
     client, _ = _client(lambda r: httpx.Response(401, json={"error": {"code": "UNAUTHORIZED"}}))
     with pytest.raises(AuthFailed) as info:
         client.get_sales_order("SO-1")
-    assert KEY not in str(info.value) and KEY not in repr(info.value.details)
+    assert KEY not in str(info.value)
+    assert KEY not in repr(info.value.details)
     assert KEY not in repr(client)
 
 
@@ -69,7 +71,8 @@ def test_a_created_order_is_read_back_with_exact_decimals() -> None:
     """201 → created=True; money is parsed to Decimal, never float."""
     def handler(r: httpx.Request) -> httpx.Response:
         sent = json.loads(r.content)
-        assert "centra_line_id" not in sent["lines"][0] and "conversion_rate" not in sent
+        assert "centra_line_id" not in sent["lines"][0]
+        assert "conversion_rate" not in sent
         return httpx.Response(201, json=_stored())
 
     client, _ = _client(handler)
@@ -113,7 +116,8 @@ def test_reads_retry_transient_failures() -> None:
                                                                     "next_cursor": None})])
     client, seen = _client(lambda r: next(answers))
     found = client.find_by_external_reference("centra:SE:P1")
-    assert found is not None and found.order_no == "SO-000001"
+    assert found is not None
+    assert found.order_no == "SO-000001"
     assert len(seen) == 2
     assert seen[1].url.params["external_reference"] == "centra:SE:P1"
 
@@ -199,5 +203,5 @@ def test_the_client_ceiling_spaces_requests() -> None:
     client.master_data()
     # time does not pass while the fake sleep runs, so each start waits 0.1 s more
     assert len(slept) >= 5
-    gaps = [b - a for a, b in zip(slept, slept[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(slept)]
     assert all(abs(g - 0.1) < 0.02 for g in gaps)
