@@ -209,15 +209,15 @@ class CentraClient:
         return hook
 
     def _call(self, operation: str, variables: Mapping[str, Any] | None = None, *,
-              complexity: float = 10, retry: bool | None = None) -> dict[str, Any]:
-        """Run ``operation``; reads are retried, writes only if ``retry`` says they are safe."""
+              complexity: float = 10, idempotent: bool = False) -> dict[str, Any]:
+        """Run ``operation`` with bounded retries. Refusals that prove nothing was applied
+        (429, a connection never made) are retried for every operation; 5xx/timeouts after
+        sending are retried for reads and for ``idempotent`` writes only, and otherwise raised
+        as ``AmbiguousWrite``."""
         mutation = queries.is_mutation(operation)
-        may_retry = (not mutation) if retry is None else retry
         vars_ = dict(variables or {})
-        if not may_retry:
-            return self._send(operation, vars_, complexity=complexity, mutation=mutation)
         for attempt in stamina.retry_context(
-            on=self._retry_hook(idempotent=mutation),
+            on=self._retry_hook(idempotent=idempotent),
             attempts=self.retry.attempts,
             timeout=self.retry.budget_s,
             wait_initial=self.retry.wait_initial_s,
@@ -289,14 +289,14 @@ class CentraClient:
             chunk = pairs[i:i + MAX_PAGE]
             self._call("set_id_conversions", {"input": [
                 {"objectType": "Order", "internalId": oid, "externalId": ext}
-                for oid, ext in chunk]}, retry=True)
+                for oid, ext in chunk]}, idempotent=True)
 
     def confirm_order(self, number: int) -> None:
         """PENDING → CONFIRMED; an order already past PENDING is left alone. After an
         ambiguous failure the status is read back before the one retry."""
         for _ in range(2):
             try:
-                self._call("confirm_order", {"number": number}, retry=False)
+                self._call("confirm_order", {"number": number})
                 return
             except Rejected:
                 state = self._order_state(number)
@@ -317,12 +317,12 @@ class CentraClient:
         if not numbers:
             return
         self._call("set_orders_lock", {"orders": [{"number": int(n)} for n in numbers],
-                                       "locked": locked}, retry=True)
+                                       "locked": locked}, idempotent=True)
 
     def capture_order(self, number: int) -> PaymentEntry:
         """Capture the order's authorisation. Not repeated on an ambiguous failure: read the
         order's ``payments`` (``externalReference``) before trying again."""
-        data = self._call("capture_order", {"number": number}, retry=False)
+        data = self._call("capture_order", {"number": number})
         entry = data["captureOrder"]["paymentHistoryEntry"]
         if entry is None:
             raise ExternalError(f"centra captureOrder {number}: no payment entry returned",
@@ -333,7 +333,7 @@ class CentraClient:
     # -- events -------------------------------------------------------------------------------
 
     def ensure_event_listeners(self) -> None:
-        self._call("set_event_listeners", {"input": [{"objectType": "Order"}]}, retry=True)
+        self._call("set_event_listeners", {"input": [{"objectType": "Order"}]}, idempotent=True)
 
     def fetch_events(self, limit: int = 100) -> list[CentraEvent]:
         data = self._call("events", {"limit": max(1, min(limit, MAX_PAGE))},
@@ -343,7 +343,7 @@ class CentraClient:
     def confirm_events(self, ids: Sequence[int]) -> None:
         ids = [int(i) for i in ids]
         for i in range(0, len(ids), MAX_PAGE):
-            self._call("confirm_events", {"ids": ids[i:i + MAX_PAGE]}, retry=True)
+            self._call("confirm_events", {"ids": ids[i:i + MAX_PAGE]}, idempotent=True)
 
     # -- shipments ----------------------------------------------------------------------------
 
@@ -386,7 +386,7 @@ class CentraClient:
             "lines": [{"orderLine": {"id": int(lid)}, "quantity": int(q)} for lid, q in lines],
             "externalId": external_id,
             "goodToGo": good_to_go,
-        }, retry=False)
+        })
         node = data["createShipment"]["shipment"]
         if node is None:
             raise ExternalError("centra createShipment: no shipment returned", system="centra")
@@ -409,7 +409,7 @@ class CentraClient:
             "id": shipment_id, "carrier": carrier or None, "service": service or None,
             "trackingNumber": ",".join(t for t in tracking_numbers if t) or None,
             "packages": packages, "sendEmail": send_email,
-        }, retry=False)
+        })
         node = data["completeShipment"]["shipment"]
         if node is None:
             raise ExternalError("centra completeShipment: no shipment returned",
@@ -432,7 +432,7 @@ class CentraClient:
                 ident = {"EAN": key} if key.isdigit() else {"SKU": key}
                 sizes.append({"productSize": ident, "quantity": int(qty)})
             self._call("set_stock", {"warehouse": int(warehouse_id), "description": description,
-                                     "sizes": sizes}, retry=True, complexity=len(sizes))
+                                     "sizes": sizes}, idempotent=True, complexity=len(sizes))
             sent += 1
         return sent
 
