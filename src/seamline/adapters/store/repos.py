@@ -1,0 +1,192 @@
+"""Small repositories over the store: the per-entity ledger, cursors and the audit log.
+
+Every function takes the caller's ``Connection`` so its writes commit with whatever else the
+caller does in that transaction (a ledger change and the job it implies commit together).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from seamline.adapters.store.schema import audit_log, cursors, jobs, ledger
+
+__all__ = [
+    "LedgerEntry",
+    "audit",
+    "get_cursor",
+    "get_ledger",
+    "requeue_job",
+    "set_cursor",
+    "upsert_ledger",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One entity's row in the ledger."""
+
+    id: int
+    kind: str
+    business_key: str
+    state: str
+    version: int
+    data: dict[str, Any]
+    posted_hash: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> LedgerEntry:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            kind=m["kind"],
+            business_key=m["business_key"],
+            state=m["state"],
+            version=m["version"],
+            data=dict(m["data"] or {}),
+            posted_hash=m["posted_hash"],
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
+        )
+
+
+def get_ledger(
+    conn: Connection, kind: str, key: str, *, for_update: bool = False
+) -> LedgerEntry | None:
+    """The ledger entry for ``(kind, key)``, or None."""
+    q = sa.select(ledger).where(ledger.c.kind == kind, ledger.c.business_key == key)
+    if for_update and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    return LedgerEntry.from_row(row) if row is not None else None
+
+
+_KEEP = object()
+
+
+def upsert_ledger(
+    conn: Connection,
+    kind: str,
+    key: str,
+    *,
+    state: str,
+    data: Mapping[str, Any],
+    posted_hash: str | object | None = _KEEP,
+    now: datetime | None = None,
+) -> LedgerEntry:
+    """Insert or update the entry for ``(kind, key)``; every update bumps ``version`` by one.
+
+    ``posted_hash`` is left as it is unless given (pass None to clear it).
+    """
+    now = now or utcnow()
+    values: dict[str, Any] = {"state": state, "data": dict(data), "updated_at": now}
+    if posted_hash is not _KEEP:
+        values["posted_hash"] = posted_hash
+    dialect = conn.dialect.name
+    insert_fn: Callable[..., Any]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as insert_fn  # noqa: PLC0415
+    else:
+        from sqlalchemy.dialects.sqlite import insert as insert_fn  # noqa: PLC0415
+    stmt = insert_fn(ledger).values(
+        kind=kind,
+        business_key=key,
+        version=1,
+        created_at=now,
+        posted_hash=None if posted_hash is _KEEP else posted_hash,
+        **{k: v for k, v in values.items() if k != "posted_hash"},
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ledger.c.kind, ledger.c.business_key],
+        set_={**values, "version": ledger.c.version + 1},
+    ).returning(*ledger.c)
+    row = conn.execute(stmt).one()
+    return LedgerEntry.from_row(row)
+
+
+def get_cursor(conn: Connection, name: str) -> str | None:
+    """The stored value of cursor ``name``, or None."""
+    value = conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
+    return None if value is None else str(value)
+
+
+def set_cursor(conn: Connection, name: str, value: str, *, now: datetime | None = None) -> None:
+    """Store ``value`` as cursor ``name`` (insert or replace)."""
+    now = now or utcnow()
+    done = conn.execute(
+        sa.update(cursors).where(cursors.c.name == name).values(value=value, updated_at=now)
+    ).rowcount
+    if not done:
+        conn.execute(sa.insert(cursors).values(name=name, value=value, updated_at=now))
+
+
+def audit(  # noqa: PLR0917 - the documented call shape is positional
+    conn: Connection,
+    kind: str,
+    key: str,
+    action: str,
+    actor: str,
+    detail: Mapping[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Append one line to the audit log (never updated, never deleted)."""
+    conn.execute(
+        sa.insert(audit_log).values(
+            at=now or utcnow(),
+            entity_kind=kind,
+            business_key=key,
+            action=action,
+            actor=actor,
+            detail=dict(detail) if detail is not None else None,
+        )
+    )
+
+
+def requeue_job(conn: Connection, job_id: int, *, now: datetime | None = None) -> bool:
+    """Put a failed or cancelled job back to ``todo`` with its attempts reset.
+
+    Returns False when the job is not failed/cancelled, or when a live job with the same dedupe
+    key already exists (that job will do the work).
+    """
+    now = now or utcnow()
+    row = conn.execute(
+        sa.select(jobs.c.status, jobs.c.dedupe_key).where(jobs.c.id == job_id)
+    ).first()
+    if row is None or row.status not in ("failed", "cancelled"):
+        return False
+    if row.dedupe_key is not None:
+        live = conn.execute(
+            sa.select(jobs.c.id).where(
+                jobs.c.dedupe_key == row.dedupe_key, jobs.c.status.in_(("todo", "doing"))
+            )
+        ).first()
+        if live is not None:
+            return False
+    conn.execute(
+        sa.update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(
+            status="todo",
+            attempts=0,
+            run_at=now,
+            updated_at=now,
+            lease_token=None,
+            lease_expires_at=None,
+            worker_id=None,
+        )
+    )
+    return True

@@ -1,0 +1,222 @@
+"""The database schema, in SQLAlchemy Core (the Alembic migrations must match it exactly).
+
+Times are stored as UTC. SQLite has no time zone type, so :class:`UtcDateTime` stores naive UTC
+there and hands back aware datetimes on both dialects. JSON columns never hold float money:
+amounts travel as strings (see :func:`seamline.adapters.store.db.json_dumps`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "EXCEPTION_STATES",
+    "JOB_STATUSES",
+    "UtcDateTime",
+    "audit_log",
+    "cursors",
+    "exception_history",
+    "exceptions",
+    "job_events",
+    "jobs",
+    "ledger",
+    "metadata",
+    "rate_buckets",
+    "schedule_ticks",
+]
+
+JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled")
+EXCEPTION_STATES = ("open", "resolved", "skipped")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime on every dialect (naive UTC on disk for SQLite)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _ts(name: str, *, nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
+    return sa.Column(name, UtcDateTime(), nullable=nullable, index=index)
+
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("business_key", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("posted_hash", sa.String(128), nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.UniqueConstraint("kind", "business_key"),
+    sa.Index("ix_ledger_kind_state", "kind", "state"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("queue", sa.String(64), nullable=False),
+    sa.Column("task", sa.String(128), nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="todo"),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dedupe_key", sa.String(255), nullable=True),
+    sa.Column("business_key", sa.String(255), nullable=True, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    _ts("run_at"),
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.Column("lease_token", sa.String(64), nullable=True),
+    _ts("lease_expires_at", nullable=True),
+    sa.Column("worker_id", sa.String(128), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.CheckConstraint(
+        "status IN ('todo', 'doing', 'succeeded', 'failed', 'cancelled')", name="status"
+    ),
+    # The claim scan: live jobs of a queue in priority/run_at order.
+    sa.Index("ix_jobs_claim", "queue", "status", "run_at"),
+    # A second enqueue with the same live dedupe key is a no-op.
+    sa.Index(
+        "uq_jobs_dedupe_live",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=sa.text("status IN ('todo', 'doing')"),
+        postgresql_where=sa.text("status IN ('todo', 'doing')"),
+    ),
+)
+
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.Integer, nullable=False, index=True),
+    _ts("at"),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("worker_id", sa.String(128), nullable=True),
+    sa.Column("detail", sa.JSON, nullable=True),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    _ts("updated_at"),
+)
+
+exceptions = sa.Table(
+    "exceptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False, server_default="error"),
+    sa.Column("business_key", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, server_default="open"),
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Column("payload", sa.JSON, nullable=True),
+    sa.Column("job_id", sa.Integer, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    _ts("first_seen"),
+    _ts("last_seen"),
+    _ts("resolved_at", nullable=True),
+    sa.Column("resolved_by", sa.String(128), nullable=True),
+    sa.Column("resolution", sa.Text, nullable=True),
+    sa.CheckConstraint("state IN ('open', 'resolved', 'skipped')", name="state"),
+    sa.Index("ix_exceptions_business_key_state", "business_key", "state"),
+    sa.Index("ix_exceptions_state_owner", "state", "owner"),
+    sa.Index(
+        "uq_exceptions_open",
+        "type",
+        "business_key",
+        unique=True,
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    ),
+)
+
+exception_history = sa.Table(
+    "exception_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("exception_id", sa.Integer, nullable=False, index=True),
+    _ts("at"),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("detail", sa.JSON, nullable=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _ts("at"),
+    sa.Column("entity_kind", sa.String(64), nullable=False),
+    sa.Column("business_key", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Index("ix_audit_log_entity", "entity_kind", "business_key"),
+)
+
+schedule_ticks = sa.Table(
+    "schedule_ticks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("schedule", sa.String(128), nullable=False),
+    _ts("tick"),
+    sa.Column("job_id", sa.Integer, nullable=True),
+    _ts("created_at"),
+    sa.UniqueConstraint("schedule", "tick"),
+)
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    # A token count and a monotonic-ish epoch second: not money, so floats are right here.
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

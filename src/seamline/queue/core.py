@@ -1,0 +1,369 @@
+"""The durable job queue (a transactional outbox) on SQLAlchemy Core, SQLite or PostgreSQL.
+
+Written by hand rather than taken from a library: it must share the ledger's transaction on
+both SQLite and PostgreSQL (pgqueuer and procrastinate are PostgreSQL-only).
+
+- ``enqueue`` runs in the caller's transaction; a live job with the same dedupe key makes it a
+  no-op (a partial unique index over ``todo``/``doing`` rows, ``ON CONFLICT DO NOTHING``).
+- ``claim`` leases up to ``limit`` due jobs in one statement: ``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL, one ``BEGIN IMMEDIATE`` transaction on SQLite. A ``doing`` job whose lease expired
+  is claimable again; every claim counts an attempt.
+- Every write on a claimed job is fenced by its lease token (``WHERE id = ? AND lease_token = ?
+  AND status = 'doing'``); a worker that lost its lease gets ``LeaseLost`` and applies nothing.
+- ``job_events`` records what is not on the job row: failures, retries, releases, give-ups and
+  manual actions (not every claim and completion, to keep the hot path at two statements).
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from seamline.adapters.store.db import Database
+from seamline.adapters.store.repos import requeue_job, utcnow
+from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
+from seamline.exceptions import LeaseLost
+from seamline.queue.models import Job, JobStatus, Lease
+from seamline.queue.policy import RetryDecision, RetryPolicy, describe_error
+from seamline.services.exceptions import raise_exception, resolve_for_key
+
+if TYPE_CHECKING:
+    from seamline.queue.registry import TaskRegistry
+
+__all__ = ["JobQueue"]
+
+_LIVE = ("todo", "doing")
+
+
+def _insert(conn: Connection) -> Callable[..., Any]:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
+
+        return insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+
+    return sqlite_insert
+
+
+class JobQueue:
+    """Enqueue, claim, complete, fail and inspect jobs."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        policy: RetryPolicy | None = None,
+        registry: TaskRegistry | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock or utcnow
+        self.policy = policy or RetryPolicy()
+        #: Optional: lets ``enqueue`` default the queue name from the task's registration.
+        self.registry = registry
+
+    # -- producing ------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        conn: Connection,
+        task: str,
+        args: Mapping[str, Any],
+        *,
+        queue: str | None = None,
+        dedupe_key: str | None = None,
+        business_key: str | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        priority: int = 0,
+    ) -> int | None:
+        """Add a job in the caller's transaction; None when a live job has ``dedupe_key``.
+
+        Job args are JSON: amounts travel as strings (``Decimal`` is written as a string).
+        ``queue`` defaults to the task's registered queue, else ``"default"``.
+        """
+        if queue is None:
+            spec = self.registry.find(task) if self.registry is not None else None
+            queue = spec.queue if spec is not None else "default"
+        if max_attempts is None:
+            spec = self.registry.find(task) if self.registry is not None else None
+            max_attempts = (spec.max_attempts if spec is not None else None) or (
+                self.policy.max_attempts
+            )
+        now = self.clock()
+        values = {
+            "queue": queue, "task": task, "args": dict(args), "status": "todo",
+            "priority": priority, "dedupe_key": dedupe_key, "business_key": business_key,
+            "attempts": 0, "max_attempts": max_attempts, "run_at": run_at or now,
+            "created_at": now, "updated_at": now,
+        }
+        if dedupe_key is None:
+            stmt: Any = sa.insert(jobs).values(**values).returning(jobs.c.id)
+        else:
+            stmt = (
+                _insert(conn)(jobs).values(**values).on_conflict_do_nothing()
+                .returning(jobs.c.id)
+            )
+        new_id = conn.execute(stmt).scalar()
+        return None if new_id is None else int(new_id)
+
+    # -- consuming ------------------------------------------------------------------------
+
+    def claim(
+        self, queues: Sequence[str], worker_id: str, *, lease_s: float, limit: int = 1,
+    ) -> list[Lease]:
+        """Lease up to ``limit`` due jobs from ``queues`` (priority, then run_at order)."""
+        now = self.clock()
+        token = uuid.uuid4().hex
+        due = sa.or_(
+            sa.and_(jobs.c.status == "todo", jobs.c.run_at <= now),
+            sa.and_(jobs.c.status == "doing", jobs.c.lease_expires_at < now),
+        )
+        pick = (
+            sa.select(jobs.c.id)
+            .where(jobs.c.queue.in_(list(queues)), due)
+            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+            .limit(limit)
+        )
+        if self.db.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (
+            sa.update(jobs)
+            .where(jobs.c.id.in_(pick.scalar_subquery()), due)
+            .values(
+                status="doing", lease_token=token,
+                lease_expires_at=now + timedelta(seconds=lease_s), worker_id=worker_id,
+                attempts=jobs.c.attempts + 1, updated_at=now,
+            )
+            .returning(*jobs.c)
+        )
+        with self.db.begin() as conn:
+            rows = conn.execute(stmt).all()
+        found = sorted((Job.from_row(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
+        return [Lease(job, token) for job in found]
+
+    def heartbeat(self, lease: Lease, lease_s: float) -> bool:
+        """Extend the lease; False when it is no longer ours."""
+        return not self.heartbeat_many([lease], lease_s)
+
+    def heartbeat_many(self, leases: Iterable[Lease], lease_s: float) -> set[int]:
+        """Extend many leases in one transaction; returns the ids whose lease was lost."""
+        leases = list(leases)
+        if not leases:
+            return set()
+        now = self.clock()
+        lost: set[int] = set()
+        by_token: dict[str, list[int]] = {}
+        for lease in leases:
+            by_token.setdefault(lease.token, []).append(lease.job.id)
+        with self.db.begin() as conn:
+            for token, ids in by_token.items():
+                kept = conn.execute(
+                    sa.update(jobs)
+                    .where(jobs.c.id.in_(ids), jobs.c.lease_token == token,
+                           jobs.c.status == "doing")
+                    .values(lease_expires_at=now + timedelta(seconds=lease_s))
+                    .returning(jobs.c.id)
+                ).scalars().all()
+                lost.update(set(ids) - {int(i) for i in kept})
+        return lost
+
+    def fence(self, conn: Connection, lease: Lease) -> None:
+        """Prove, inside the caller's transaction, that the lease is still ours (and hold the
+        job row until commit); raise ``LeaseLost`` otherwise."""
+        done = conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.id == lease.job.id, jobs.c.lease_token == lease.token,
+                   jobs.c.status == "doing")
+            .values(updated_at=self.clock())
+        ).rowcount
+        if not done:
+            raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
+
+    def _finish(self, conn: Connection, lease: Lease, **values: Any) -> None:
+        done = conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.id == lease.job.id, jobs.c.lease_token == lease.token,
+                   jobs.c.status == "doing")
+            .values(updated_at=self.clock(), lease_token=None, lease_expires_at=None, **values)
+        ).rowcount
+        if not done:
+            raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
+
+    def complete(self, lease: Lease, conn: Connection | None = None) -> None:
+        """Mark the job succeeded (fenced) and resolve the open exceptions for its key."""
+        if conn is None:
+            with self.db.begin() as own:
+                self._complete(own, lease)
+        else:
+            self._complete(conn, lease)
+
+    def _complete(self, conn: Connection, lease: Lease) -> None:
+        self._finish(conn, lease, status="succeeded", last_error=None)
+        key = lease.job.business_key
+        if key:
+            resolve_for_key(
+                conn, key, actor=f"job:{lease.job.id}",
+                note=f"job {lease.job.id} ({lease.job.task}) succeeded", now=self.clock(),
+            )
+
+    def fail(
+        self, lease: Lease, exc: BaseException, *, exception_type: str | None = None,
+    ) -> RetryDecision:
+        """Record a failure (fenced) and apply the retry policy; on give-up the job is marked
+        failed and an exception is raised for its business key in the same transaction."""
+        now = self.clock()
+        job = lease.job
+        decision = self.policy.decide(job, exc, now, exception_type=exception_type)
+        error = describe_error(exc)
+        with self.db.begin() as conn:
+            if decision.action == "retry":
+                self._finish(conn, lease, status="todo", run_at=decision.run_at,
+                             worker_id=None, last_error=error)
+            elif decision.action == "release":
+                self._finish(conn, lease, status="todo", run_at=decision.run_at,
+                             worker_id=None, last_error=error,
+                             attempts=sa.func.max(jobs.c.attempts - 1, 0)
+                             if self.db.dialect == "sqlite"
+                             else sa.func.greatest(jobs.c.attempts - 1, 0))
+            else:
+                self._finish(conn, lease, status="failed", last_error=error)
+                details: dict[str, Any] = {
+                    "task": job.task, "queue": job.queue, "error": error,
+                    "error_class": type(exc).__name__,
+                }
+                extra = getattr(exc, "details", None)
+                if isinstance(extra, Mapping) and extra:
+                    details["error_details"] = dict(extra)
+                codes = getattr(exc, "codes", None)
+                if codes:
+                    details["codes"] = list(codes)
+                exc_id = raise_exception(
+                    conn,
+                    type=decision.exception_type or "INTERNAL_ERROR",
+                    owner=decision.owner or "integrator",
+                    severity=getattr(exc, "severity", "error"),
+                    business_key=job.business_key or f"job:{job.id}",
+                    message=decision.reason,
+                    details=details,
+                    payload=job.args,
+                    job_id=job.id,
+                    attempts=job.attempts,
+                    now=now,
+                )
+                decision = RetryDecision(
+                    decision.action, decision.reason, decision.run_at, decision.delay_s,
+                    decision.exception_type, decision.owner, exc_id,
+                )
+            self._event(conn, job.id, decision.action, job.attempts, job.worker_id, {
+                "error": error, "delay_s": round(decision.delay_s, 3),
+                "exception_id": decision.exception_id,
+            }, now)
+        return decision
+
+    def release(self, lease: Lease, run_at: datetime | None = None, *, reason: str = "") -> None:
+        """Put a claimed job back (not counted as an attempt), due at ``run_at`` (default now)."""
+        now = self.clock()
+        attempts = (
+            sa.func.max(jobs.c.attempts - 1, 0) if self.db.dialect == "sqlite"
+            else sa.func.greatest(jobs.c.attempts - 1, 0)
+        )
+        with self.db.begin() as conn:
+            self._finish(conn, lease, status="todo", run_at=run_at or now, worker_id=None,
+                         attempts=attempts)
+            self._event(conn, lease.job.id, "released", lease.job.attempts,
+                        lease.job.worker_id, {"reason": reason} if reason else None, now)
+
+    # -- operators --------------------------------------------------------------------------
+
+    def retry(self, job_id: int, *, actor: str = "operator") -> bool:
+        """Manually re-queue a failed or cancelled job (attempts reset). False if not possible."""
+        now = self.clock()
+        with self.db.begin() as conn:
+            if not requeue_job(conn, job_id, now=now):
+                return False
+            self._event(conn, job_id, "retried", 0, None, {"actor": actor}, now)
+        return True
+
+    def cancel(self, job_id: int, *, actor: str = "operator") -> bool:
+        """Cancel a job that has not started (``todo``). False if it is not waiting."""
+        now = self.clock()
+        with self.db.begin() as conn:
+            done = conn.execute(
+                sa.update(jobs).where(jobs.c.id == job_id, jobs.c.status == "todo")
+                .values(status="cancelled", updated_at=now)
+            ).rowcount
+            if done:
+                self._event(conn, job_id, "cancelled", 0, None, {"actor": actor}, now)
+        return bool(done)
+
+    def get(self, job_id: int) -> Job | None:
+        """One job, or None."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return Job.from_row(row) if row is not None else None
+
+    def list(
+        self,
+        status: str | JobStatus | None = None,
+        queue: str | None = None,
+        task: str | None = None,
+        limit: int = 50,
+        *,
+        business_key: str | None = None,
+    ) -> list[Job]:
+        """Jobs, newest first."""
+        q = sa.select(jobs).order_by(jobs.c.id.desc()).limit(limit)
+        if status is not None:
+            q = q.where(jobs.c.status == str(status))
+        if queue is not None:
+            q = q.where(jobs.c.queue == queue)
+        if task is not None:
+            q = q.where(jobs.c.task == task)
+        if business_key is not None:
+            q = q.where(jobs.c.business_key == business_key)
+        with self.db.read() as conn:
+            return [Job.from_row(r) for r in conn.execute(q)]
+
+    def counts(self, *, by_queue: bool = False) -> dict[str, Any]:
+        """``{status: n}`` for every status; with ``by_queue``, ``{queue: {status: n}}``."""
+        q = sa.select(jobs.c.queue, jobs.c.status, sa.func.count()).group_by(
+            jobs.c.queue, jobs.c.status
+        )
+        with self.db.read() as conn:
+            rows = conn.execute(q).all()
+        if by_queue:
+            out: dict[str, Any] = {}
+            for queue, status, n in rows:
+                out.setdefault(queue, dict.fromkeys(JOB_STATUSES, 0))[status] = int(n)
+            return out
+        totals = dict.fromkeys(JOB_STATUSES, 0)
+        for _queue, status, n in rows:
+            totals[status] += int(n)
+        return totals
+
+    def events(self, job_id: int) -> builtins.list[dict[str, Any]]:
+        """The job's event history, oldest first."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(job_events).where(job_events.c.job_id == job_id)
+                .order_by(job_events.c.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def _event(  # noqa: PLR0917 - private, called in one shape
+        self, conn: Connection, job_id: int, event: str, attempt: int, worker_id: str | None,
+        detail: Mapping[str, Any] | None, now: datetime,
+    ) -> None:
+        conn.execute(
+            sa.insert(job_events).values(
+                job_id=job_id, at=now, event=event, attempt=attempt, worker_id=worker_id,
+                detail=dict(detail) if detail is not None else None,
+            )
+        )
