@@ -25,8 +25,8 @@ from seamline.adapters.store.db import Database
 from seamline.adapters.store.repos import utcnow
 from seamline.adapters.store.schema import schedule_ticks
 from seamline.exceptions import StoreError
+from seamline.logging import get_logger
 from seamline.queue.core import JobQueue
-from seamline.queue.log import get_logger
 
 __all__ = ["ADVISORY_LOCK_KEY", "Schedule", "Scheduler"]
 

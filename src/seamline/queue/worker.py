@@ -23,8 +23,8 @@ from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
 from seamline.exceptions import ConfigError, LeaseLost, StoreError
+from seamline.logging import get_logger, job_context
 from seamline.queue.core import JobQueue
-from seamline.queue.log import get_logger
 from seamline.queue.models import Job, Lease
 from seamline.queue.registry import TaskRegistry
 
@@ -208,6 +208,12 @@ class Worker:
                 self.log.warning("lease lost", job_id=job_id)
 
     def _execute(self, lease: Lease) -> None:
+        job = lease.job
+        with job_context(job_id=job.id, business_key=job.business_key, attempt=job.attempts,
+                         task=job.task):
+            self._execute_in_context(lease)
+
+    def _execute_in_context(self, lease: Lease) -> None:
         job = lease.job
         log = self.log.bind(job_id=job.id, task=job.task, business_key=job.business_key,
                             attempt=job.attempts)
