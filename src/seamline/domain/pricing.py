@@ -279,11 +279,14 @@ def price_order(order: CentraOrder) -> Pricing:
             raise _mismatch(component, total, f"{ship_tax} on the shipping alone",
                             order=order.number)
         idx = [i for i, r in enumerate(line_rates) if r == rate]
-        weights = [nets[i].minor for i in idx]
-        if rest.amount != 0 and sum(weights) == 0:
-            raise _mismatch(component, f"{total} spread over lines of this rate",
-                            f"no line value at {format(rate, 'f')}% to carry {rest}",
+        if rest.amount != 0 and not idx:
+            raise _mismatch(component, f"{total} on lines of this rate",
+                            f"no line at {format(rate, 'f')}% to carry {rest}",
                             order=order.number)
+        # Weighted by net amount; where every line of the rate is down to zero (a voucher took
+        # it all, but Centra's own split left tax there) the split is even: Centra's figure is
+        # still posted exactly, nothing is absorbed.
+        weights = [nets[i].minor for i in idx]
         if rate == 0 and total.amount != 0:
             raise _mismatch(component, "no tax at a 0% rate", total, order=order.number)
         for i, part in zip(idx, allocate(rest, weights), strict=True):
