@@ -42,17 +42,18 @@ def catalogue(count: int = 60, overrides: dict[str, str] | None = None) -> Catal
 
 
 def market(**kw: Any) -> MarketCodes:
-    base: dict[str, Any] = dict(
-        centra_market=1, currency="SEK", division="D01", warehouse="W01", customer="WEBSE",
-        store="SE", order_type="ECOM", terms="PREPAID", season="FW26", mode="daily",
-        cutoff=time(23, 0), timezone="Europe/Stockholm", confirm_after_post=True,
-    )
+    base: dict[str, Any] = {
+        "centra_market": 1, "currency": "SEK", "division": "D01", "warehouse": "W01",
+        "customer": "WEBSE",
+        "store": "SE", "order_type": "ECOM", "terms": "PREPAID", "season": "FW26", "mode": "daily",
+        "cutoff": time(23, 0), "timezone": "Europe/Stockholm", "confirm_after_post": True,
+    }
     base.update(kw)
     return MarketCodes(**base)
 
 
 def rules(**kw: Any) -> PostingRules:
-    base: dict[str, Any] = dict(shipping_options={"se-standard": "PNORD", "std": "UPSG"})
+    base: dict[str, Any] = {"shipping_options": {"se-standard": "PNORD", "std": "UPSG"}}
     base.update(kw)
     return PostingRules(**base)
 
@@ -81,21 +82,21 @@ def line(
 def order(**kw: Any) -> CentraOrder:
     """A consistent SEK order of one 25% line of 100.00 and 49.00 freight unless told."""
     cur = kw.get("currency", "SEK")
-    base: dict[str, Any] = dict(
-        id="abc", number=100234, status=OrderStatus.PENDING, store_id=1, market_id=1,
-        currency=cur, prices_include_tax=True, order_date=WHEN, updated_at=WHEN,
-        shipping_option="se-standard",
-        shipping_address=Address(first_name="Ada", last_name="Lund", address1="Götgatan 1",
+    base: dict[str, Any] = {
+        "id": "abc", "number": 100234, "status": OrderStatus.PENDING, "store_id": 1, "market_id": 1,
+        "currency": cur, "prices_include_tax": True, "order_date": WHEN, "updated_at": WHEN,
+        "shipping_option": "se-standard",
+        "shipping_address": Address(first_name="Ada", last_name="Lund", address1="Götgatan 1",
                                  city="Stockholm", zip_code="11621", country="SE",
                                  email="ada@example.com"),
-        billing_address=Address(first_name="Ada", last_name="Lund", address1="Box 9",
+        "billing_address": Address(first_name="Ada", last_name="Lund", address1="Box 9",
                                 city="Stockholm", zip_code="11622", country="SE"),
-        customer_email="ada@example.com",
-        lines=(line(1),),
-        shipping=m("49.00"), shipping_tax=m("9.80"), voucher_discount=m("0.00"),
-        tax_total=m("29.80"), tax_breakdown=(TaxPart(rate=Decimal(25), amount=m("29.80")),),
-        grand_total=m("149.00"),
-    )
+        "customer_email": "ada@example.com",
+        "lines": (line(1),),
+        "shipping": m("49.00"), "shipping_tax": m("9.80"), "voucher_discount": m("0.00"),
+        "tax_total": m("29.80"), "tax_breakdown": (TaxPart(rate=Decimal(25), amount=m("29.80")),),
+        "grand_total": m("149.00"),
+    }
     base.update(kw)
     return CentraOrder(**base)
 

@@ -44,4 +44,6 @@ def test_gate_outcomes_read_as_words() -> None:
     """Gates print as READY, WAIT(hold), NEVER(cancelled) for logs and the ledger."""
     assert [str(READY), str(Gate.wait("hold")), str(NEVER_CANCELLED)] == [
         "READY", "WAIT(hold)", "NEVER(cancelled)"]
-    assert Gate.wait("payment").waiting and NEVER_CANCELLED.never and not READY.waiting
+    assert Gate.wait("payment").waiting
+    assert NEVER_CANCELLED.never
+    assert not READY.waiting
