@@ -35,7 +35,7 @@ def open_database(settings: Settings, *, check: bool = True) -> Any:
 
 
 class Runtime:
-    """The store, queue and task registry one process runs with (built by bootstrap)."""
+    """The store, queue and task registry one process runs with."""
 
     def __init__(self, settings: Settings, db: Any, queue: Any, registry: Any) -> None:
         self.settings = settings
@@ -44,20 +44,27 @@ class Runtime:
         self.registry = registry
 
     def known_queues(self) -> set[str]:
-        """Queue names from ``[queues.concurrency]`` and from the registered tasks."""
-        names = set(self.settings.queues.concurrency)
-        names.update(_registry_queues(self.registry))
+        """Queue names from ``[queues.concurrency]``, the registered tasks, and ``default``."""
+        names = set(self.settings.queues.concurrency) | {"default"}
+        names.update(str(q) for q in self.registry.queues())
         return names
+
+    def concurrency(self, queues: list[str] | None, per_queue: int | None) -> dict[str, int]:
+        """Slots per queue: the named queues (default: every known queue), each with
+        ``per_queue`` slots or its ``[queues.concurrency]`` figure (1 when not configured)."""
+        configured = self.settings.queues.concurrency
+        names = queues if queues is not None else sorted(self.known_queues())
+        return {q: per_queue if per_queue is not None else configured.get(q, 1) for q in names}
 
     def worker(self, *, queues: list[str] | None = None, concurrency: int | None = None) -> Any:
         from seamline.queue import Worker  # noqa: PLC0415 - lazy: keep CLI start-up light
 
         return Worker(
             self.db, self.queue, self.registry,
-            queues=queues,
-            concurrency=concurrency,
+            concurrency=self.concurrency(queues, concurrency),
             lease_s=self.settings.queues.lease_s,
             poll_interval_s=self.settings.queues.poll_interval_s,
+            known_queues=self.known_queues(),
         )
 
     def scheduler(self) -> Any:
@@ -66,18 +73,11 @@ class Runtime:
         return Scheduler(self.db, self.queue, self.settings.schedules)
 
 
-def _registry_queues(registry: Any) -> set[str]:
-    queues = getattr(registry, "queues", None)
-    if callable(queues):
-        queues = queues()
-    return {str(q) for q in queues or ()}
-
-
 def build_runtime(settings: Settings) -> Runtime:
     """Open (and check) the database and build the queue and registry for a process."""
-    from seamline.queue import JobQueue, TaskRegistry  # noqa: PLC0415 - lazy: keep CLI start-up light
+    from seamline.queue import JobQueue, TaskRegistry  # noqa: PLC0415 - lazy: keep start-up light
 
     db = open_database(settings)
-    queue = JobQueue(db)
     registry = TaskRegistry()
+    queue = JobQueue(db, registry=registry)
     return Runtime(settings, db, queue, registry)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
 
-from seamline.exceptions import NotFound
+from seamline.exceptions import NotFound, SeamlineError
 
 from ._output import as_dict, print_json, print_record, print_table
 from ._state import out_console, state
@@ -60,5 +61,9 @@ def show(ctx: typer.Context, job_id: int, as_json: JsonOpt = False) -> None:
 def retry(ctx: typer.Context, job_id: int) -> None:
     """Run a failed or waiting job again now."""
     rt, _ = _get(ctx, job_id)
-    rt.queue.retry(job_id)
+    if not rt.queue.retry(job_id, actor=f"cli:{os.environ.get('USER') or 'operator'}"):
+        raise SeamlineError(
+            f"job {job_id} is not failed or cancelled; only those can be retried "
+            f"(see `seamline jobs show {job_id}`)"
+        )
     out_console.print(f"job {job_id} queued to run again", markup=False)

@@ -88,7 +88,7 @@ class StoreDashboardSource:
             from seamline.queue import JobQueue  # noqa: PLC0415 - only when no queue was given
 
             self.queue = JobQueue(self.db)
-        raw = self.queue.counts()
+        raw = self.queue.counts(by_queue=True)
         return list(_normalise_counts(raw))
 
     def open_exceptions(self, limit: int = 200) -> Sequence[Mapping[str, Any]]:
