@@ -281,6 +281,7 @@ class FakeBlueCherry:
         return self._update(order_no, f"user:{login}", **changes)
 
     def publish_ats(self, warehouse: str, cycle: AtsCycle, items: Sequence[AtsItem]) -> None:
+        """Publish a cycle's full snapshot for a warehouse (deltas are computed from them)."""
         with self._lock:
             self.state.ats.setdefault(warehouse, []).append((cycle, list(items)))
 
@@ -415,11 +416,9 @@ class FakeBlueCherry:
             latest, items = cycles[-1]
             if changed_since_cycle is None:
                 return latest, list(items)
-            changed: dict[str, AtsItem] = {}
-            for cycle, its in cycles:
-                if cycle.id > changed_since_cycle:
-                    changed.update({i.sku: i for i in its})
-            return latest, list(changed.values())
+            before = {i.sku: i for c, its in cycles if c.id <= changed_since_cycle
+                      for i in its}  # the figures as of that cycle (later cycles override)
+            return latest, [i for i in items if before.get(i.sku) != i]
 
     @staticmethod
     def _feed(records: Sequence[Any], since: str | None) -> tuple[list[Any], str]:
