@@ -40,6 +40,8 @@ __all__ = [
     "VoucherSpec",
     "centra_totals",
     "generate_orders",
+    "line_for",
+    "make_order",
     "q",
 ]
 
@@ -138,8 +140,8 @@ def centra_totals(market: Market, lines: Sequence[GeneratedLine], vouchers: Sequ
     discount = q(sum(voucher_values, Decimal(0)), cur)
     price = market.shipping_price if shipping_price is None else shipping_price
     live = any(ln.quantity > 0 for ln in lines)
-    shipping = q(Decimal(0), cur) if (not live or line_values - discount >= market.free_shipping_over) \
-        else q(price, cur)
+    free = not live or line_values - discount >= market.free_shipping_over
+    shipping = q(Decimal(0) if free else price, cur)
     std = market.tax_rate
     # Net per rate: the lines of the rate, less the rate's share of the vouchers.
     rates: list[Decimal] = []
@@ -220,6 +222,78 @@ class GeneratedOrder:
 
 
 Available = Callable[[int, int], int]
+
+
+def make_order(market: Market, lines: list[GeneratedLine], *, seq: int, order_date: datetime,
+               vouchers: Sequence[VoucherSpec] = (), shipping_option: str | None = None,
+               status: str = "PENDING", on_hold: bool = False,
+               waiting_for_payment: bool = False, inconsistent: bool = False,
+               customer: dict[str, str] | None = None,
+               shipping_address: dict[str, str] | None = None,
+               billing_address: dict[str, str] | None = None,
+               payment_method: str = "adyen") -> GeneratedOrder:
+    """One order from explicit lines: Centra's totals and the expected outcome."""
+    cur = market.currency
+    option = shipping_option or market.shipping_option
+    pickup = option == UNMAPPED_SHIPPING_OPTION
+    ship_price = q(market.shipping_price * Decimal("0.6"), cur) if pickup \
+        else market.shipping_price
+    totals = centra_totals(market, lines, vouchers, shipping_price=ship_price)
+    grand = totals.grand_total + (quantum(cur) if inconsistent else Decimal(0))
+    missing: list[str] = []
+    if market.id not in MARKET_CODES:
+        missing.append(f"market:{market.id}")
+    if option not in SHIPPING_CODES:
+        missing.append(f"shipping_option:{option}")
+    exc: str | None = None
+    if missing:
+        exc = "MAPPING_MISSING"
+    elif any(ln.item.centra_only for ln in lines):
+        exc = "UNKNOWN_SKU"
+        missing = [f"sku:{ln.item.sku}" for ln in lines if ln.item.centra_only]
+    elif inconsistent:
+        exc = "TOTAL_MISMATCH"
+        missing = ["grand_total"]
+    cust = customer or {"email": f"customer-{seq}@example.com", "firstName": "Åsa",
+                        "lastName": "Lindström"}
+    addr = shipping_address or {"firstName": cust.get("firstName", ""),
+                                "lastName": cust.get("lastName", ""),
+                                "address1": "Götgatan 1", "city": "Stockholm",
+                                "zipCode": "118 46", "country": market.country,
+                                "email": cust.get("email", "")}
+    return GeneratedOrder(
+        seq=seq, market=market, store_id=1, lines=lines, vouchers=list(vouchers),
+        shipping_option=option,
+        shipping_option_name="Pickup point" if pickup else f"{market.name} standard",
+        shipping_price=ship_price, totals=totals, status=status,
+        is_on_hold=on_hold, is_waiting_for_payment=waiting_for_payment and not on_hold,
+        order_date=order_date, customer=cust, shipping_address=addr,
+        billing_address=billing_address or dict(addr), payment_method=payment_method,
+        grand_total=grand, postable=exc is None, expected_exception=exc,
+        expected_missing=tuple(missing),
+        waits_for="hold" if on_hold else ("payment" if waiting_for_payment else None),
+        expected_total=format(grand, "f"), expected_currency=cur,
+        expected_lines=tuple((ln.item.sku, ln.quantity) for ln in lines),
+    )
+
+
+def line_for(world: World, market: Market, item: CatalogueItem, quantity: int, *,
+             campaign_percent: Decimal = Decimal(0),
+             line_discount_percent: Decimal = Decimal(0)) -> GeneratedLine:
+    """A line at the market's price, with optional campaign and line discounts."""
+    cur = market.currency
+    rate = market.reduced_rate if (item.reduced_tax and market.reduced_rate is not None) \
+        else market.tax_rate
+    original = q(world.price(item, market), cur)
+    unit = original
+    if campaign_percent:
+        unit = q(unit * (HUNDRED - campaign_percent) / HUNDRED, cur)
+    if line_discount_percent:
+        unit = q(unit * (HUNDRED - line_discount_percent) / HUNDRED, cur)
+    return GeneratedLine(item=item, quantity=quantity, tax_percent=rate,
+                         unit_original_price=original, unit_price=unit,
+                         campaign=bool(campaign_percent),
+                         line_discount_percent=line_discount_percent)
 
 
 def _pick_market(rng: random.Random, markets: Sequence[Market]) -> Market:
@@ -327,10 +401,6 @@ def generate_orders(world: World, n: int, *, seed: int, start: datetime,
                                         name="Gift voucher", fixed=fixed))
         mapped = market.id in MARKET_CODES
         pickup = mapped and rng.random() < pickup_point_rate
-        option = UNMAPPED_SHIPPING_OPTION if pickup else market.shipping_option
-        ship_price = q(market.shipping_price * Decimal("0.6"), cur) if pickup \
-            else market.shipping_price
-        totals = centra_totals(market, lines, vouchers, shipping_price=ship_price)
         first, last = _names(rng, market)
         email = f"customer{seed}-{seq}@example.com"
         ship_addr = _address(rng, market, first, last, email)
@@ -339,36 +409,12 @@ def generate_orders(world: World, n: int, *, seed: int, start: datetime,
         on_hold = rng.random() < hold_rate
         waiting = (not on_hold) and rng.random() < waiting_payment_rate
         inconsistent = rng.random() < inconsistent_rate
-        grand = totals.grand_total + (quantum(cur) if inconsistent else Decimal(0))
-        missing: list[str] = []
-        if not mapped:
-            missing.append(f"market:{market.id}")
-        if option not in SHIPPING_CODES:
-            missing.append(f"shipping_option:{option}")
-        exc: str | None = None
-        if missing:
-            exc = "MAPPING_MISSING"
-        elif any(ln.item.centra_only for ln in lines):
-            exc = "UNKNOWN_SKU"
-            missing = [f"sku:{ln.item.sku}" for ln in lines if ln.item.centra_only]
-        elif inconsistent:
-            exc = "TOTAL_MISMATCH"
-            missing = ["grand_total"]
-        orders.append(GeneratedOrder(
-            seq=seq, market=market, store_id=1, lines=lines, vouchers=vouchers,
-            shipping_option=option,
-            shipping_option_name="Pickup point" if pickup else f"{market.name} standard",
-            shipping_price=ship_price, totals=totals,
+        orders.append(make_order(
+            market, lines, seq=seq, order_date=start + spacing * seq, vouchers=vouchers,
+            shipping_option=UNMAPPED_SHIPPING_OPTION if pickup else None,
             status="CONFIRMED" if rng.random() < 0.3 else "PENDING",
-            is_on_hold=on_hold, is_waiting_for_payment=waiting,
-            order_date=start + spacing * seq,
+            on_hold=on_hold, waiting_for_payment=waiting, inconsistent=inconsistent,
             customer={"email": email, "firstName": first, "lastName": last},
             shipping_address=ship_addr, billing_address=bill_addr,
-            payment_method=rng.choice(("adyen", "klarna", "stripe")),
-            grand_total=grand,
-            postable=exc is None, expected_exception=exc, expected_missing=tuple(missing),
-            waits_for="hold" if on_hold else ("payment" if waiting else None),
-            expected_total=format(grand, "f"), expected_currency=cur,
-            expected_lines=tuple((ln.item.sku, ln.quantity) for ln in lines),
-        ))
+            payment_method=rng.choice(("adyen", "klarna", "stripe"))))
     return orders
