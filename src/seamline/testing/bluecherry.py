@@ -360,7 +360,11 @@ class FakeBlueCherry:
         with self._lock:
             kind = self._raise_before(op)
             if reference in self.state.cancels:
-                return self.state.cancels[reference]
+                stored = self.state.cancels[reference]
+                if stored.order_no != order_no:
+                    raise Conflict(f"{op}: HTTP 409 DUPLICATE_REFERENCE", system=SYSTEM,
+                                   status=409, code="DUPLICATE_REFERENCE")
+                return stored
             o = self.state.orders.get(order_no)
             if o is None:
                 raise NotFound(f"sales order {order_no} not found", system=SYSTEM, status=404)
@@ -381,8 +385,8 @@ class FakeBlueCherry:
                     if qty <= ln.ordered_quantity - ln.cancelled_quantity:
                         raise Conflict(f"{op}: HTTP 409 LINE_PICKED_OR_SHIPPED", system=SYSTEM,
                                        status=409, code="LINE_PICKED_OR_SHIPPED")
-                    raise Rejected(f"{op}: HTTP 422 OVER_CANCEL", system=SYSTEM, status=422,
-                                   codes=[{"field": "lines", "code": "OVER_CANCEL"}])
+                    raise Rejected(f"{op}: HTTP 422 BAD_QUANTITY", system=SYSTEM, status=422,
+                                   codes=[{"field": "lines", "code": "BAD_QUANTITY"}])
                 new_lines[line_no] = replace(ln, cancelled_quantity=ln.cancelled_quantity + qty)
             final = tuple(new_lines[n] for n in by_no)
             all_cancelled = all(ln.cancelled_quantity == ln.ordered_quantity for ln in final)
