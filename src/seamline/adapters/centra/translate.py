@@ -169,6 +169,9 @@ def _order(node: Json) -> CentraOrder:
                 amount=_money(t["value"], currency, "taxBreakdown.value"))
         for t in totals.get("taxBreakdown") or ()
     )
+    rules = totals.get("shippingTaxRules") or ()
+    shipping_rate = (_decimal(rules[0]["taxPercent"], "shippingTaxRules.taxPercent")
+                     if rules else None)
     shipping_option = None
     spg = node.get("shippingPriceGroup")
     if isinstance(spg, Mapping) and isinstance(spg.get("shippingOption"), Mapping):
@@ -203,6 +206,7 @@ def _order(node: Json) -> CentraOrder:
         shipping=_money(totals["shipping"], currency, "totals.shipping"),
         shipping_tax=_money(totals["shippingTaxIncluded" if inclusive else "shippingTaxAdded"],
                             currency, "totals.shippingTax"),
+        shipping_tax_percent=shipping_rate,
         voucher_discount=_positive(_money(totals["discounts"], currency, "totals.discounts")),
         vouchers=tuple(vouchers),
         tax_total=tax_included if inclusive else tax_added,
