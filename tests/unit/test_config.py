@@ -6,8 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from seamline.config import find_config_path, load_settings
+from seamline.config import (
+    MarketMapping,
+    ScheduleEntry,
+    Settings,
+    find_config_path,
+    load_settings,
+)
 from seamline.exceptions import ConfigError
 from seamline_sandbox.world import CENTRA_WAREHOUSES, MARKET_CODES, MARKETS, SHIPPING_CODES
 
@@ -128,3 +135,23 @@ def test_the_example_configuration_is_valid_and_maps_the_sandbox_world() -> None
     assert "pickup-point" not in settings.shipping_options
     assert settings.warehouses == {str(k): [v[1]] for k, v in CENTRA_WAREHOUSES.items()}
     assert json.loads(settings.model_dump_json())["store"]["database_url"].startswith("sqlite")
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for name, field in model.model_fields.items():
+        out.append(f"{prefix}{name}")
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel) and ann is not MarketMapping:
+            out += _keys(ann, f"{prefix}{name}.")
+    return out
+
+
+def test_the_configuration_reference_documents_every_key() -> None:
+    """docs/configuration.md names every settings key, so the reference cannot fall behind."""
+    doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [k for k in _keys(Settings) if f"`{k.rsplit('.', 1)[-1]}`" not in doc
+               and f"[{k}" not in doc]
+    missing += [f"markets.{k}" for k in MarketMapping.model_fields if f"`{k}`" not in doc]
+    missing += [f"schedules.{k}" for k in ScheduleEntry.model_fields if f"`{k}`" not in doc]
+    assert missing == []
