@@ -4,7 +4,8 @@ control API under ``/_sandbox``.
 ``create_app(seed=1, api_key="sandbox-bluecherry-key", ...)`` returns the app; its state object is
 ``app.state.sandbox`` (a :class:`SandboxRuntime`: ``.state`` is the
 :class:`~seamline_sandbox.bluecherry.state.BlueCherryState`, ``.faults`` the
-:class:`~seamline_sandbox.bluecherry.faults.FaultPlan`, ``.limiter`` the rate limiter).
+:class:`~seamline_sandbox.faults.FaultPlan` (shared with the Centra sandbox), ``.limiter``
+the rate limiter).
 
 Starlette rather than FastAPI routes: the contract's error envelope with coded details for every
 problem, money kept as strings and hand-checked bodies leave nothing for FastAPI's model layer to
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seamline_sandbox.bluecherry import control, finance
-from seamline_sandbox.bluecherry.faults import FaultPlan, RateLimiter
+from seamline_sandbox.bluecherry.faults import RateLimiter
 from seamline_sandbox.bluecherry.state import ApiError, BlueCherryState, utcnow
 from seamline_sandbox.bluecherry.validation import validate_order
 from seamline_sandbox.bluecherry.web import (
@@ -40,6 +41,7 @@ from seamline_sandbox.bluecherry.web import (
     paged,
     timestamp_param,
 )
+from seamline_sandbox.faults import FaultPlan
 
 __all__ = ["DEFAULT_API_KEY", "SandboxRuntime", "create_app"]
 

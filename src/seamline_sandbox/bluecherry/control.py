@@ -11,10 +11,12 @@
   "unit_price"?, "discount"?}], "warehouse"?, "hold"?}``: a person's edit
   (``updated_by: user:<login>``).
 - ``POST /_sandbox/stock`` ``{"sku", "warehouse", "on_hand"}``: set physical stock.
-- ``POST /_sandbox/faults`` ``{"faults": [{"kind", "operation"?, "count"?, "retry_after"?,
-  "seconds"?}]}`` (or one fault as the body): plan faults (kinds in ``faults.py``).
-- ``POST /_sandbox/faults/rates`` ``{"rates": {kind: p}, "operations"?, "seconds"?,
-  "retry_after"?, "seed"?}``: random faults.
+- ``POST /_sandbox/faults`` ``{"faults": [{"kind", "count"?, "match"?, "retry_after"?,
+  "delay_s"?}]}`` (or one fault as the body): the next ``count`` requests whose operation matches
+  ``match`` (fnmatch; absent = all) fail. Kinds (``seamline_sandbox.faults``): ``429``, ``500``,
+  ``503``, ``timeout``, ``latency``, ``commit_then_drop``; operations in ``bluecherry/faults.py``.
+- ``POST /_sandbox/faults/rates`` ``{"rates": {kind: p}, "match"?, "delay_s"?, "retry_after"?,
+  "seed"?}``: random faults.
 - ``DELETE /_sandbox/faults``: clear planned faults, rates and latency.
 - ``POST /_sandbox/latency`` ``{"seconds", "operation"?}``: fixed added latency.
 - ``POST /_sandbox/rate-limit`` ``{"per_second": n | null, "burst"?}``: over it, 429 +
@@ -69,7 +71,7 @@ def _wrap(fn: ControlHandler) -> Callable[[Request], Awaitable[Response]]:
 
 
 def state(rt: SandboxRuntime, body: Body, request: Request) -> Any:
-    return {**rt.state.summary(), "faults": rt.faults.to_dict(),
+    return {**rt.state.summary(), "faults": rt.faults.snapshot(), "latency": dict(rt.latency),
             "rate_limit": rt.limiter.per_second,
             "schedule": {"ats_cycle_seconds": rt.ats_cycle_seconds,
                          "ats_lag_seconds": rt.ats_lag_seconds,
@@ -124,37 +126,43 @@ def stock(rt: SandboxRuntime, body: Body, request: Request) -> Any:
     return {"sku": sku, "warehouse": wh, "on_hand": qty}
 
 
+def _match(value: Any) -> str | None:
+    return None if value in (None, "", "*") else str(value)
+
+
 def faults_add(rt: SandboxRuntime, body: Body, request: Request) -> Any:
     items = body.get("faults")
     if items is None:
         items = [body]
     for f in items:
-        rt.faults.add(str(f["kind"]), operation=str(f.get("operation", "*")),
-                      count=int(f.get("count", 1)), retry_after=int(f.get("retry_after", 1)),
-                      seconds=float(f.get("seconds", 0.0)))
-    return rt.faults.to_dict()
+        rt.faults.add(str(f["kind"]), int(f.get("count", 1)),
+                      match=_match(f.get("match", f.get("operation"))),
+                      retry_after=float(f.get("retry_after", 1)),
+                      delay_s=float(f.get("delay_s") or f.get("seconds") or 0.0))
+    return rt.faults.snapshot()
 
 
 def faults_rates(rt: SandboxRuntime, body: Body, request: Request) -> Any:
     rates = {str(k): float(v) for k, v in dict(body.get("rates", {})).items()}
-    rt.faults.set_rates(rates, operations=[str(o) for o in body.get("operations", [])],
-                        seconds=float(body.get("seconds", 30.0)),
-                        retry_after=int(body.get("retry_after", 1)),
-                        seed=int(body.get("seed", 0)))
-    return rt.faults.to_dict()
+    rt.faults.set_rates(rates, None if body.get("seed") is None else int(body["seed"]),
+                        match=_match(body.get("match", body.get("operation"))),
+                        retry_after=float(body.get("retry_after", 1)),
+                        delay_s=float(body.get("delay_s") or body.get("seconds") or 0.0))
+    return rt.faults.snapshot()
 
 
 def faults_clear(rt: SandboxRuntime, body: Body, request: Request) -> Any:
     rt.faults.clear()
-    return rt.faults.to_dict()
+    rt.latency.clear()
+    return rt.faults.snapshot()
 
 
 def latency(rt: SandboxRuntime, body: Body, request: Request) -> Any:
     seconds = float(body.get("seconds", 0.0))
     if seconds < 0:
         raise ApiError(422, "MALFORMED", "seconds must be ≥ 0")
-    rt.faults.latency[str(body.get("operation", "*"))] = seconds
-    return rt.faults.to_dict()
+    rt.latency[str(body.get("operation", "*"))] = seconds
+    return {"latency": dict(rt.latency)}
 
 
 def rate_limit(rt: SandboxRuntime, body: Body, request: Request) -> Any:
@@ -183,7 +191,7 @@ def reset(rt: SandboxRuntime, body: Body, request: Request) -> Any:
     seed = body.get("seed")
     rt.state.reset(None if seed is None else int(seed))
     rt.faults.clear()
-    rt.faults.served.clear()
+    rt.latency.clear()
     rt.limiter.configure(None)
     return rt.state.summary()
 

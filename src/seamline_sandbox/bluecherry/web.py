@@ -7,6 +7,7 @@ import asyncio
 import base64
 import binascii
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,8 +19,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from seamline_sandbox.bluecherry import warehouse
-from seamline_sandbox.bluecherry.faults import FaultPlan, RateLimiter, hold_then_drop
+from seamline_sandbox.bluecherry.faults import RateLimiter, hold_then_drop
 from seamline_sandbox.bluecherry.state import ApiError, BlueCherryState
+from seamline_sandbox.faults import FaultKind, FaultPlan
 
 __all__ = ["SandboxRuntime", "api", "decode_cursor", "encode_cursor", "error_response",
            "int_cursor", "json_body", "ok", "page_size_of", "paged", "parse_json", "read_body",
@@ -44,6 +46,8 @@ class SandboxRuntime:
     max_body_bytes: int = 1_000_000
     #: Seconds a timeout / commit-then-drop fault holds the request before dropping it.
     hold_seconds: float = 30.0
+    #: Fixed added latency in seconds, by operation ("*" for every operation).
+    latency: dict[str, float] = field(default_factory=dict)
     control_token: str | None = None
     #: Schedules (seconds; None = only on command through the control API).
     ats_cycle_seconds: float | None = None
@@ -214,28 +218,29 @@ def api(operation: str, handler: Handler) -> Callable[[Request], Awaitable[Respo
             return error_response(
                 ApiError(429, "RATE_LIMITED", f"over the rate limit; retry in {wait}s"),
                 {"Retry-After": str(wait)})
-        delay = rt.faults.delay_for(operation)
+        delay = rt.latency.get(operation, rt.latency.get("*", 0.0))
         if delay > 0:
             await asyncio.sleep(delay)
-        fault = rt.faults.take(operation)
+        fault = rt.faults.next_for(operation)
         if fault is not None:
-            if fault.kind == "latency":
-                await asyncio.sleep(fault.seconds)
-            elif fault.kind == "429":
+            if fault.kind is FaultKind.LATENCY:
+                await asyncio.sleep(fault.delay_s)
+            elif fault.kind is FaultKind.RATE_LIMITED:
+                wait = max(1, math.ceil(fault.retry_after))
                 return error_response(
                     ApiError(429, "RATE_LIMITED", "too many requests (injected)"),
-                    {"Retry-After": str(fault.retry_after)})
-            elif fault.kind in ("500", "502", "503", "504"):
-                return error_response(ApiError(int(fault.kind), "SERVER_ERROR",
-                                               f"injected {fault.kind}"))
-            elif fault.kind == "timeout":
-                return _Dropped(fault.seconds or rt.hold_seconds)
+                    {"Retry-After": str(wait)})
+            elif fault.status is not None:
+                return error_response(ApiError(fault.status, "SERVER_ERROR",
+                                               f"injected {fault.kind.value}"))
+            elif fault.kind is FaultKind.TIMEOUT:
+                return _Dropped(fault.delay_s or rt.hold_seconds)
         try:
             response = await handler(request, rt, who)
         except ApiError as exc:
             return error_response(exc)
-        if fault is not None and fault.kind == "commit_then_drop":
-            return _Dropped(fault.seconds or rt.hold_seconds)
+        if fault is not None and fault.kind is FaultKind.COMMIT_THEN_DROP:
+            return _Dropped(fault.delay_s or rt.hold_seconds)
         return response
 
     return endpoint
