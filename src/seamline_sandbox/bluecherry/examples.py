@@ -28,7 +28,10 @@ def sample_order(n: int, *, market: int = 1, seed: int = 1, lines: int = 2,
     digits = currency_digits(mk.currency)
     assert digits is not None
     q = Decimal(1).scaleb(-digits)
-    m = lambda v: fmt_money(v, digits)  # noqa: E731
+
+    def m(v: Decimal) -> str:
+        return fmt_money(v, digits)
+
     body_lines = []
     merch = disc_total = tax_total = Decimal(0)
     rate = mk.tax_rate
