@@ -23,10 +23,11 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -65,9 +66,11 @@ def _parse(query: str) -> tuple[DocumentNode | None, tuple[dict[str, Any], ...]]
     try:
         doc = parse(query)
     except GraphQLError as exc:
-        return None, (exc.formatted,)
+        return None, (dict(exc.formatted),)
+    except RecursionError:
+        return None, ({"message": "Query is nested too deeply."},)
     errors = validate(_schema(), doc)
-    return (None, tuple(e.formatted for e in errors)) if errors else (doc, ())
+    return (None, tuple(dict(e.formatted) for e in errors)) if errors else (doc, ())
 
 
 def _operation(doc: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
@@ -131,7 +134,7 @@ def _errors(message: str, category: str) -> dict[str, Any]:
 class CentraSandbox:
     """One sandbox instance: state, rate limits, faults, webhooks and the ASGI app."""
 
-    def __init__(self, *, seed: int = 1, token: str = "sandbox-centra-token",
+    def __init__(self, *, seed: int = 1, token: str = "sandbox-centra-token",  # noqa: S107
                  orders: int = 0, state: CentraState | None = None) -> None:
         self.state = state or CentraState(seed=seed, token=token)
         self.limiter = RateLimiter(clock=lambda: time.monotonic() + self.state.clock.offset)
@@ -222,6 +225,8 @@ class CentraSandbox:
         with self.state.lock:
             result = execute(self.schema, doc, variable_values=variables,
                              operation_name=op_name, context_value=context)
+        if not isinstance(result, ExecutionResult):  # resolvers are synchronous
+            raise TypeError("asynchronous execution is not supported")
         out: dict[str, Any] = {}
         if result.errors:
             out["errors"] = [e.formatted for e in result.errors]
@@ -261,7 +266,7 @@ class CentraSandbox:
         api = FastAPI(title="Centra sandbox", docs_url="/_sandbox/docs",
                       openapi_url="/_sandbox/openapi.json", redoc_url=None)
         api.add_api_route("/graphql", self.graphql, methods=["POST"])
-        from seamline_sandbox.centra.control import build_control_router
+        from seamline_sandbox.centra.control import build_control_router  # noqa: PLC0415
 
         api.include_router(build_control_router(self), prefix="/_sandbox")
 
@@ -349,7 +354,7 @@ def generated_summary(g: GeneratedOrder) -> dict[str, Any]:
     }
 
 
-def create_app(*, seed: int = 1, token: str = "sandbox-centra-token",
+def create_app(*, seed: int = 1, token: str = "sandbox-centra-token",  # noqa: S107
                orders: int = 0) -> CentraSandbox:
     """A ready sandbox (itself an ASGI app)."""
     return CentraSandbox(seed=seed, token=token, orders=orders)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from seamline_sandbox.centra.state import OrderRec
+from seamline_sandbox.centra.webhooks import WebhookEmitter
 
 if TYPE_CHECKING:
     from seamline_sandbox.centra.app import CentraSandbox
@@ -103,7 +104,10 @@ def order_state(sb: CentraSandbox, o: OrderRec) -> dict[str, Any]:
 
 
 def build_control_router(sb: CentraSandbox) -> APIRouter:
-    from seamline_sandbox.centra.app import ExplicitOrder, generated_summary
+    from seamline_sandbox.centra.app import (  # noqa: PLC0415 (app imports this module)
+        ExplicitOrder,
+        generated_summary,
+    )
 
     r = APIRouter()
     st = sb.state
@@ -257,8 +261,6 @@ def build_control_router(sb: CentraSandbox) -> APIRouter:
 
     @r.post("/webhooks")
     def webhooks(body: WebhookBody) -> dict[str, Any]:
-        from seamline_sandbox.centra.webhooks import WebhookEmitter
-
         if sb.webhooks is not None:
             sb.webhooks.close()
             sb.webhooks = None

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from ariadne import MutationType
-from graphql import GraphQLResolveInfo
+from graphql import GraphQLResolveInfo as _Info
 
 from seamline_sandbox.centra.state import CentraState, SandboxError
 from seamline_sandbox.world import CENTRA_WAREHOUSES, CatalogueItem
 
+Info: TypeAlias = _Info[Any]
+
 __all__ = ["bind_mutations"]
 
-Need = Callable[[GraphQLResolveInfo, str], None]
+Need = Callable[[Info, str], bool]
 Payload = Callable[..., dict[str, Any]]
 
 
-def _state(info: GraphQLResolveInfo) -> CentraState:
+def _state(info: Info) -> CentraState:
     st: CentraState = info.context["state"]
     return st
 
@@ -33,9 +35,9 @@ def _warehouse(ref: dict[str, Any] | None, path: str) -> int:
 
 
 def bind_mutations(m: MutationType, need: Need, payload: Payload,
-                   currency_obj: Callable[[str], dict[str, Any]]) -> None:
+                   mv: Callable[[Any, Any], Any]) -> None:
     def guarded(perm: str, fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        def resolver(_: Any, info: GraphQLResolveInfo, **kw: Any) -> dict[str, Any]:
+        def resolver(_: Any, info: Info, **kw: Any) -> dict[str, Any]:
             need(info, perm)
             st = _state(info)
             with st.lock:
@@ -45,19 +47,19 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                     return payload([exc])
         return resolver
 
-    def confirm(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def confirm(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:
         o = st.find_order(input.get("order"))
         st.confirm(o)
         return payload(order=o)
 
-    def lock(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def lock(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:
         orders = [st.find_order(ref) for ref in input["orders"]]
         for o in orders:
             st.set_lock(o, bool(input["isLocked"]))
         return payload(orders=orders)
 
     def update(st: CentraState, _i: Any, order: dict[str, Any],
-               input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+               input: dict[str, Any]) -> dict[str, Any]:
         o = st.find_order(order)
         if input.get("isOnHold") is not None:
             st.set_hold(o, bool(input["isOnHold"]))
@@ -71,7 +73,7 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                                            if v is not None})
         return payload(order=o)
 
-    def cancel(st: CentraState, _i: Any, id: str,  # noqa: A002
+    def cancel(st: CentraState, _i: Any, id: str,
                input: dict[str, Any] | None = None) -> dict[str, Any]:
         o = st.find_order({"id": id})
         remove = bool(((input or {}).get("stockAction") or {}).get("removeItemsFromStock"))
@@ -79,7 +81,7 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         return payload(warnings=warnings, order=o)
 
     def create_shipment(st: CentraState, _i: Any,
-                        input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+                        input: dict[str, Any]) -> dict[str, Any]:
         o = st.find_order(input.get("order"))
         lines = None if input.get("lines") is None else [
             (ln["orderLine"]["id"], ln["quantity"]) for ln in input["lines"]]
@@ -96,14 +98,14 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
             raise SandboxError(f"Shipment {sid} not found.", ["id"])
         return s
 
-    def update_shipment(st: CentraState, _i: Any, id: int,  # noqa: A002
-                        input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def update_shipment(st: CentraState, _i: Any, id: int,
+                        input: dict[str, Any]) -> dict[str, Any]:
         s = _shipment(st, id)
         st.update_shipment(s, input)
         return payload(shipment=s)
 
-    def complete_shipment(st: CentraState, _i: Any, id: int,  # noqa: A002
-                          input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
+    def complete_shipment(st: CentraState, _i: Any, id: int,
+                          input: dict[str, Any] | None = None) -> dict[str, Any]:
         s = _shipment(st, id)
         data = input or {}
         st.complete_shipment(s, send_email=bool(data.get("sendEmail")),
@@ -111,8 +113,6 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         return payload(shipment=s)
 
     def _entry(st: CentraState, order_number: int, p: Any) -> dict[str, Any]:
-        from seamline_sandbox.centra.resolvers import mv
-
         o = st.orders[order_number]
         return {"id": p.id, "createdAt": p.created_at, "status": p.status,
                 "entryType": p.entry_type, "externalReference": p.external_reference,
@@ -123,11 +123,11 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         o = st.find_order(order)
         return payload(paymentHistoryEntry=_entry(st, o.number, st.capture_order(o)))
 
-    def capture_shipment(st: CentraState, _i: Any, id: int) -> dict[str, Any]:  # noqa: A002
+    def capture_shipment(st: CentraState, _i: Any, id: int) -> dict[str, Any]:
         s = _shipment(st, id)
         return payload(paymentHistoryEntry=_entry(st, s.order_number, st.capture_shipment(s)))
 
-    def _stock_entries(st: CentraState, data: dict[str, Any], qty_key: str,
+    def _stock_entries(st: CentraState, data: dict[str, Any], qty_key: str,  # noqa: PLR0917
                        variant_key: str, size_qty_key: str,
                        errors: list[SandboxError]) -> list[tuple[CatalogueItem, int]]:
         out: list[tuple[CatalogueItem, int]] = []
@@ -158,7 +158,7 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                     out.append((match[0], lvl[size_qty_key]))
         return out
 
-    def set_stock(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def set_stock(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:
         wh = _warehouse(input.get("warehouse"), "warehouse")
         errors: list[SandboxError] = []
         entries = _stock_entries(st, input, "quantity", "sizeStockLevels", "quantity", errors)
@@ -170,7 +170,7 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         return payload(warnings=warnings, stockChanges=[st.stock_changes[sc - 1]])
 
     def change_stock(st: CentraState, _i: Any,
-                     input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+                     input: dict[str, Any]) -> dict[str, Any]:
         into = None if input.get("intoWarehouse") is None else \
             _warehouse(input["intoWarehouse"], "intoWarehouse")
         out = None if input.get("outFromWarehouse") is None else \
@@ -185,8 +185,8 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         sc = st.change_stock(into, out, entries, input["description"])
         return payload(stockChange=st.stock_changes[sc - 1])
 
-    def set_listeners(st: CentraState, info: GraphQLResolveInfo,
-                      input: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: A002
+    def set_listeners(st: CentraState, info: Info,
+                      input: list[dict[str, Any]]) -> dict[str, Any]:
         integ = info.context["token"].integration
         ls = st.listeners.setdefault(integ, {})
         for item in input:
@@ -198,8 +198,8 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                 ls[t] = frozenset(ls.get(t) or frozenset()) | frozenset(types)
         return payload(eventListeners=_listeners(st, integ))
 
-    def unset_listeners(st: CentraState, info: GraphQLResolveInfo,
-                        input: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: A002
+    def unset_listeners(st: CentraState, info: Info,
+                        input: list[dict[str, Any]]) -> dict[str, Any]:
         integ = info.context["token"].integration
         ls = st.listeners.setdefault(integ, {})
         for item in input:
@@ -213,16 +213,16 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         return [{"objectType": t, "changeTypes": sorted(c) if c is not None else every}
                 for t, c in st.listeners.get(integ, {}).items()]
 
-    def confirm_events(st: CentraState, info: GraphQLResolveInfo,
-                       input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def confirm_events(st: CentraState, info: Info,
+                       input: dict[str, Any]) -> dict[str, Any]:
         integ = info.context["token"].integration
         ids = set(input["eventsIds"])
         before = len(st.events)
         st.events = [e for e in st.events if not (e.integration == integ and e.id in ids)]
         return payload(confirmedCount=before - len(st.events))
 
-    def set_ids(st: CentraState, info: GraphQLResolveInfo,
-                input: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: A002
+    def set_ids(st: CentraState, info: Info,
+                input: list[dict[str, Any]]) -> dict[str, Any]:
         integ = info.context["token"].integration
         done: list[dict[str, Any]] = []
         errors: list[SandboxError] = []
@@ -237,8 +237,8 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                          "externalId": external})
         return payload(errors, idConversions=done)
 
-    def unset_ids(st: CentraState, info: GraphQLResolveInfo,
-                  input: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: A002
+    def unset_ids(st: CentraState, info: Info,
+                  input: list[dict[str, Any]]) -> dict[str, Any]:
         integ = info.context["token"].integration
         for c in input:
             st.unset_id_conversion(integ, c["objectType"], c["internalId"])
@@ -263,4 +263,3 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         ("unsetIdConversions", "IdConversion:write", unset_ids),
     ):
         m.set_field(name, guarded(perm, fn))
-    del currency_obj

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from ariadne import (
     InterfaceType,
@@ -21,8 +21,11 @@ from ariadne import (
     load_schema_from_path,
     make_executable_schema,
 )
-from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLResolveInfo as _Info
 
+from seamline.domain.money import minor_digits
+from seamline_sandbox.centra.mutations import bind_mutations
 from seamline_sandbox.centra.state import (
     CentraState,
     LineRec,
@@ -33,6 +36,8 @@ from seamline_sandbox.centra.state import (
 )
 from seamline_sandbox.generator import q
 from seamline_sandbox.world import CENTRA_WAREHOUSES, MARKETS, CatalogueItem
+
+Info: TypeAlias = _Info[Any]
 
 __all__ = ["SCHEMA_PATH", "build_schema", "to_float"]
 
@@ -73,8 +78,6 @@ class StockView:
 
 
 def currency_obj(code: str) -> dict[str, Any]:
-    from seamline.domain.money import minor_digits
-
     return {"id": CURRENCY_IDS.get(code, 99), "code": code, "name": code,
             "isBase": code == BASE_CURRENCY, "decimalDigits": minor_digits(code)}
 
@@ -94,12 +97,12 @@ def in_mode(o: OrderRec, amount: Decimal, rate: Decimal, including_tax: bool) ->
 
 # -- context helpers ---------------------------------------------------------------------------
 
-def ctx_state(info: GraphQLResolveInfo) -> CentraState:
+def ctx_state(info: Info) -> CentraState:
     state: CentraState = info.context["state"]
     return state
 
 
-def need(info: GraphQLResolveInfo, permission: str) -> None:
+def need(info: Info, permission: str) -> bool:
     token: TokenRec = info.context["token"]
     used: list[str] = info.context["permissionsUsed"]
     if permission not in used:
@@ -109,6 +112,7 @@ def need(info: GraphQLResolveInfo, permission: str) -> None:
             f"You need {permission} permission to access {info.field_name}.",
             extensions={"category": "authorization"},
         )
+    return True
 
 
 def check_limit(value: int | None, name: str) -> None:
@@ -152,13 +156,14 @@ def _parse_dt(value: Any) -> datetime:
     text = value.strip()
     if text == "now":
         return datetime.now(UTC)
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    dt: datetime = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @datetime_scalar.literal_parser
 def _parse_dt_literal(ast: Any, _variables: Any = None) -> datetime:
-    return _parse_dt(getattr(ast, "value", None))
+    parsed: datetime = _parse_dt(getattr(ast, "value", None))
+    return parsed
 
 
 # -- order filtering and sorting ---------------------------------------------------------------
@@ -284,7 +289,7 @@ def build_schema() -> GraphQLSchema:
 
     # ---- queries
     @query.field("orders")
-    def _orders(_: Any, info: GraphQLResolveInfo, where: Any = None, sort: Any = None,
+    def _orders(_: Any, info: Info, where: Any = None, sort: Any = None,
                 limit: int | None = 20, page: int | None = 1) -> list[OrderRec]:
         need(info, "Order:read")
         check_limit(limit, "limit")
@@ -293,7 +298,7 @@ def build_schema() -> GraphQLSchema:
         return page_slice(items, limit, page)
 
     @query.field("orderConnection")
-    def _order_connection(_: Any, info: GraphQLResolveInfo, where: Any = None,
+    def _order_connection(_: Any, info: Info, where: Any = None,  # noqa: PLR0917
                           sort: Any = None, first: int | None = None, after: str | None = None,
                           last: int | None = None, before: str | None = None) -> dict[str, Any]:
         need(info, "Order:read")
@@ -328,12 +333,12 @@ def build_schema() -> GraphQLSchema:
             "endCursor": edges[-1]["cursor"] if edges else None}}
 
     @query.field("order")
-    def _order(_: Any, info: GraphQLResolveInfo, id: str) -> OrderRec | None:  # noqa: A002
+    def _order(_: Any, info: Info, id: str) -> OrderRec | None:
         need(info, "Order:read")
         return ctx_state(info).orders_by_id.get(id)
 
     @query.field("shipments")
-    def _shipments(_: Any, info: GraphQLResolveInfo, where: Any = None, sort: Any = None,
+    def _shipments(_: Any, info: Info, where: Any = None, sort: Any = None,
                    limit: int | None = 20, page: int | None = 1) -> list[ShipmentRec]:
         need(info, "Shipment:read")
         w = where or {}
@@ -354,12 +359,12 @@ def build_schema() -> GraphQLSchema:
         return page_slice(out, limit, page)
 
     @query.field("shipment")
-    def _shipment(_: Any, info: GraphQLResolveInfo, id: int) -> ShipmentRec | None:  # noqa: A002
+    def _shipment(_: Any, info: Info, id: int) -> ShipmentRec | None:
         need(info, "Shipment:read")
         return ctx_state(info).shipments.get(id)
 
     @query.field("warehouses")
-    def _warehouses(_: Any, info: GraphQLResolveInfo, where: Any = None, limit: int = 20,
+    def _warehouses(_: Any, info: Info, where: Any = None, limit: int = 20,
                     page: int = 1) -> list[dict[str, Any]]:
         need(info, "Warehouse:read")
         w = where or {}
@@ -369,18 +374,18 @@ def build_schema() -> GraphQLSchema:
         return page_slice(out, limit, page)
 
     @query.field("markets")
-    def _markets(_: Any, _info: GraphQLResolveInfo, limit: int = 20,
+    def _markets(_: Any, _info: Info, limit: int = 20,
                  page: int = 1) -> list[dict[str, Any]]:
         return page_slice([{"id": m.id, "name": m.name} for m in MARKETS], limit, page)
 
     @query.field("stores")
-    def _stores(_: Any, _info: GraphQLResolveInfo, limit: int = 20,
+    def _stores(_: Any, _info: Info, limit: int = 20,
                 page: int = 1) -> list[dict[str, Any]]:
         return page_slice([{"id": 1, "name": "Retail", "type": "DIRECT_TO_CONSUMER"}],
                           limit, page)
 
     @query.field("currencies")
-    def _currencies(_: Any, _info: GraphQLResolveInfo, where: Any = None, limit: int = 20,
+    def _currencies(_: Any, _info: Info, where: Any = None, limit: int = 20,
                     page: int = 1) -> list[dict[str, Any]]:
         w = where or {}
         out = [currency_obj(c) for c in CURRENCY_IDS
@@ -400,7 +405,7 @@ def build_schema() -> GraphQLSchema:
         return list(st.world.catalogue)
 
     @query.field("productSizes")
-    def _product_sizes(_: Any, info: GraphQLResolveInfo, where: Any = None, limit: int = 20,
+    def _product_sizes(_: Any, info: Info, where: Any = None, limit: int = 20,
                        page: int = 1) -> list[CatalogueItem]:
         need(info, "Product:read")
         return page_slice(_sizes_matching(ctx_state(info), where or {}), limit, page)
@@ -411,7 +416,7 @@ def build_schema() -> GraphQLSchema:
         return [StockView(st, wh, it) for wh in whs for it in _sizes_matching(st, w)]
 
     @query.field("stock")
-    def _stock(_: Any, info: GraphQLResolveInfo, where: Any = None, limit: int = 20,
+    def _stock(_: Any, info: Info, where: Any = None, limit: int = 20,
                page: int = 1) -> list[StockView]:
         need(info, "Warehouse:read")
         return page_slice(_stock_rows(ctx_state(info), where or {}), limit, page)
@@ -450,7 +455,7 @@ def build_schema() -> GraphQLSchema:
         ((where or {}).get("warehouseId") or list(CENTRA_WAREHOUSES))])
 
     @size_t.field("stockTotals")
-    def _stock_totals(it: CatalogueItem, info: GraphQLResolveInfo) -> dict[str, int]:
+    def _stock_totals(it: CatalogueItem, info: Info) -> dict[str, int]:
         st = ctx_state(info)
         phys = sum(st.inventory.get((wh, it.size_id), [0, 0])[0] for wh in CENTRA_WAREHOUSES)
         alloc = sum(st.inventory.get((wh, it.size_id), [0, 0])[1] for wh in CENTRA_WAREHOUSES)
@@ -467,7 +472,7 @@ def build_schema() -> GraphQLSchema:
 
     # ---- events, id conversions, rate limits
     @query.field("events")
-    def _events(_: Any, info: GraphQLResolveInfo, where: Any = None,
+    def _events(_: Any, info: Info, where: Any = None,
                 limit: int = 200) -> list[Any]:
         need(info, "Event:read")
         check_limit(limit, "limit")
@@ -491,7 +496,7 @@ def build_schema() -> GraphQLSchema:
         "id": e.market_id, "name": next((m.name for m in MARKETS if m.id == e.market_id), "")})
 
     @event_t.field("object")
-    def _event_object(e: Any, info: GraphQLResolveInfo) -> Any:
+    def _event_object(e: Any, info: Info) -> Any:
         st = ctx_state(info)
         if e.object_type == "Order" and e.reference.isdigit():
             return st.orders.get(int(e.reference))
@@ -500,11 +505,11 @@ def build_schema() -> GraphQLSchema:
         return None
 
     @query.field("eventListeners")
-    def _event_listeners(_: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    def _event_listeners(_: Any, info: Info) -> list[dict[str, Any]]:
         need(info, "Event:read")
         return _listeners(info)
 
-    def _listeners(info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    def _listeners(info: Info) -> list[dict[str, Any]]:
         st = ctx_state(info)
         ls = st.listeners.get(info.context["token"].integration, {})
         every = ["CREATED", "UPDATED", "DELETED", "COMPLETED", "DEPENDENT_DATA_CHANGED"]
@@ -512,7 +517,7 @@ def build_schema() -> GraphQLSchema:
                 for t, c in ls.items()]
 
     @query.field("idConversions")
-    def _id_conversions(_: Any, info: GraphQLResolveInfo, where: Any = None, limit: int = 20,
+    def _id_conversions(_: Any, info: Info, where: Any = None, limit: int = 20,
                         page: int = 1) -> list[dict[str, Any]]:
         need(info, "IdConversion:read")
         w = where or {}
@@ -525,7 +530,7 @@ def build_schema() -> GraphQLSchema:
         return page_slice(out, limit, page)
 
     @query.field("rateLimits")
-    def _rate_limits(_: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    def _rate_limits(_: Any, info: Info) -> list[dict[str, Any]]:
         snap: list[dict[str, Any]] = info.context["limiter"].snapshot()
         return snap
 
@@ -537,9 +542,9 @@ def build_schema() -> GraphQLSchema:
     _f("isLocked", lambda o, _i: o.is_locked)
     _f("isWaitingForPayment", lambda o, _i: o.is_waiting_for_payment)
     _f("externalId", lambda o, _i: o.external_id)
-    _f("createdAt", lambda o, _i, format=None: o.created_at)  # noqa: A006
-    _f("updatedAt", lambda o, _i, format=None: o.updated_at)  # noqa: A006
-    _f("orderDate", lambda o, _i, format=None: o.order_date)  # noqa: A006
+    _f("createdAt", lambda o, _i, format=None: o.created_at)
+    _f("updatedAt", lambda o, _i, format=None: o.updated_at)
+    _f("orderDate", lambda o, _i, format=None: o.order_date)
     _f("store", lambda o, _i: {"id": o.store_id, "name": "Retail",
                                "type": "DIRECT_TO_CONSUMER"})
     _f("market", lambda o, _i: {"id": o.market.id, "name": o.market.name})
@@ -579,7 +584,7 @@ def build_schema() -> GraphQLSchema:
     _f("billingAddress", lambda o, info: (need(info, "Order.billingAddress:read"),
                                           _address(o, o.billing_address))[1])
 
-    def _history(o: OrderRec, info: GraphQLResolveInfo, where: Any = None) -> list[Any]:
+    def _history(o: OrderRec, info: Info, where: Any = None) -> list[Any]:
         need(info, "PaymentHistory:read")
         w = where or {}
         return [{"id": p.id, "createdAt": p.created_at, "status": p.status,
@@ -671,8 +676,8 @@ def build_schema() -> GraphQLSchema:
     _s("order", lambda s, info: ctx_state(info).orders[s.order_number])
 
     @ship_t.field("grandTotal")
-    def _ship_total(s: ShipmentRec, info: GraphQLResolveInfo,
-                    includingTax: bool = True) -> MV:  # noqa: N803
+    def _ship_total(s: ShipmentRec, info: Info,
+                    includingTax: bool = True) -> MV:
         st = ctx_state(info)
         o = st.orders[s.order_number]
         total = sum((in_mode(o, o.line(lid).unit_price * qty, o.line(lid).tax_percent,
@@ -681,7 +686,7 @@ def build_schema() -> GraphQLSchema:
 
 
     @ship_t.field("lines")
-    def _ship_lines(s: ShipmentRec, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    def _ship_lines(s: ShipmentRec, info: Info) -> list[dict[str, Any]]:
         o = ctx_state(info).orders[s.order_number]
         out = []
         for n, (lid, qty) in enumerate(s.lines):
@@ -695,9 +700,7 @@ def build_schema() -> GraphQLSchema:
         d["_o"], d["_ln"].unit_price * d["quantity"], d["_ln"].tax_percent, includingTax)))
 
     # ---- mutations
-    from seamline_sandbox.centra.mutations import bind_mutations
-
-    bind_mutations(mutation, need, payload, currency_obj)
+    bind_mutations(mutation, need, payload, mv)
 
     sdl = load_schema_from_path(str(SCHEMA_PATH))
     return make_executable_schema(

@@ -8,6 +8,7 @@ use one :class:`CentraState` at once.
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -185,7 +186,8 @@ class CentraState:
     """One Centra environment."""
 
     def __init__(self, *, seed: int = 1, world: World | None = None,
-                 token: str = "sandbox-centra-token", initial_stock: tuple[int, int] = (20, 60),
+                 token: str = "sandbox-centra-token",  # noqa: S107 (the documented default)
+                 initial_stock: tuple[int, int] = (20, 60),
                  clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
         self.seed = seed
@@ -210,8 +212,6 @@ class CentraState:
         self._next_event = 1
         self._gen_batches = 0
         self.event_hooks: list[Callable[[EventRec], None]] = []
-        import random
-
         rng = random.Random(seed)
         for wh in CENTRA_WAREHOUSES:
             for item in self.world.catalogue:
@@ -632,10 +632,11 @@ class CentraState:
             return self._stock_change(description, into or out or 0, len(entries))
 
     def _stock_change(self, description: str, warehouse: int, sizes: int) -> int:
-        sc = {"id": len(self.stock_changes) + 1, "description": description,
-              "warehouse": warehouse, "sizes": sizes, "createdAt": self.now()}
-        self.stock_changes.append(sc)
-        return int(sc["id"])
+        sc_id = len(self.stock_changes) + 1
+        self.stock_changes.append({"id": sc_id, "description": description,
+                                   "warehouse": warehouse, "sizes": sizes,
+                                   "createdAt": self.now()})
+        return sc_id
 
     # -- id conversions ------------------------------------------------------------------------
 
