@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,7 +11,10 @@ from seamline.exceptions import OWNERS, ConfigError, NotFound, SeamlineError
 
 from ._output import as_dict, print_json, print_record, print_table
 from ._state import out_console, state
-from ._wiring import open_database
+from ._wiring import build_runtime
+
+if TYPE_CHECKING:
+    from seamline.services.exceptions import ExceptionService
 
 __all__ = ["EXCEPTION_FIELDS", "exceptions_app"]
 
@@ -27,12 +30,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 NoteOpt = Annotated[str | None, typer.Option("--note", "-m", help="Why (kept in the history).")]
 
 
-def _service(ctx: typer.Context) -> Any:
-    from seamline.services.exceptions import (  # noqa: PLC0415 - lazy: keep CLI start-up light
-        ExceptionService,
-    )
-
-    return ExceptionService(open_database(state(ctx).settings()))
+def _service(ctx: typer.Context) -> ExceptionService:
+    return build_runtime(state(ctx).settings()).exceptions
 
 
 def _actor() -> str:

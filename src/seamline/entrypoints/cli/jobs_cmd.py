@@ -18,8 +18,8 @@ __all__ = ["jobs_app"]
 jobs_app = typer.Typer(help="Look at and retry jobs in the queue.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-JOB_COLUMNS = ("id", "queue", "task", "status", "business_key", "attempts", "run_at",
-               "updated_at", "last_error:error")
+JOB_COLUMNS = ("id", "queue", "task", "status", "business_key:key", "attempts",
+               "updated_at:updated", "last_error:error")
 
 
 def _get(ctx: typer.Context, job_id: int) -> tuple[Any, dict[str, Any]]:
