@@ -210,6 +210,9 @@ class GeneratedOrder:
     expected_lines: tuple[tuple[str, int], ...]
     #: Assigned by the sandbox when the order is placed.
     number: int | None = None
+    #: Centra's grand total was made not to tie out on purpose (TOTAL_MISMATCH unless an
+    #: earlier check already stops the order).
+    inconsistent: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -274,6 +277,7 @@ def make_order(market: Market, lines: list[GeneratedLine], *, seq: int, order_da
         waits_for="hold" if on_hold else ("payment" if waiting_for_payment else None),
         expected_total=format(grand, "f"), expected_currency=cur,
         expected_lines=tuple((ln.item.sku, ln.quantity) for ln in lines),
+        inconsistent=inconsistent,
     )
 
 
