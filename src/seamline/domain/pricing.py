@@ -67,8 +67,9 @@ _RATE_Q = Decimal("0.01")
 
 def rate_key(rate: Decimal) -> Decimal:
     """A tax rate normalised for comparison and display (``25`` and ``25.0`` are one rate)."""
-    quantised = rate.quantize(_RATE_Q)
-    return quantised if quantised == rate else rate.normalize()
+    exact = Decimal(rate)
+    quantised = exact.quantize(_RATE_Q)
+    return quantised if quantised == exact else exact.normalize()
 
 
 def rate_component(rate: Decimal) -> str:
