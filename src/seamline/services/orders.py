@@ -1,0 +1,708 @@
+"""The order flow: Centra orders into BlueCherry sales orders, exactly once.
+
+Intake (events, webhooks, polling, sweeps) records each Centra order on its ledger row
+(``kind='order'``, key = Centra order number) and enqueues one ``orders.post`` job per order
+(dedupe key ``order:post:<n>``) in the same transaction. The post job gates, maps, prices and
+validates the order, freezes the payload on the ledger *before* the first attempt, and submits it
+with :func:`seamline.services.submit.submit_sales_order`; every retry sends the frozen payload.
+After BlueCherry accepted it, one ``centra.writeback`` job writes the BlueCherry numbers back to
+Centra in batches and confirms PENDING orders where the market says so. A posted order that
+changes in Centra is checked by ``orders.reconcile``: cancellations reach BlueCherry as
+idempotent cancels, other changes raise ``POSTED_ORDER_CHANGED``.
+
+Ledger states of an order: ``new`` → ``waiting`` (hold, payment, status) | ``batch`` (waiting for
+its daily batch) | ``parked`` (an exception holds it) | ``never`` (cancelled before posting) |
+``posting`` (payload frozen) → ``posted`` (in BlueCherry) → ``synced`` (written back to Centra).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from seamline.adapters.store.db import Database
+from seamline.adapters.store.repos import audit, get_cursor, get_ledger, set_cursor, upsert_ledger
+from seamline.adapters.store.schema import exceptions as exceptions_table
+from seamline.adapters.store.schema import ledger as ledger_table
+from seamline.domain.erp import CatalogueItem
+from seamline.domain.events import CentraEvent
+from seamline.domain.orders import CentraOrder, OrderStatus, order_from_dict, order_to_dict
+from seamline.domain.posting import (
+    ALL,
+    Catalogue,
+    MarketCodes,
+    PostingRules,
+    build_sales_order,
+    business_day,
+    due_batches,
+    find_market,
+    gate,
+    plan_cancel,
+)
+from seamline.domain.sales_order import SalesOrder
+from seamline.exceptions import (
+    Conflict,
+    MappingMissing,
+    Rejected,
+    TotalMismatch,
+    UnknownSku,
+)
+from seamline.ports import BlueCherryGateway, CentraGateway
+from seamline.queue.core import JobQueue
+from seamline.queue.registry import TaskRegistry
+from seamline.queue.worker import JobContext
+from seamline.services.exceptions import raise_exception, resolve_for_key
+from seamline.services.rules import (
+    catalogue_from_items,
+    market_codes_from_settings,
+    posting_rules_from_settings,
+)
+from seamline.services.submit import submit_sales_order
+
+__all__ = ["OrderFlow", "order_key", "register_order_tasks"]
+
+KIND = "order"
+SKU_KIND = "sku"
+POLL_CURSOR = "centra.orders.updated_at"
+CATALOGUE_CURSOR = "bluecherry.skus.synced_at"
+WRITEBACK_BATCH = 100
+
+#: Ledger states in which an order is not (yet) in BlueCherry.
+UNPOSTED = ("new", "waiting", "batch", "parked", "never")
+
+
+def order_key(number: int) -> str:
+    """The business key of an order's jobs and exceptions."""
+    return f"order:{number}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- change fingerprints ---------------------------------------------------------------------
+
+
+def _digest(body: object) -> str:
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def static_fingerprint(order: CentraOrder) -> str:
+    """What a cancellation leaves alone: addresses, shipping option, lines as ordered."""
+    d = order_to_dict(order)
+    return _digest({
+        "ship": d["shipping_address"], "bill": d["billing_address"],
+        "option": d["shipping_option"], "currency": d["currency"], "market": d["market_id"],
+        "lines": sorted(
+            (ln.id, ln.sku, ln.ean, ln.quantity + ln.cancelled_quantity,
+             ln.unit_original_price.wire(), ln.unit_price.wire())
+            for ln in order.lines
+        ),
+    })
+
+
+def amounts_fingerprint(order: CentraOrder) -> str:
+    """The amounts; they may only move together with a cancellation."""
+    return _digest([order.grand_total.wire(), order.shipping.wire(), order.tax_total.wire(),
+                    order.voucher_discount.wire()])
+
+
+def cancelled_units(order: CentraOrder) -> int:
+    return sum(ln.cancelled_quantity for ln in order.lines)
+
+
+# -- the catalogue, cached per process -------------------------------------------------------
+
+
+class CatalogueCache:
+    """BlueCherry's SKU catalogue as kept on the ledger, indexed once per sync."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._catalogue: Catalogue | None = None
+
+    def get(self, conn: Connection, rules: PostingRules) -> Catalogue:
+        version = get_cursor(conn, CATALOGUE_CURSOR) or ""
+        with self._lock:
+            if self._catalogue is not None and version == self._version:
+                return self._catalogue
+        rows = conn.execute(
+            sa.select(ledger_table.c.business_key, ledger_table.c.data)
+            .where(ledger_table.c.kind == SKU_KIND, ledger_table.c.state == "active")
+        ).all()
+        items = [
+            CatalogueItem(sku=key, upc=str(data.get("upc", "")),
+                          division=str(data.get("division", "")),
+                          style=str(data.get("style", "")), color=str(data.get("color", "")),
+                          size=str(data.get("size", "")),
+                          description=str(data.get("description", "")))
+            for key, data in rows
+        ]
+        catalogue = catalogue_from_items(items, rules)
+        with self._lock:
+            self._catalogue, self._version = catalogue, version
+        return catalogue
+
+
+# -- the flow --------------------------------------------------------------------------------
+
+Tx = Callable[[], AbstractContextManager[Connection]]
+
+
+@dataclass
+class OrderFlow:
+    """Everything the order flow needs; one per process, built by the composition root."""
+
+    db: Database
+    queue: JobQueue
+    centra: CentraGateway
+    erp: BlueCherryGateway
+    markets: tuple[MarketCodes, ...]
+    rules: PostingRules
+    lock_after_post: bool = False
+    poll_overlap_s: int = 120
+    sweep_days: int = 7
+    clock: Callable[[], datetime] = _now
+    catalogue_cache: CatalogueCache = field(default_factory=CatalogueCache)
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, db: Database, queue: JobQueue,
+                      centra: CentraGateway, erp: BlueCherryGateway,
+                      clock: Callable[[], datetime] | None = None) -> OrderFlow:
+        return cls(
+            db=db, queue=queue, centra=centra, erp=erp,
+            markets=market_codes_from_settings(settings),
+            rules=posting_rules_from_settings(settings),
+            lock_after_post=settings.orders.lock_after_post,
+            poll_overlap_s=settings.orders.poll_overlap_s,
+            sweep_days=settings.orders.sweep_days,
+            clock=clock or _now,
+        )
+
+    # -- intake ----------------------------------------------------------------------------
+
+    def record(self, conn: Connection, orders: Iterable[CentraOrder]) -> int:
+        """Record orders seen in Centra and enqueue what they imply; returns how many changed.
+
+        Re-seeing an order changes nothing unless the order changed in Centra.
+        """
+        changed = 0
+        now = self.clock()
+        for order in orders:
+            key = str(order.number)
+            snap = order_to_dict(order)
+            row = get_ledger(conn, KIND, key, for_update=True)
+            if row is not None and row.data.get("snapshot") == snap:
+                continue
+            changed += 1
+            data: dict[str, Any] = (dict(row.data) if row is not None
+                                    else {"first_seen": now.isoformat()})
+            data["snapshot"] = snap
+            state = row.state if row is not None else "new"
+            upsert_ledger(conn, KIND, key, state=state, data=data, now=now)
+            if state in ("posted", "synced"):
+                self.queue.enqueue(conn, "orders.reconcile", {"number": order.number},
+                                   queue="orders", dedupe_key=f"order:reconcile:{key}")
+            else:
+                self.queue.enqueue(conn, "orders.post", {"number": order.number},
+                                   queue="orders", dedupe_key=f"order:post:{key}",
+                                   business_key=order_key(order.number))
+        return changed
+
+    def poll(self, tx: Tx) -> int:
+        """Poll Centra by ``updatedAt`` from the stored cursor (minus the overlap) up to now.
+
+        The cursor moves forward only, in the same transaction as the orders it covers, and never
+        past the start of this run.
+        """
+        started = self.clock()
+        with tx() as conn:
+            raw = get_cursor(conn, POLL_CURSOR)
+        since = (datetime.fromisoformat(raw) - timedelta(seconds=self.poll_overlap_s)
+                 if raw else started - timedelta(days=self.sweep_days))
+        seen = 0
+        for page in _chunks(self.centra.iter_orders(updated_from=since, updated_to=started), 100):
+            newest = max(o.updated_at for o in page)
+            with tx() as conn:
+                self.record(conn, page)
+                current = get_cursor(conn, POLL_CURSOR)
+                mark = min(newest, started)
+                if current is None or datetime.fromisoformat(current) < mark:
+                    set_cursor(conn, POLL_CURSOR, mark.isoformat())
+            seen += len(page)
+        with tx() as conn:
+            current = get_cursor(conn, POLL_CURSOR)
+            if current is None:
+                set_cursor(conn, POLL_CURSOR, started.isoformat())
+        return seen
+
+    def sweep(self, tx: Tx, *, days: int | None = None) -> int:
+        """Re-read every order created in the last ``days`` (recovery)."""
+        since = self.clock() - timedelta(days=days or self.sweep_days)
+        seen = 0
+        for page in _chunks(self.centra.iter_orders(created_from=since), 100):
+            with tx() as conn:
+                self.record(conn, page)
+            seen += len(page)
+        return seen
+
+    def fetch(self, tx: Tx, numbers: Sequence[int]) -> int:
+        """Fetch named orders (a webhook or an event named them) and record them."""
+        orders = self.centra.get_orders(list(numbers))
+        with tx() as conn:
+            self.record(conn, orders)
+        return len(orders)
+
+    def drain_events(self, tx: Tx, *, limit: int = 200) -> int:
+        """Read Centra's events queue; confirm only what has been durably recorded."""
+        events = self.centra.fetch_events(limit)
+        if not events:
+            return 0
+        numbers = sorted({int(e.object_reference) for e in events
+                          if e.object_type.lower() == "order" and e.object_reference.isdigit()})
+        if numbers:
+            self.fetch(tx, numbers)
+        self.centra.confirm_events([e.id for e in events])
+        return len(events)
+
+    def enqueue_fetch(self, events: Sequence[CentraEvent]) -> int:
+        """Webhook path: enqueue one fetch per named order (deduped while waiting)."""
+        n = 0
+        with self.db.begin() as conn:
+            for e in events:
+                if e.object_type.lower() != "order" or not e.object_reference.isdigit():
+                    continue
+                number = int(e.object_reference)
+                if self.queue.enqueue(conn, "orders.fetch", {"numbers": [number]},
+                                      queue="intake", dedupe_key=f"order:fetch:{number}"):
+                    n += 1
+        return n
+
+    # -- posting -----------------------------------------------------------------------------
+
+    def _market(self, order: CentraOrder) -> MarketCodes | None:
+        return find_market(self.markets, order.market_id, order.currency)
+
+    def post(self, ctx: JobContext, number: int, *, batch_day: date | None = None) -> None:
+        """The ``orders.post`` job for one order."""
+        key = str(number)
+        with ctx.transaction() as conn:
+            row = get_ledger(conn, KIND, key, for_update=True)
+        if row is None:
+            ctx.log.warning("order not on the ledger", number=number)
+            return
+        if row.state in ("posted", "synced", "never"):
+            return
+        frozen = row.data.get("frozen")
+        if frozen is None:
+            order = order_from_dict(row.data["snapshot"])
+            so = self._prepare(ctx, row.state, row.data, order, batch_day=batch_day)
+            if so is None:
+                return
+            frozen = so.to_dict()
+            data = dict(row.data, frozen=frozen, erp_attempts=0)
+            with ctx.transaction() as conn:
+                upsert_ledger(conn, KIND, key, state="posting", data=data, now=self.clock())
+                audit(conn, KIND, key, "frozen", f"job:{ctx.job.id}",
+                      {"total": so.totals.total.wire(), "currency": so.currency})
+            row_data = data
+        else:
+            row_data = dict(row.data)
+        so = SalesOrder.from_dict(frozen)
+        attempts = int(row_data.get("erp_attempts", 0))
+        with ctx.transaction() as conn:
+            row_data["erp_attempts"] = attempts + 1
+            upsert_ledger(conn, KIND, key, state="posting", data=row_data, now=self.clock())
+        try:
+            outcome = submit_sales_order(self.erp, so, may_have_reached=attempts > 0)
+        except Rejected:
+            # A 422 is definite: nothing was created. Unfreeze, so a fix to the mapping is used
+            # by the next attempt, and let the queue raise POST_REJECTED.
+            with ctx.transaction() as conn:
+                row_data.pop("frozen", None)
+                row_data["erp_attempts"] = 0
+                upsert_ledger(conn, KIND, key, state="parked", data=row_data, now=self.clock())
+            raise
+        order = order_from_dict(row_data["snapshot"])
+        row_data.update({
+            "order_no": outcome.order_no,
+            "erp_created_at": outcome.created_at.isoformat(),
+            "posted_at": self.clock().isoformat(),
+            "posted_how": outcome.how,
+            "line_map": {str(k): v for k, v in so.line_map().items()},
+            "conversion_rate": str(so.conversion_rate),
+            "fp_static": static_fingerprint(order),
+            "fp_amounts": amounts_fingerprint(order),
+            "cancelled_units": cancelled_units(order),
+            "confirm": bool((m := self._market(order)) and m.confirm_after_post),
+        })
+        with ctx.transaction() as conn:
+            upsert_ledger(conn, KIND, key, state="posted", data=row_data,
+                          posted_hash=so.posted_hash(), now=self.clock())
+            audit(conn, KIND, key, "posted", f"job:{ctx.job.id}",
+                  {"order_no": outcome.order_no, "how": outcome.how})
+            self._release_parks(conn, number, row_data.get("parks", []))
+            self.queue.enqueue(conn, "centra.writeback", {}, queue="writeback",
+                               dedupe_key="centra.writeback")
+
+    def _prepare(self, ctx: JobContext, state: str, data: dict[str, Any], order: CentraOrder,
+                 *, batch_day: date | None) -> SalesOrder | None:
+        """Gate, map, price and validate; ``None`` when the order waits or is parked."""
+        key = str(order.number)
+        g = gate(order, self.rules)
+        if g.never:
+            self._set_state(ctx, key, "never", data, reason=g.reason)
+            return None
+        if g.waiting:
+            self._set_state(ctx, key, "waiting", data, reason=g.reason)
+            return None
+        market = self._market(order)
+        if market is not None and market.mode == "daily" and batch_day is None:
+            eligible = data.get("eligible_at") or order.updated_at.isoformat()
+            day = business_day(datetime.fromisoformat(eligible), market)
+            self._set_state(ctx, key, "batch", dict(data, eligible_at=eligible,
+                                                    business_day=day.isoformat()),
+                            reason=f"daily batch {day.isoformat()}")
+            return None
+        with ctx.transaction() as conn:
+            catalogue = self.catalogue_cache.get(conn, self.rules)
+        try:
+            if market is None:
+                raise MappingMissing(kind="market",
+                                     key=f"market:{order.market_id}/{order.currency.upper()}")
+            return build_sales_order(order, market=market, rules=self.rules, catalogue=catalogue)
+        except MappingMissing as exc:
+            self._park(ctx, order, data, [(f"mapping:{exc.key}", exc)])
+        except UnknownSku as exc:
+            unknown = exc.details.get("unknown") or [{"sku": exc.sku, "gtin": exc.gtin}]
+            self._park(ctx, order, data, [
+                (f"sku:{u['sku']}", UnknownSku(sku=u["sku"], gtin=u.get("gtin", "")))
+                for u in unknown
+            ])
+        except TotalMismatch as exc:
+            self._park(ctx, order, data, [(f"{order_key(order.number)}:totals", exc)])
+        return None
+
+    def _set_state(self, ctx: JobContext, key: str, state: str, data: dict[str, Any], *,
+                   reason: str) -> None:
+        with ctx.transaction() as conn:
+            upsert_ledger(conn, KIND, key, state=state, data=dict(data, reason=reason),
+                          now=self.clock())
+
+    def _park(self, ctx: JobContext, order: CentraOrder, data: dict[str, Any],
+              parks: list[tuple[str, MappingMissing | UnknownSku | TotalMismatch]]) -> None:
+        """Park the order on one exception per missing mapping (listing the orders it holds)."""
+        key = str(order.number)
+        with ctx.transaction() as conn:
+            for business_key, exc in parks:
+                held = self._held_orders(conn, exc.exception_type, business_key)
+                if order.number not in held:
+                    held.append(order.number)
+                raise_exception(
+                    conn, type=exc.exception_type, owner=exc.owner_for(),
+                    business_key=business_key,
+                    message=_park_message(exc, held),
+                    details={**{k: v for k, v in exc.details.items() if k != "unknown"},
+                             "orders": sorted(held)},
+                    now=self.clock(),
+                )
+            upsert_ledger(conn, KIND, key, state="parked",
+                          data=dict(data, parks=[b for b, _ in parks],
+                                    reason="; ".join(e.message for _, e in parks)),
+                          now=self.clock())
+
+    def _held_orders(self, conn: Connection, type_: str, business_key: str) -> list[int]:
+        details = conn.execute(
+            sa.select(exceptions_table.c.details).where(
+                exceptions_table.c.type == type_, exceptions_table.c.business_key == business_key,
+                exceptions_table.c.state == "open")
+        ).scalar()
+        return [int(n) for n in (details or {}).get("orders", [])]
+
+    def _release_parks(self, conn: Connection, number: int, parks: Iterable[str]) -> None:
+        """The order posted: take it off the mapping exceptions that held it."""
+        for business_key in parks:
+            if business_key.startswith(f"{order_key(number)}:"):
+                resolve_for_key(conn, business_key, actor="system",
+                                note=f"order {number} posted", now=self.clock())
+                continue
+            for type_ in ("MAPPING_MISSING", "UNKNOWN_SKU"):
+                held = self._held_orders(conn, type_, business_key)
+                if number in held and held == [number]:
+                    resolve_for_key(conn, business_key, types=[type_], actor="system",
+                                    note=f"order {number} posted", now=self.clock())
+
+    def requeue_parked(self, conn: Connection) -> int:
+        """Re-queue parked orders whose missing mapping or SKU now exists; resolve those
+        exceptions. Run after a configuration change and after each catalogue sync."""
+        catalogue = self.catalogue_cache.get(conn, self.rules)
+        fixed: set[str] = set()
+        n = 0
+        rows = conn.execute(
+            sa.select(ledger_table.c.business_key, ledger_table.c.data)
+            .where(ledger_table.c.kind == KIND, ledger_table.c.state == "parked")
+        ).all()
+        for key, data in rows:
+            parks = [p for p in (data or {}).get("parks", []) if not p.startswith("order:")]
+            # An order parked on its own totals waits for a person (edit-and-retry), not a fix.
+            if not parks or not all(self._mapping_exists(p, catalogue) for p in parks):
+                continue
+            fixed.update(parks)
+            if self.queue.enqueue(conn, "orders.post", {"number": int(key)}, queue="orders",
+                                  dedupe_key=f"order:post:{key}",
+                                  business_key=order_key(int(key))):
+                n += 1
+        for business_key in fixed:
+            resolve_for_key(conn, business_key, types=["MAPPING_MISSING", "UNKNOWN_SKU"],
+                            actor="system", note="the mapping now exists; orders re-queued",
+                            now=self.clock())
+        return n
+
+    def _mapping_exists(self, park: str, catalogue: Catalogue) -> bool:
+        kind, _, rest = park.partition(":")
+        if kind == "sku":
+            return rest in catalogue or bool(self.rules.sku_overrides.get(rest))
+        if kind == "mapping":
+            sub, _, value = rest.partition(":")
+            if sub == "market":
+                market_id, _, currency = value.partition("/")
+                return find_market(self.markets, int(market_id), currency) is not None
+            if sub == "shipping_option":
+                return value in self.rules.shipping_options
+        return False
+
+    # -- daily batches -----------------------------------------------------------------------
+
+    def run_batches(self, conn: Connection, *, day: date | None = None) -> int:
+        """Release every due daily batch (or batch ``day`` explicitly) into the queue.
+
+        Each order is its own job with its dedupe key, so re-running a day posts nothing twice.
+        """
+        now = self.clock()
+        released = 0
+        waiting = conn.execute(
+            sa.select(ledger_table.c.business_key, ledger_table.c.data)
+            .where(ledger_table.c.kind == KIND, ledger_table.c.state == "batch")
+        ).all()
+        for market in self.markets:
+            if market.mode != "daily":
+                continue
+            cursor = f"batch:{market.centra_market}/{market.currency or '*'}"
+            last = get_cursor(conn, cursor)
+            days = [day] if day is not None else due_batches(
+                now, market, date.fromisoformat(last) if last else None)
+            for d in days:
+                for key, data in waiting:
+                    snap = data["snapshot"]
+                    if not market.covers(int(snap["market_id"]), str(snap["currency"])):
+                        continue
+                    if date.fromisoformat(data["business_day"]) > d:
+                        continue
+                    if self.queue.enqueue(conn, "orders.post",
+                                          {"number": int(key), "batch_day": d.isoformat()},
+                                          queue="orders", dedupe_key=f"order:post:{key}",
+                                          business_key=order_key(int(key))):
+                        released += 1
+                if day is None or (last is None or d.isoformat() > last):
+                    set_cursor(conn, cursor, d.isoformat(), now=now)
+                audit(conn, "batch", cursor, "released", "scheduler", {"day": d.isoformat()})
+        return released
+
+    # -- after posting -----------------------------------------------------------------------
+
+    def writeback(self, ctx: JobContext) -> int:
+        """Write BlueCherry order numbers back to Centra (batched) and confirm PENDING orders."""
+        done = 0
+        while True:
+            with ctx.transaction() as conn:
+                rows = conn.execute(
+                    sa.select(ledger_table.c.business_key, ledger_table.c.data)
+                    .where(ledger_table.c.kind == KIND, ledger_table.c.state == "posted")
+                    .order_by(ledger_table.c.id).limit(WRITEBACK_BATCH)
+                ).all()
+            if not rows:
+                return done
+            pairs = [(str(d["snapshot"]["id"]), str(d["order_no"])) for _, d in rows]
+            self.centra.set_external_ids(pairs)
+            for key, d in rows:
+                if d.get("confirm") and d["snapshot"]["status"] == OrderStatus.PENDING.value:
+                    self.centra.confirm_order(int(key))
+            if self.lock_after_post:
+                self.centra.set_orders_lock([int(k) for k, _ in rows], True)
+            ctx.heartbeat()
+            with ctx.transaction() as conn:
+                for key, d in rows:
+                    upsert_ledger(conn, KIND, key, state="synced",
+                                  data=dict(d, written_back_at=self.clock().isoformat()),
+                                  now=self.clock())
+            done += len(rows)
+
+    def reconcile(self, ctx: JobContext, number: int) -> None:
+        """A posted order changed in Centra: cancel in BlueCherry, or raise the change."""
+        key = str(number)
+        with ctx.transaction() as conn:
+            row = get_ledger(conn, KIND, key)
+        if row is None or row.state not in ("posted", "synced"):
+            return
+        data = dict(row.data)
+        order = order_from_dict(data["snapshot"])
+        static_changed = static_fingerprint(order) != data.get("fp_static")
+        cancelled_more = (order.is_cancelled
+                          or cancelled_units(order) > int(data.get("cancelled_units", 0)))
+        amounts_changed = amounts_fingerprint(order) != data.get("fp_amounts")
+        if static_changed or (amounts_changed and not cancelled_more):
+            with ctx.transaction() as conn:
+                raise_exception(
+                    conn, type="POSTED_ORDER_CHANGED", owner="operations",
+                    business_key=f"{order_key(number)}:changed",
+                    message=(f"Centra order {number} changed after it was posted to BlueCherry "
+                             f"as {data.get('order_no')}; make the same change in BlueCherry "
+                             "or revert it in Centra"),
+                    details={"order_no": data.get("order_no"),
+                             "what": [w for w, c in (("address/lines/shipping option",
+                                                       static_changed),
+                                                      ("amounts", amounts_changed)) if c]},
+                    now=self.clock(),
+                )
+                data["fp_static"] = static_fingerprint(order)
+                data["fp_amounts"] = amounts_fingerprint(order)
+                upsert_ledger(conn, KIND, key, state=row.state, data=data, now=self.clock())
+        if not cancelled_more:
+            return
+        erp_order = self.erp.get_sales_order(str(data["order_no"]))
+        line_map = {int(k): int(v) for k, v in data.get("line_map", {}).items()}
+        plan = plan_cancel(order, line_map, erp_order)
+        if not plan.is_empty:
+            try:
+                self.erp.cancel_sales_order(
+                    plan.order_no, reference=plan.reference,
+                    lines=None if plan.lines == ALL else list(plan.lines),
+                    reason="cancelled in Centra")
+            except Conflict as exc:
+                with ctx.transaction() as conn:
+                    raise_exception(
+                        conn, type="CANCEL_REFUSED", owner="operations",
+                        business_key=f"{order_key(number)}:cancel",
+                        message=(f"BlueCherry refused to cancel order {plan.order_no} (Centra "
+                                 f"{number}): the units are picked or shipped. Stop the "
+                                 "shipment or arrange a return."),
+                        details={"order_no": plan.order_no, "reference": plan.reference,
+                                 "error": exc.message},
+                        now=self.clock(),
+                    )
+                return
+        with ctx.transaction() as conn:
+            data["cancelled_units"] = cancelled_units(order)
+            data["fp_amounts"] = amounts_fingerprint(order)
+            data.setdefault("cancels", []).append(plan.reference)
+            upsert_ledger(conn, KIND, key, state=row.state, data=data, now=self.clock())
+            audit(conn, KIND, key, "cancelled", f"job:{ctx.job.id}",
+                  {"reference": plan.reference, "order_no": plan.order_no})
+            resolve_for_key(conn, f"{order_key(number)}:cancel", actor="system",
+                            note="cancel applied", now=self.clock())
+
+    # -- catalogue ---------------------------------------------------------------------------
+
+    def sync_catalogue(self, tx: Tx) -> int:
+        """Copy BlueCherry's SKU catalogue onto the ledger, then re-queue orders it unblocks."""
+        n = 0
+        started = self.clock()
+        for chunk in _chunks(self.erp.iter_skus(), 500):
+            with tx() as conn:
+                for item in chunk:
+                    upsert_ledger(conn, SKU_KIND, item.sku, state="active", data={
+                        "upc": item.upc, "division": item.division, "style": item.style,
+                        "color": item.color, "size": item.size,
+                        "description": item.description,
+                    }, now=started)
+            n += len(chunk)
+        with tx() as conn:
+            set_cursor(conn, CATALOGUE_CURSOR, f"{started.isoformat()}#{n}", now=started)
+            self.requeue_parked(conn)
+        return n
+
+
+def _park_message(exc: MappingMissing | UnknownSku | TotalMismatch, held: list[int]) -> str:
+    orders = ", ".join(str(n) for n in sorted(held)[:10]) + (" …" if len(held) > 10 else "")
+    if isinstance(exc, MappingMissing):
+        what = exc.key.split(":", 1)[-1]
+        hint = ("add a [[markets]] entry for it" if exc.kind == "market"
+                else "add it under [shipping_options]")
+        return (f"no {exc.kind.replace('_', ' ')} mapping for {what}: {hint}; "
+                f"{len(held)} order(s) wait: {orders}")
+    if isinstance(exc, UnknownSku):
+        return (f"SKU {exc.sku} (GTIN {exc.gtin or '-'}) is not in BlueCherry's catalogue: add it "
+                f"in BlueCherry or map it under [sku_overrides]; {len(held)} order(s) wait: "
+                f"{orders}")
+    return f"{exc.message} (Centra order {held[0] if held else '?'})"
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def register_order_tasks(registry: TaskRegistry, flow_factory: Callable[[], OrderFlow]) -> None:
+    """Register the order-flow tasks; ``flow_factory`` builds (or returns) the process's flow."""
+
+    def post(ctx: JobContext, args: dict[str, Any]) -> None:
+        day = args.get("batch_day")
+        flow_factory().post(ctx, int(args["number"]),
+                            batch_day=date.fromisoformat(day) if day else None)
+
+    def reconcile(ctx: JobContext, args: dict[str, Any]) -> None:
+        flow_factory().reconcile(ctx, int(args["number"]))
+
+    def writeback(ctx: JobContext, args: dict[str, Any]) -> None:
+        flow_factory().writeback(ctx)
+
+    def fetch(ctx: JobContext, args: dict[str, Any]) -> None:
+        flow_factory().fetch(ctx.transaction, [int(n) for n in args["numbers"]])
+
+    def poll(ctx: JobContext, args: dict[str, Any]) -> None:
+        flow = flow_factory()
+        if args.get("events"):
+            flow.drain_events(ctx.transaction)
+        flow.poll(ctx.transaction)
+
+    def events(ctx: JobContext, args: dict[str, Any]) -> None:
+        flow_factory().drain_events(ctx.transaction)
+
+    def sweep(ctx: JobContext, args: dict[str, Any]) -> None:
+        flow_factory().sweep(ctx.transaction, days=args.get("days"))
+
+    def batches(ctx: JobContext, args: dict[str, Any]) -> None:
+        with ctx.transaction() as conn:
+            flow_factory().run_batches(conn)
+
+    def catalogue(ctx: JobContext, args: dict[str, Any]) -> None:
+        flow_factory().sync_catalogue(ctx.transaction)
+
+    registry.register("orders.post", post, queue="orders")
+    registry.register("orders.reconcile", reconcile, queue="orders",
+                      exception_type="POST_FAILED")
+    registry.register("centra.writeback", writeback, queue="writeback",
+                      exception_type="WRITEBACK_FAILED")
+    registry.register("orders.fetch", fetch, queue="intake")
+    registry.register("orders.poll", poll, queue="intake")
+    registry.register("centra.events", events, queue="intake")
+    registry.register("orders.sweep", sweep, queue="intake")
+    registry.register("orders.batch", batches, queue="intake")
+    registry.register("catalogue.sync", catalogue, queue="intake")
