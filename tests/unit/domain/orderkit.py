@@ -115,13 +115,18 @@ def centra_tax(net_minor: int, rate: Decimal, inclusive: bool) -> int:
 
 
 def centra_voucher_split(voucher: int, values: list[int]) -> list[int]:
-    """Centra-like: floor of the proportional share, the rest to the largest line (not ours)."""
+    """Centra-like: floor of the proportional share, the rest to the largest lines first, one
+    minor unit each, never beyond a line's value (a different rule from Seamline's)."""
     total = sum(values)
     if total == 0:
         return [0] * len(values)
     shares = [voucher * v // total for v in values]
-    biggest = max(range(len(values)), key=lambda i: values[i])
-    shares[biggest] += voucher - sum(shares)
+    left = voucher - sum(shares)
+    while left:
+        for i in sorted(range(len(values)), key=lambda i: -values[i]):
+            if left and shares[i] < values[i]:
+                shares[i] += 1
+                left -= 1
     return shares
 
 
