@@ -306,7 +306,8 @@ class FakeCentra:
         return left
 
     def create_shipment(self, order_number: int, lines: Sequence[tuple[int, int]], *,
-                        external_id: str, good_to_go: bool = True) -> CentraShipment:
+                        external_id: str, good_to_go: bool = True,
+                        capture: bool = True) -> CentraShipment:
         with self._lock:
             drop = self._before("create_shipment", order_number, tuple(lines), external_id,
                                 write=True)
@@ -329,10 +330,19 @@ class FakeCentra:
                 id=self._next_shipment, number=f"{order_number}-{seq}",
                 order_number=order_number, external_id=external_id,
                 lines=tuple(ShipmentLine(line_id=lid, quantity=q) for lid, q in lines),
-                is_good_to_go=good_to_go, is_paid=False, is_shipped=False)
+                is_good_to_go=good_to_go, is_paid=capture, is_shipped=False)
             self._next_shipment += 1
             self.shipments[shipment.id] = shipment
-            self.update_order(order_number, status=OrderStatus.PROCESSING)
+            payments = order.payments
+            if capture:
+                unit = {line.id: line.unit_price for line in order.lines}
+                value = Money.zero(order.currency)
+                for lid, q in lines:
+                    value = value + unit[lid].times(q)
+                payments = (*payments, PaymentEntry(
+                    entry_type="CAPTURE", status="SUCCESS", value=value,
+                    external_reference=f"cap-{shipment.number}", created_at=self.clock.now()))
+            self.update_order(order_number, status=OrderStatus.PROCESSING, payments=payments)
             if drop:
                 raise self._dropped("create_shipment")
             return shipment
@@ -351,9 +361,10 @@ class FakeCentra:
                 raise Rejected(f"centra completeShipment: shipment {shipment_id} is already "
                                "shipped", system="centra",
                                codes=[{"code": "Shipment is already shipped"}])
-            if not shipment.is_good_to_go:
-                raise Rejected(f"centra completeShipment: shipment {shipment_id} is not good "
-                               "to go", system="centra", codes=[{"code": "Not good to go"}])
+            if not (shipment.is_good_to_go and shipment.is_paid):
+                raise Rejected(f"centra completeShipment: shipment {shipment_id} must be good "
+                               "to go and paid before it ships", system="centra",
+                               codes=[{"code": "Shipment must be good to go and paid"}])
             shipment = replace(shipment, is_shipped=True, shipped_at=self.clock.now(),
                                carrier=carrier, service=service,
                                tracking_number=",".join(t for t in tracking_numbers if t))

@@ -377,15 +377,19 @@ class CentraClient:
         *,
         external_id: str,
         good_to_go: bool = True,
+        capture: bool = True,
     ) -> CentraShipment:
         """Create a shipment of ``(order line id, quantity)`` pairs, keyed by ``external_id``
-        (the BlueCherry shipment number). Raises ``AmbiguousWrite`` when it may have been
-        applied: call ``find_shipment(order_number, external_id)`` before any retry."""
+        (the BlueCherry shipment number). ``capture`` captures the shipment's value through
+        the PSP as it is created (Centra ships only paid shipments; its REST API defaults to
+        capturing too). Raises ``AmbiguousWrite`` when it may have been applied: call
+        ``find_shipment(order_number, external_id)`` before any retry."""
         data = self._call("create_shipment", {
             "number": order_number,
             "lines": [{"orderLine": {"id": int(lid)}, "quantity": int(q)} for lid, q in lines],
             "externalId": external_id,
             "goodToGo": good_to_go,
+            "capture": capture,
         })
         node = data["createShipment"]["shipment"]
         if node is None:

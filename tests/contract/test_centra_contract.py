@@ -1,0 +1,217 @@
+"""One Centra contract, two implementations: FakeCentra and CentraClient over the sandbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from centra_fixtures import CentraWorld, centra_world_fixture  # noqa: F401
+
+from seamline.adapters.centra.events import drain_events
+from seamline.domain.events import CentraEvent
+from seamline.domain.orders import OrderStatus
+from seamline.exceptions import AmbiguousWrite, RateLimited, Rejected
+
+
+def test_an_order_is_read_by_number_with_exact_money(centra_world: CentraWorld) -> None:
+    """get_order returns the order with lines, SKUs and amounts that tie to the grand total."""
+    n = centra_world.place_order()
+    order = centra_world.gateway.get_order(n)
+    assert order is not None
+    assert order.number == n
+    assert order.status is OrderStatus.PENDING
+    assert order.lines
+    assert all(line.sku for line in order.lines)
+    lines = sum((line.line_value.amount for line in order.lines), start=0)
+    total = lines - order.voucher_discount.amount + order.shipping.amount
+    if not order.prices_include_tax:
+        total += order.tax_total.amount
+    assert total == order.grand_total.amount
+
+
+def test_an_unknown_order_is_none(centra_world: CentraWorld) -> None:
+    """A number Centra does not have reads as None, not as an error."""
+    assert centra_world.gateway.get_order(987_654_321) is None
+
+
+def test_several_orders_are_read_at_once_and_unknown_ones_left_out(
+        centra_world: CentraWorld) -> None:
+    """get_orders returns the known orders only."""
+    a, b = centra_world.place_order(), centra_world.place_order()
+    got = centra_world.gateway.get_orders([a, 987_654_321, b])
+    assert sorted(o.number for o in got) == sorted([a, b])
+
+
+def test_held_and_unpaid_orders_are_read_with_their_flags(centra_world: CentraWorld) -> None:
+    """Orders on hold or waiting for payment are not hidden; the flags say why they wait."""
+    held = centra_world.place_order(on_hold=True)
+    unpaid = centra_world.place_order(waiting_for_payment=True)
+    start = centra_world.now() - timedelta(hours=1)
+    seen = {o.number: o for o in centra_world.gateway.iter_orders(updated_from=start)}
+    assert seen[held].is_on_hold
+    assert seen[unpaid].is_waiting_for_payment
+    centra_world.set_hold(held, False)
+    order = centra_world.gateway.get_order(held)
+    assert order is not None
+    assert not order.is_on_hold
+
+
+def test_iter_orders_yields_a_window_oldest_update_first_across_pages(
+        centra_world: CentraWorld) -> None:
+    """Every order updated in the window comes exactly once, by updatedAt; later ones do not."""
+    centra_world.advance(60)
+    start = centra_world.now()
+    numbers = [centra_world.place_order() for _ in range(7)]
+    centra_world.advance(5)
+    centra_world.set_hold(numbers[0], True)  # moves the first one to the end
+    end = centra_world.now()
+    centra_world.advance(60)
+    later = centra_world.place_order()
+    gw = centra_world.gateway
+    if hasattr(gw, "page_size"):
+        gw.page_size = 3  # force several pages on the client
+    got = list(gw.iter_orders(updated_from=start, updated_to=end))
+    got_numbers = [o.number for o in got]
+    assert sorted(got_numbers) == sorted(numbers)
+    assert later not in got_numbers
+    assert got_numbers[-1] == numbers[0]
+    stamps = [o.updated_at for o in got]
+    assert stamps == sorted(stamps)
+
+
+def test_external_ids_are_idempotent_and_visible_on_the_order(
+        centra_world: CentraWorld) -> None:
+    """setIdConversions twice leaves one external id, read back as the order's externalId."""
+    n = centra_world.place_order()
+    order = centra_world.gateway.get_order(n)
+    assert order is not None
+    assert order.external_id is None
+    centra_world.gateway.set_external_ids([(order.id, "SO-000123")])
+    centra_world.gateway.set_external_ids([(order.id, "SO-000123")])
+    again = centra_world.gateway.get_order(n)
+    assert again is not None
+    assert again.external_id == "SO-000123"
+
+
+def test_confirm_is_idempotent(centra_world: CentraWorld) -> None:
+    """PENDING becomes CONFIRMED; confirming again is not an error."""
+    n = centra_world.place_order()
+    centra_world.gateway.confirm_order(n)
+    centra_world.gateway.confirm_order(n)
+    order = centra_world.gateway.get_order(n)
+    assert order is not None
+    assert order.status is OrderStatus.CONFIRMED
+
+
+def test_events_are_fetched_recorded_and_confirmed(centra_world: CentraWorld) -> None:
+    """After subscribing, a new order is an event; once confirmed it is not returned again."""
+    gw = centra_world.gateway
+    gw.ensure_event_listeners()
+    drain_events(gw, lambda events: None)
+    n = centra_world.place_order()
+    recorded: list[CentraEvent] = []
+    assert drain_events(gw, recorded.extend) >= 1
+    assert str(n) in {e.object_reference for e in recorded if e.object_type == "Order"}
+    assert all(e.id > 0 for e in recorded)
+    assert gw.fetch_events() == []
+
+
+def test_a_shipment_is_created_completed_with_tracking_and_the_email_recorded(
+        centra_world: CentraWorld) -> None:
+    """Partial shipment of one line, completed with carrier, tracking and a dispatch email."""
+    gw = centra_world.gateway
+    n = centra_world.place_order()
+    gw.confirm_order(n)
+    order = gw.get_order(n)
+    assert order is not None
+    line = order.lines[0]
+    shipment = gw.create_shipment(n, [(line.id, 1)], external_id="BC-SHP-1")
+    assert shipment.order_number == n
+    assert shipment.external_id == "BC-SHP-1"
+    assert shipment.line_quantities() == {line.id: 1}
+    done = gw.complete_shipment(shipment.id, "DHL", "Express", ["JD0001", "JD0002"], True)
+    assert done.is_shipped
+    assert done.tracking_numbers == ("JD0001", "JD0002")
+    assert done.carrier == "DHL"
+    assert shipment.number in centra_world.emails()
+    assert [s.id for s in gw.get_shipments(n)] == [shipment.id]
+
+
+def test_shipping_more_than_is_unshipped_is_rejected(centra_world: CentraWorld) -> None:
+    """A quantity above the line's unshipped units is a userError → Rejected."""
+    gw = centra_world.gateway
+    n = centra_world.place_order()
+    gw.confirm_order(n)
+    order = gw.get_order(n)
+    assert order is not None
+    with pytest.raises(Rejected):
+        gw.create_shipment(n, [(order.lines[0].id, order.lines[0].quantity + 1)],
+                           external_id="BC-SHP-X")
+
+
+def test_set_stock_is_absolute(centra_world: CentraWorld) -> None:
+    """Setting the same figure twice leaves that figure, by SKU or by EAN."""
+    sku = centra_world.a_sku()
+    gw = centra_world.gateway
+    base = centra_world.physical(sku.warehouse, sku.sku)
+    target = base + 40
+    gw.set_stock(sku.warehouse, [(sku.sku, target)])
+    gw.set_stock(sku.warehouse, [(sku.sku, target)])
+    assert centra_world.physical(sku.warehouse, sku.sku) == target
+    gw.set_stock(sku.warehouse, [(sku.ean, target + 1)])
+    assert centra_world.physical(sku.warehouse, sku.sku) == target + 1
+
+
+def test_a_short_429_is_retried_in_process(centra_world: CentraWorld) -> None:
+    """A 429 with a short Retry-After costs a little time, not an error."""
+    n = centra_world.place_order()
+    centra_world.inject("429", "read", times=2, retry_after=0.05)
+    order = centra_world.gateway.get_order(n)
+    assert order is not None
+    assert order.number == n
+
+
+def test_a_long_429_is_raised_with_its_delay(centra_world: CentraWorld) -> None:
+    """A Retry-After beyond the inline limit is raised for the queue to reschedule."""
+    n = centra_world.place_order()
+    centra_world.inject("429", "read", times=1, retry_after=30)
+    with pytest.raises(RateLimited) as err:
+        centra_world.gateway.get_order(n)
+    assert err.value.retry_after is not None
+    assert err.value.retry_after > 20
+
+
+def test_a_dropped_create_shipment_is_ambiguous_and_the_read_back_finds_it(
+        centra_world: CentraWorld) -> None:
+    """Commit-then-drop: AmbiguousWrite, and the order's shipments show it by external id."""
+    gw = centra_world.gateway
+    n = centra_world.place_order()
+    gw.confirm_order(n)
+    order = gw.get_order(n)
+    assert order is not None
+    centra_world.inject("commit_then_drop", "create_shipment")
+    with pytest.raises(AmbiguousWrite):
+        gw.create_shipment(n, [(order.lines[0].id, 1)], external_id="BC-SHP-9")
+    found = gw.find_shipment(n, "BC-SHP-9")
+    assert found is not None
+    assert found.line_quantities() == {order.lines[0].id: 1}
+    assert len(gw.get_shipments(n)) == 1
+
+
+def test_a_dropped_confirm_is_resolved_by_reading_the_status_back(
+        centra_world: CentraWorld) -> None:
+    """Commit-then-drop on confirmOrder: the client reads back and returns normally."""
+    n = centra_world.place_order()
+    centra_world.inject("commit_then_drop", "confirm_order")
+    centra_world.gateway.confirm_order(n)
+    order = centra_world.gateway.get_order(n)
+    assert order is not None
+    assert order.status is OrderStatus.CONFIRMED
+
+
+def test_a_dropped_set_stock_is_simply_repeated(centra_world: CentraWorld) -> None:
+    """Commit-then-drop on absolute stock: repeating it is harmless and it lands."""
+    sku = centra_world.a_sku()
+    centra_world.inject("commit_then_drop", "set_stock")
+    centra_world.gateway.set_stock(sku.warehouse, [(sku.sku, 77)])
+    assert centra_world.physical(sku.warehouse, sku.sku) == 77
