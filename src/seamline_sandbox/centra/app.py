@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict
-from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -39,10 +37,10 @@ from graphql import (
     parse,
     validate,
 )
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from seamline_sandbox.centra.control import ExplicitOrder, build_control_router
 from seamline_sandbox.centra.ratelimit import RateLimiter
 from seamline_sandbox.centra.resolvers import build_schema
 from seamline_sandbox.centra.state import ALL_PERMISSIONS, CentraState, SandboxError, TokenRec
@@ -266,8 +264,6 @@ class CentraSandbox:
         api = FastAPI(title="Centra sandbox", docs_url="/_sandbox/docs",
                       openapi_url="/_sandbox/openapi.json", redoc_url=None)
         api.add_api_route("/graphql", self.graphql, methods=["POST"])
-        from seamline_sandbox.centra.control import build_control_router  # noqa: PLC0415
-
         api.include_router(build_control_router(self), prefix="/_sandbox")
 
         @api.exception_handler(SandboxError)
@@ -315,43 +311,6 @@ class CentraSandbox:
             g.number = spec.number
         st.place(g)
         return g
-
-
-class ExplicitLine(BaseModel):
-    sku: str | None = None
-    ean: str | None = None
-    quantity: int = Field(1, ge=1, le=1000)
-    campaign_percent: float = Field(0, ge=0, lt=100)
-    line_discount_percent: float = Field(0, ge=0, lt=100)
-
-
-class ExplicitOrder(BaseModel):
-    market_id: int = 1
-    lines: list[ExplicitLine] = Field(min_length=1, max_length=100)
-    number: int | None = Field(None, ge=1, le=2**31 - 1)
-    voucher_percent: float = Field(0, ge=0, le=100)
-    voucher_fixed: str | None = Field(None, pattern=r"^\d{1,9}(\.\d{1,3})?$")
-    shipping_option: str | None = None
-    status: str = Field("PENDING", pattern="^(PENDING|CONFIRMED)$")
-    on_hold: bool = False
-    waiting_for_payment: bool = False
-    inconsistent: bool = False
-    order_date: datetime | None = None
-
-
-def generated_summary(g: GeneratedOrder) -> dict[str, Any]:
-    return {
-        "number": g.number, "market": g.market.code, "currency": g.expected_currency,
-        "postable": g.postable, "expected_exception": g.expected_exception,
-        "expected_missing": list(g.expected_missing), "waits_for": g.waits_for,
-        "expected_total": g.expected_total, "expected_lines": [list(x) for x in
-                                                               g.expected_lines],
-        "status": g.status, "shipping_option": g.shipping_option,
-        "totals": {k: (format(v, "f") if isinstance(v, Decimal) else
-                       [[format(a, "f") for a in t] if isinstance(t, tuple) else format(t, "f")
-                        for t in v])
-                   for k, v in asdict(g.totals).items()},
-    }
 
 
 def create_app(*, seed: int = 1, token: str = "sandbox-centra-token",  # noqa: S107

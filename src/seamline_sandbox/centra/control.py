@@ -3,6 +3,9 @@ inject faults, size the rate limits, read the state, advance the clock, point we
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException
@@ -10,11 +13,12 @@ from pydantic import BaseModel, Field
 
 from seamline_sandbox.centra.state import OrderRec
 from seamline_sandbox.centra.webhooks import WebhookEmitter
+from seamline_sandbox.generator import GeneratedOrder
 
 if TYPE_CHECKING:
     from seamline_sandbox.centra.app import CentraSandbox
 
-__all__ = ["build_control_router"]
+__all__ = ["ExplicitLine", "ExplicitOrder", "build_control_router", "generated_summary"]
 
 
 class GenerateBody(BaseModel):
@@ -87,6 +91,43 @@ class WebhookBody(BaseModel):
     timeout: float = Field(5.0, gt=0, le=60)
 
 
+class ExplicitLine(BaseModel):
+    sku: str | None = None
+    ean: str | None = None
+    quantity: int = Field(1, ge=1, le=1000)
+    campaign_percent: float = Field(0, ge=0, lt=100)
+    line_discount_percent: float = Field(0, ge=0, lt=100)
+
+
+class ExplicitOrder(BaseModel):
+    market_id: int = 1
+    lines: list[ExplicitLine] = Field(min_length=1, max_length=100)
+    number: int | None = Field(None, ge=1, le=2**31 - 1)
+    voucher_percent: float = Field(0, ge=0, le=100)
+    voucher_fixed: str | None = Field(None, pattern=r"^\d{1,9}(\.\d{1,3})?$")
+    shipping_option: str | None = None
+    status: str = Field("PENDING", pattern="^(PENDING|CONFIRMED)$")
+    on_hold: bool = False
+    waiting_for_payment: bool = False
+    inconsistent: bool = False
+    order_date: datetime | None = None
+
+
+def generated_summary(g: GeneratedOrder) -> dict[str, Any]:
+    return {
+        "number": g.number, "market": g.market.code, "currency": g.expected_currency,
+        "postable": g.postable, "expected_exception": g.expected_exception,
+        "expected_missing": list(g.expected_missing), "waits_for": g.waits_for,
+        "expected_total": g.expected_total, "expected_lines": [list(x) for x in
+                                                               g.expected_lines],
+        "status": g.status, "shipping_option": g.shipping_option,
+        "totals": {k: (format(v, "f") if isinstance(v, Decimal) else
+                       [[format(a, "f") for a in t] if isinstance(t, tuple) else format(t, "f")
+                        for t in v])
+                   for k, v in asdict(g.totals).items()},
+    }
+
+
 def order_state(sb: CentraSandbox, o: OrderRec) -> dict[str, Any]:
     return {
         "number": o.number, "id": o.id, "status": o.status, "market": o.market.code,
@@ -104,11 +145,6 @@ def order_state(sb: CentraSandbox, o: OrderRec) -> dict[str, Any]:
 
 
 def build_control_router(sb: CentraSandbox) -> APIRouter:
-    from seamline_sandbox.centra.app import (  # noqa: PLC0415 (app imports this module)
-        ExplicitOrder,
-        generated_summary,
-    )
-
     r = APIRouter()
     st = sb.state
 

@@ -31,7 +31,8 @@ def test_queued_faults_hit_only_matching_operations_and_run_out() -> None:
     plan.add("500", 2, match="mutation:*")
     assert plan.next_for("query:orders") is None
     first = plan.next_for("mutation:setStock")
-    assert first is not None and first.status == 500
+    assert first is not None
+    assert first.status == 500
     assert plan.next_for("mutation:createShipment") is not None
     assert plan.next_for("mutation:createShipment") is None
     assert plan.fired() == {"500": 2}
@@ -42,7 +43,9 @@ def test_a_429_fault_carries_its_retry_after() -> None:
     plan = FaultPlan()
     plan.add(FaultKind.RATE_LIMITED, retry_after=3)
     fault = plan.next_for("query:orders")
-    assert fault is not None and fault.status == 429 and fault.retry_after == 3
+    assert fault is not None
+    assert fault.status == 429
+    assert fault.retry_after == 3
 
 
 def test_random_fault_rates_are_seeded_and_close_to_the_rate() -> None:
@@ -72,7 +75,8 @@ def test_token_buckets_refuse_the_request_over_quota_and_refill_with_time() -> N
     limiter.configure(sizes={"REQUEST_COUNT:TEN_SECONDS": 3})
     assert all(limiter.take(mutation=False, complexity=1) is None for _ in range(3))
     wait = limiter.take(mutation=False, complexity=1)
-    assert wait is not None and 3.0 < wait < 3.5
+    assert wait is not None
+    assert 3.0 < wait < 3.5
     now[0] += wait
     assert limiter.take(mutation=False, complexity=1) is None
 
