@@ -112,18 +112,22 @@ async def lookup_orders(request: Request, rt: SandboxRuntime, who: str) -> Respo
         return ok(page)
     # changed since a time: ordered by (updated_at, seq); the cursor is the last key returned
     cursor = q.get("cursor")
-    after: tuple[str, int] | None = None
+    after: tuple[datetime, int] | None = None
     if cursor:
         value = decode_cursor(cursor)
         if not (isinstance(value, list) and len(value) == 3 and value[0] == "updated"
                 and isinstance(value[1], str) and isinstance(value[2], int)):
             raise ApiError(422, "BAD_CURSOR", "the cursor is not one this list issued")
-        after = (value[1], value[2])
+        try:
+            after = (datetime.fromisoformat(value[1]), value[2])
+        except ValueError as exc:
+            raise ApiError(422, "BAD_CURSOR", "the cursor is not one this list issued") from exc
+        if after[0].tzinfo is None:
+            raise ApiError(422, "BAD_CURSOR", "the cursor is not one this list issued")
     rows = sorted(((o.updated_at, o.seq, o) for o in st.orders if o.updated_at >= since),
                   key=lambda r: (r[0], r[1]))
     if after is not None:
-        after_ts = datetime.fromisoformat(after[0])
-        rows = [r for r in rows if (r[0], r[1]) > (after_ts, after[1])]
+        rows = [r for r in rows if (r[0], r[1]) > after]
     chunk = rows[:size]
     next_cursor = None
     if len(rows) > size:
@@ -154,7 +158,7 @@ async def get_ats(request: Request, rt: SandboxRuntime, who: str) -> Response:
     since: int | None = None
     if raw_since not in (None, ""):
         assert raw_since is not None
-        if not raw_since.isdigit():
+        if not (raw_since.isascii() and raw_since.isdigit()) or len(raw_since) > 18:
             raise ApiError(422, "MALFORMED", "changed_since_cycle must be a cycle id",
                            [{"field": "changed_since_cycle", "code": "MALFORMED",
                              "message": "not an integer"}])

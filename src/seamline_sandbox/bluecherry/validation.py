@@ -218,7 +218,8 @@ def _resolve_sku(raw: dict[str, Any], fld: str, master: MasterIndex,
     if upc:
         digits = upc.strip()
         # a GTIN-13/14 with leading zeros names the same UPC-A
-        if digits.isdigit() and len(digits) in (13, 14) and not digits[:-12].strip("0"):
+        if (digits.isascii() and digits.isdigit() and len(digits) in (13, 14)
+                and not digits[:-12].strip("0")):
             digits = digits[-12:]
         by_upc = master.sku_by_upc.get(digits)
         if by_upc is None:

@@ -147,7 +147,7 @@ def page_size_of(request: Request) -> int:
     raw = request.query_params.get("page_size")
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise ApiError(422, "MALFORMED", f"page_size must be 1..{MAX_PAGE_SIZE}",
                        [{"field": "page_size", "code": "MALFORMED", "message": "out of range"}])
     return int(raw)
