@@ -54,6 +54,7 @@ from seamline.exceptions import (
     MappingMissing,
     Rejected,
     TotalMismatch,
+    TransientError,
     UnknownSku,
 )
 from seamline.ports import BlueCherryGateway, CentraGateway
@@ -365,6 +366,8 @@ class OrderFlow:
             self._set_state(ctx, key, "never", data, reason=g.reason)
             return None
         if g.waiting:
+            # Eligibility starts afresh when the order is released.
+            data = {k: v for k, v in data.items() if k not in ("eligible_at", "business_day")}
             self._set_state(ctx, key, "waiting", data, reason=g.reason)
             return None
         market = self._market(order)
@@ -377,6 +380,13 @@ class OrderFlow:
             return None
         with ctx.transaction() as conn:
             catalogue = self.catalogue_cache.get(conn, self.rules)
+            if len(catalogue) == 0:
+                # Never synced: an empty catalogue would make every SKU "unknown".
+                self.queue.enqueue(conn, "catalogue.sync", {}, queue="intake",
+                                   dedupe_key="catalogue.sync")
+        if len(catalogue) == 0:
+            raise TransientError("BlueCherry's SKU catalogue has not been synced yet; a sync "
+                                 "is queued", retry_after=5.0, system="bluecherry")
         try:
             if market is None:
                 raise MappingMissing(kind="market",

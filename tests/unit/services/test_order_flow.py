@@ -1,0 +1,233 @@
+"""The order flow over the in-memory Centra and BlueCherry, on a real SQLite store."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from orderkit import catalogue_items, line, m, market, order, rules
+
+from seamline.adapters.store.db import Database
+from seamline.adapters.store.repos import get_ledger
+from seamline.adapters.store.schema import exceptions as exceptions_table
+from seamline.domain.erp import Customer, MasterData
+from seamline.domain.orders import CentraOrder, OrderStatus
+from seamline.queue import JobQueue, RetryPolicy, TaskRegistry, Worker
+from seamline.services.orders import OrderFlow, register_order_tasks
+from seamline.testing.bluecherry import FakeBlueCherry
+from seamline.testing.centra import FakeCentra
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+MASTER = MasterData(
+    divisions=frozenset({"D01"}), warehouses={"W01": "D01"},
+    customers={"WEBSE": Customer(code="WEBSE", division="D01", currency="SEK",
+                                 terms="PREPAID", stores=("SE",))},
+    ship_vias=frozenset({"PNORD", "UPSG"}), order_types=frozenset({"ECOM"}),
+    terms=frozenset({"PREPAID"}), seasons={"FW26": ""},
+)
+
+
+class _CentraClock:
+    """Centra stamps ``updatedAt`` a second before the test's "now"."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    def now(self) -> datetime:
+        return self.env.now - timedelta(seconds=1)
+
+
+class Env:
+    def __init__(self, url: str, *, mode: str = "realtime", **flow_kw: Any) -> None:
+        self.db = Database(url)
+        self.db.upgrade()
+        self.now = NOW
+        self.registry = TaskRegistry()
+        self.queue = JobQueue(self.db, clock=lambda: self.now,
+                              policy=RetryPolicy(base_s=0.0, cap_s=0.0, max_attempts=5),
+                              registry=self.registry)
+        self.centra = FakeCentra(clock=_CentraClock(self))
+        self.erp = FakeBlueCherry(MASTER, catalogue_items(60))
+        self.flow = OrderFlow(
+            db=self.db, queue=self.queue, centra=self.centra, erp=self.erp,
+            markets=(market(mode=mode),), rules=rules(), clock=lambda: self.now, **flow_kw,
+        )
+        register_order_tasks(self.registry, lambda: self.flow)
+        self.worker = Worker(self.db, self.queue, self.registry,
+                             concurrency={"orders": 1, "writeback": 1, "intake": 1},
+                             lease_s=30, poll_interval_s=0.01)
+        self.flow.sync_catalogue(self.db.begin)
+
+    def sync_and_drain(self) -> None:
+        self.flow.poll(self.db.begin)
+        self.worker.drain()
+
+    def ledger(self, number: int) -> Any:
+        with self.db.begin() as conn:
+            return get_ledger(conn, "order", str(number))
+
+    def open_exceptions(self) -> list[dict[str, Any]]:
+        with self.db.begin() as conn:
+            rows = conn.execute(sa.select(exceptions_table)
+                                .where(exceptions_table.c.state == "open")).all()
+        return [dict(r._mapping) for r in rows]
+
+
+@pytest.fixture
+def env(sqlite_url: str) -> Env:
+    return Env(sqlite_url)
+
+
+def _place(env: Env, o: CentraOrder) -> CentraOrder:
+    return env.centra.add_order(replace(o, updated_at=env.now - timedelta(minutes=1)))
+
+
+def test_a_ready_order_is_posted_once_and_written_back(env: Env) -> None:
+    """A PENDING order posts once, gets its BlueCherry number as external id, and is confirmed."""
+    _place(env, order(number=1001, id="h1001"))
+    env.sync_and_drain()
+    env.sync_and_drain()
+    assert env.erp.count_by_external_reference("centra:1:1001") == 1
+    row = env.ledger(1001)
+    assert row.state == "synced"
+    assert row.data["order_no"]
+    assert row.data["line_map"] == {"1": 1}
+    got = env.centra.get_order(1001)
+    assert got is not None
+    assert got.external_id == row.data["order_no"]
+    assert got.status is OrderStatus.CONFIRMED
+
+
+def test_held_orders_wait_and_post_once_released(env: Env) -> None:
+    """An order on hold is absent from BlueCherry until released, then posted once."""
+    _place(env, order(number=1002, is_on_hold=True))
+    env.sync_and_drain()
+    assert env.erp.count_by_external_reference("centra:1:1002") == 0
+    assert env.ledger(1002).state == "waiting"
+    env.now += timedelta(minutes=5)
+    env.centra.update_order(1002, is_on_hold=False)
+    env.sync_and_drain()
+    assert env.erp.count_by_external_reference("centra:1:1002") == 1
+
+
+def test_an_unmapped_shipping_option_parks_orders_on_one_exception(env: Env) -> None:
+    """Two orders with the same missing mapping give one MAPPING_MISSING listing both."""
+    _place(env, order(number=1003, shipping_option="pickup-point"))
+    _place(env, order(number=1004, shipping_option="pickup-point"))
+    env.sync_and_drain()
+    opened = [e for e in env.open_exceptions() if e["type"] == "MAPPING_MISSING"]
+    assert len(opened) == 1
+    assert opened[0]["owner"] == "ecommerce"
+    assert opened[0]["business_key"] == "mapping:shipping_option:pickup-point"
+    assert opened[0]["details"]["orders"] == [1003, 1004]
+    assert env.erp.orders == {}
+    # The configuration gains the mapping: the orders re-queue themselves and post.
+    env.flow.rules = rules(shipping_options={"se-standard": "PNORD", "pickup-point": "PNORD"})
+    with env.db.begin() as conn:
+        assert env.flow.requeue_parked(conn) == 2
+    env.worker.drain()
+    assert env.erp.count_by_external_reference("centra:1:1003") == 1
+    assert env.erp.count_by_external_reference("centra:1:1004") == 1
+    assert not [e for e in env.open_exceptions() if e["type"] == "MAPPING_MISSING"]
+
+
+def test_an_unknown_sku_parks_the_order_for_ecommerce(env: Env) -> None:
+    """A line whose SKU and GTIN are not in the catalogue makes UNKNOWN_SKU, nothing posted."""
+    _place(env, order(number=1005, lines=(line(1, sku="NOPE-1", ean="0000000000000"),)))
+    env.sync_and_drain()
+    opened = [e for e in env.open_exceptions() if e["type"] == "UNKNOWN_SKU"]
+    assert [e["business_key"] for e in opened] == ["sku:NOPE-1"]
+    assert env.ledger(1005).state == "parked"
+
+
+def test_a_centra_total_that_does_not_tie_out_is_finances(env: Env) -> None:
+    """Centra amounts that do not add up raise TOTAL_MISMATCH for finance; nothing posted."""
+    _place(env, order(number=1006, grand_total=m("150.00")))
+    env.sync_and_drain()
+    opened = [e for e in env.open_exceptions() if e["type"] == "TOTAL_MISMATCH"]
+    assert len(opened) == 1
+    assert opened[0]["owner"] == "finance"
+    assert env.erp.orders == {}
+
+
+def test_a_timeout_after_commit_posts_exactly_once(env: Env) -> None:
+    """BlueCherry commits, the answer is lost: the retry finds the order and does not re-post."""
+    env.erp.fail_next(1, "commit-then-timeout", op="create_sales_order")
+    _place(env, order(number=1007))
+    env.sync_and_drain()
+    env.worker.drain()
+    assert env.erp.count_by_external_reference("centra:1:1007") == 1
+    assert env.ledger(1007).state in ("posted", "synced")
+
+
+def test_resyncing_unchanged_orders_enqueues_nothing(env: Env) -> None:
+    """Re-seeing an order changes nothing; Seamline's own write-backs are not a change."""
+    _place(env, order(number=1008))
+    env.sync_and_drain()
+    seen = env.centra.get_order(1008)
+    assert seen is not None
+    assert seen.external_id  # written back: the snapshot moves, the posted fields do not
+    with env.db.begin() as conn:
+        env.flow.record(conn, [seen])
+    env.worker.drain()
+    with env.db.begin() as conn:
+        assert env.flow.record(conn, [seen]) == 0
+    assert env.open_exceptions() == []
+
+
+def test_a_cancelled_line_after_posting_reaches_bluecherry_once(env: Env) -> None:
+    """Cancelling a unit in Centra after posting cancels that unit in BlueCherry, once."""
+    _place(env, order(number=1009, lines=(line(1, qty=2, value="200.00"),),
+                      tax_total=m("49.80"), tax_breakdown=(), grand_total=m("249.00")))
+    env.sync_and_drain()
+    assert env.ledger(1009).state == "synced"
+    env.now += timedelta(minutes=5)
+    env.centra.update_order(
+        1009, lines=(line(1, qty=1, cancelled=1),), tax_total=m("29.80"),
+        grand_total=m("149.00"))
+    env.sync_and_drain()
+    env.sync_and_drain()
+    erp = env.erp.find_by_external_reference("centra:1:1009")
+    assert erp is not None
+    assert erp.lines[0].cancelled_quantity == 1
+    assert not [e for e in env.open_exceptions() if e["type"] == "POSTED_ORDER_CHANGED"]
+
+
+def test_an_address_change_after_posting_is_raised_for_operations(env: Env) -> None:
+    """A Centra address edit after posting raises POSTED_ORDER_CHANGED; BlueCherry untouched."""
+    o = _place(env, order(number=1010))
+    env.sync_and_drain()
+    env.now += timedelta(minutes=5)
+    env.centra.update_order(
+        1010, shipping_address=replace(o.shipping_address, address1="Ringvägen 9"))
+    env.sync_and_drain()
+    changed = [e for e in env.open_exceptions() if e["type"] == "POSTED_ORDER_CHANGED"]
+    assert len(changed) == 1
+    assert changed[0]["owner"] == "operations"
+
+
+def test_daily_batch_posts_after_the_cutoff_and_rerunning_posts_nothing_twice(
+    sqlite_url: str,
+) -> None:
+    """Daily mode: nothing posts before the cut-off; the batch posts once, a rerun adds none."""
+    env = Env(sqlite_url, mode="daily")
+    env.now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)  # 11:00 in Stockholm
+    _place(env, order(number=1011))
+    env.sync_and_drain()
+    assert env.ledger(1011).state == "batch"
+    assert env.ledger(1011).data["business_day"] == "2026-11-28"
+    with env.db.begin() as conn:
+        assert env.flow.run_batches(conn) == 0  # the 27th's batch: nothing of the 28th
+    env.worker.drain()
+    assert env.erp.orders == {}
+    env.now = datetime(2026, 11, 28, 22, 5, tzinfo=UTC)  # 23:05 in Stockholm
+    with env.db.begin() as conn:
+        assert env.flow.run_batches(conn) == 1
+    env.worker.drain()
+    with env.db.begin() as conn:
+        env.flow.run_batches(conn, day=date(2026, 11, 28))
+    env.worker.drain()
+    assert env.erp.count_by_external_reference("centra:1:1011") == 1
