@@ -40,7 +40,10 @@ def command(  # noqa: PLR0917 (typer options are parameters)
         help="How long timeout / commit-then-drop faults hold a request before dropping it.")
     ] = 30.0,
 ) -> None:
-    """Run the BlueCherry sandbox. The API key defaults to ``sandbox-bluecherry-key``."""
+    """Run the BlueCherry sandbox (REST contract under /api/v1, control API under /_sandbox).
+
+    The API key defaults to sandbox-bluecherry-key.
+    """
     app = create_app(
         seed=seed, api_key=api_key, auth_header=auth_header, auth_scheme=auth_scheme,
         ats_cycle_seconds=ats_cycle_seconds, ats_lag_seconds=ats_lag_seconds,
