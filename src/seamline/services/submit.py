@@ -54,8 +54,12 @@ def submit_sales_order(
 ) -> SubmitOutcome:
     """Make sure ``order`` is in BlueCherry exactly once.
 
-    ``may_have_reached``: an earlier attempt with this payload may have been applied (the ledger
-    says so once the payload was frozen and sent). Raises ``Conflict`` (differing order exists),
+    ``may_have_reached``: an earlier attempt with this payload may have been applied. The safe
+    rule for callers: ``False`` only on the very first attempt; ``True`` on every attempt after
+    one that raised anything retriable (a failed look-up inside an ambiguous recovery raises
+    ``TransientError``, yet the create before it may have been applied).
+
+    Raises ``Conflict`` (a differing order exists),
     ``Rejected``/``AuthFailed`` (permanent), or a ``RetriableError`` (try again later with the same
     payload and ``may_have_reached=True``).
     """
