@@ -7,11 +7,12 @@ their own modules as the project grows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from seamline.adapters.store.db import Database
-from seamline.config import Settings
+from seamline.config import ScheduleEntry, Settings
 from seamline.exceptions import ConfigError
 from seamline.queue.core import JobQueue
 from seamline.queue.policy import RetryPolicy
@@ -19,6 +20,10 @@ from seamline.queue.registry import TaskRegistry
 from seamline.queue.scheduler import Scheduler
 from seamline.queue.worker import Worker
 from seamline.services.exceptions import ExceptionService
+
+if TYPE_CHECKING:
+    from seamline.ports import BlueCherryGateway, CentraGateway
+    from seamline.services.orders import OrderFlow
 
 __all__ = ["Container", "build", "retry_policy"]
 
@@ -37,6 +42,63 @@ class Container:
     queue: JobQueue
     registry: TaskRegistry
     exceptions: ExceptionService
+    #: Overrides for tests and the demo (in-memory fakes); built from settings when None.
+    centra_override: CentraGateway | None = None
+    erp_override: BlueCherryGateway | None = None
+    _built: dict[str, object] = field(default_factory=dict, repr=False)
+
+    # -- adapters and services, built on first use (nothing connects at build time) ---------
+
+    @property
+    def centra(self) -> CentraGateway:
+        """The Centra gateway: the GraphQL client, its limiter shared through the store."""
+        if self.centra_override is not None:
+            return self.centra_override
+        if "centra" not in self._built:
+            from seamline.adapters.centra.client import CentraClient  # noqa: PLC0415
+            from seamline.adapters.centra.limiter import (  # noqa: PLC0415
+                RateLimiter,
+                SqlBucketStore,
+            )
+
+            limiter = RateLimiter(self.settings.centra.rate_limits,
+                                  SqlBucketStore(self.db.engine),
+                                  max_wait_s=self.settings.queues.max_inline_wait_s)
+            self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter)
+        return self._built["centra"]  # type: ignore[return-value]
+
+    @property
+    def erp(self) -> BlueCherryGateway:
+        """The BlueCherry gateway (REST contract v1)."""
+        if self.erp_override is not None:
+            return self.erp_override
+        if "erp" not in self._built:
+            from seamline.adapters.bluecherry.client import BlueCherryClient  # noqa: PLC0415
+
+            self._built["erp"] = BlueCherryClient(
+                self.settings.bluecherry,
+                max_inline_wait_s=self.settings.queues.max_inline_wait_s)
+        return self._built["erp"]  # type: ignore[return-value]
+
+    @property
+    def orders(self) -> OrderFlow:
+        """The order flow (intake, posting, write-back, cancels, changes)."""
+        if "orders" not in self._built:
+            from seamline.services.orders import OrderFlow  # noqa: PLC0415
+
+            self._built["orders"] = OrderFlow.from_settings(
+                self.settings, db=self.db, queue=self.queue, centra=self.centra, erp=self.erp,
+                clock=self.queue.clock)
+        return self._built["orders"]  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close the HTTP clients and the database pool."""
+        for obj in self._built.values():
+            close = getattr(obj, "close", None)
+            if callable(close):
+                close()
+        self._built.clear()
+        self.db.dispose()
 
     def known_queues(self) -> set[str]:
         """Queues a worker may be asked to serve: configured or used by a registered task."""
@@ -70,14 +132,31 @@ class Container:
         """The scheduler for ``[schedules]`` (each task must be registered)."""
         unknown = sorted(
             f"schedules.{name}: task {entry.task!r}"
-            for name, entry in self.settings.schedules.items()
+            for name, entry in schedules_with_defaults(self.settings).items()
             if entry.task not in self.registry
         )
         if unknown:
             known = ", ".join(self.registry.names()) or "(none)"
             raise ConfigError(f"{'; '.join(unknown)} is not a known task; known tasks: {known}")
-        return Scheduler(self.db, self.queue, self.settings.schedules, self.queue.clock,
+        return Scheduler(self.db, self.queue, schedules_with_defaults(self.settings),
+                         self.queue.clock,
                          poll_interval_s=min(1.0, self.settings.queues.poll_interval_s * 2))
+
+
+def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
+    """The configured ``[schedules]`` over the built-in ones (a configured name wins).
+
+    Built in: polling Centra by ``updatedAt`` (the safety net), daily batches (checked every
+    minute), the recovery sweep (daily) and the BlueCherry catalogue sync (hourly).
+    """
+    builtin = {
+        "orders-poll": ScheduleEntry(task="orders.poll",
+                                     every_s=settings.orders.poll_interval_min * 60),
+        "orders-batch": ScheduleEntry(task="orders.batch", every_s=60),
+        "orders-sweep": ScheduleEntry(task="orders.sweep", every_s=24 * 3600),
+        "catalogue-sync": ScheduleEntry(task="catalogue.sync", every_s=3600),
+    }
+    return {**builtin, **settings.schedules}
 
 
 def build(
@@ -85,9 +164,17 @@ def build(
     *,
     registry: TaskRegistry | None = None,
     clock: Callable[[], datetime] | None = None,
+    centra: CentraGateway | None = None,
+    erp: BlueCherryGateway | None = None,
 ) -> Container:
     """Build the container (no connection is opened: call ``db.check()``/``db.upgrade()``)."""
     db = Database(settings.store.database_url)
     registry = registry if registry is not None else TaskRegistry()
     queue = JobQueue(db, clock=clock, policy=retry_policy(settings), registry=registry)
-    return Container(settings, db, queue, registry, ExceptionService(db, clock=clock))
+    container = Container(settings, db, queue, registry, ExceptionService(db, clock=clock),
+                          centra_override=centra, erp_override=erp)
+    if "orders.post" not in registry:
+        from seamline.services.orders import register_order_tasks  # noqa: PLC0415
+
+        register_order_tasks(registry, lambda: container.orders)
+    return container
