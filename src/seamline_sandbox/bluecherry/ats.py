@@ -61,6 +61,8 @@ class AtsBook:
         allocated: dict[Key, int] = {}
         demand: dict[Key, int] = {}
         for order in state.orders:
+            if order.status in ("CANCELLED", "INVOICED"):
+                continue  # nothing open or picked left on it
             counts_demand = order.created_at <= when
             wh = order.warehouse
             for ln in order.lines:

@@ -522,6 +522,8 @@ class BlueCherryState:
             "invoices": len(self.invoices),
             "cash_receipts": len(self.receipts),
             "credit_memos": len(self.credit_memos),
+            "duplicate_external_references": sum(
+                1 for n in self.external_reference_counts().values() if n > 1),
             "ats_cycle": latest.to_dict() if latest else None,
         }
 

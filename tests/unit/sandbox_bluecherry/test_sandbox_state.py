@@ -234,3 +234,19 @@ def test_seeded_stock_is_deterministic() -> None:
     """The same seed gives the same on-hand stock; another seed another one."""
     assert BlueCherryState(seed=4).on_hand == BlueCherryState(seed=4).on_hand
     assert BlueCherryState(seed=4).on_hand != BlueCherryState(seed=5).on_hand
+
+
+def test_a_held_order_is_not_shipped_but_still_counts_as_open_demand(
+        state: BlueCherryState, clock: Clock) -> None:
+    """HELD orders stay in open demand and the warehouse leaves them alone until released."""
+    order = post(state, 11, clock, quantity=2, lines=1)
+    state.edit_order(order.order_no, login="ops", hold=True)
+    assert order.status == "HELD"
+    assert warehouse.run(state)["shipments"] == []
+    cycle = state.ats.run_cycle(state)
+    sku = order.lines[0].sku
+    assert cycle.figures[("W01", sku)] == expected(state, "W01", sku, cycle.as_of)
+    assert cycle.figures[("W01", sku)][2] >= 2
+    state.edit_order(order.order_no, login="ops", hold=False)
+    assert len(warehouse.run(state)["shipments"]) == 1
+    assert order.status == "INVOICED"
