@@ -113,6 +113,41 @@ class JobQueue:
         new_id = conn.execute(stmt).scalar()
         return None if new_id is None else int(new_id)
 
+    def enqueue_many(
+        self,
+        conn: Connection,
+        task: str,
+        args_list: Iterable[Mapping[str, Any]],
+        *,
+        queue: str | None = None,
+        business_keys: Sequence[str | None] | None = None,
+        run_at: datetime | None = None,
+        max_attempts: int | None = None,
+        priority: int = 0,
+    ) -> builtins.list[int]:
+        """Add many jobs of one task in one statement (no dedupe keys); returns their ids in
+        order. Same transaction rules as ``enqueue``."""
+        spec = self.registry.find(task) if self.registry is not None else None
+        queue = queue or (spec.queue if spec is not None else "default")
+        max_attempts = max_attempts or (spec.max_attempts if spec else None) or (
+            self.policy.max_attempts
+        )
+        now = self.clock()
+        rows = [
+            {
+                "queue": queue, "task": task, "args": dict(args), "status": "todo",
+                "priority": priority, "dedupe_key": None,
+                "business_key": business_keys[i] if business_keys is not None else None,
+                "attempts": 0, "max_attempts": max_attempts, "run_at": run_at or now,
+                "created_at": now, "updated_at": now,
+            }
+            for i, args in enumerate(args_list)
+        ]
+        if not rows:
+            return []
+        stmt = sa.insert(jobs).returning(jobs.c.id, sort_by_parameter_order=True)
+        return [int(i) for i in conn.execute(stmt, rows).scalars()]
+
     # -- consuming ------------------------------------------------------------------------
 
     def claim(
@@ -203,6 +238,37 @@ class JobQueue:
                 self._complete(own, lease)
         else:
             self._complete(conn, lease)
+
+    def complete_many(self, leases: Sequence[Lease]) -> builtins.list[Lease]:
+        """Complete many jobs in one transaction (fenced each); returns the leases that were
+        lost (those jobs are left to their new owner)."""
+        lost: builtins.list[Lease] = []
+        if not leases:
+            return lost
+        now = self.clock()
+        with self.db.begin() as conn:
+            by_token: dict[str, builtins.list[Lease]] = {}
+            for lease in leases:
+                by_token.setdefault(lease.token, []).append(lease)
+            for token, group in by_token.items():
+                done = {
+                    int(i) for i in conn.execute(
+                        sa.update(jobs)
+                        .where(jobs.c.id.in_([g.job.id for g in group]),
+                               jobs.c.lease_token == token, jobs.c.status == "doing")
+                        .values(status="succeeded", last_error=None, updated_at=now,
+                                lease_token=None, lease_expires_at=None)
+                        .returning(jobs.c.id)
+                    ).scalars()
+                }
+                lost.extend(g for g in group if g.job.id not in done)
+                for g in group:
+                    if g.job.id in done and g.job.business_key:
+                        resolve_for_key(
+                            conn, g.job.business_key, actor=f"job:{g.job.id}",
+                            note=f"job {g.job.id} ({g.job.task}) succeeded", now=now,
+                        )
+        return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
         self._finish(conn, lease, status="succeeded", last_error=None)
