@@ -37,7 +37,7 @@ ORDER_FIELDS = frozenset({
 })
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "email",
                   "phone")
-MONEY_RE = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
+MONEY_RE = re.compile(r"^-?\d{1,15}(\.\d{1,12})?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 RATE_RE = re.compile(r"^\d{1,3}(\.\d{1,4})?$")
 

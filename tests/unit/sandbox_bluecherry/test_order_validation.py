@@ -58,6 +58,8 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("BAD_QUANTITY", _set("lines.0.quantity", Decimal("1.5")), "fractional quantity"),
     ("BAD_PRICE", _set("lines.0.unit_price", "-1.00"), "negative price"),
     ("BAD_PRICE", _set("lines.0.unit_price", "499.001"), "too many decimals"),
+    ("BAD_PRICE", _set("lines.0.unit_price", "499.0000001"), "far too many decimals"),
+    ("BAD_PRICE", _set("lines.0.discount", "99999.00"), "discount above the line value"),
     ("TOTALS_MISMATCH", _set("totals.total", "1.00"), "total off"),
     ("BAD_DATES", _set("cancel_date", "2026-11-01"), "cancel before start"),
     ("MISSING_CUSTOMER_PO", _set("customer_po", _DELETE), "no customer_po"),
