@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -556,7 +557,7 @@ def build_schema() -> GraphQLSchema:
     _f("customer", lambda o, _i: {"id": 10_000 + o.number, **o.customer})
     _f("shippingPriceGroup", lambda o, _i: {
         "id": 1, "name": o.shipping_option_name, "shippingOption": {
-            "id": abs(hash(o.shipping_option)) % 1000, "name": o.shipping_option_name,
+            "id": zlib.crc32(o.shipping_option.encode()) % 1000, "name": o.shipping_option_name,
             "uri": o.shipping_option}})
     _f("paymentMethod", lambda o, _i: {"id": 1, "name": o.payment_method.title(),
                                        "uri": o.payment_method, "plugin": o.payment_method})
