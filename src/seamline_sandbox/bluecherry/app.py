@@ -187,9 +187,11 @@ async def get_ats(request: Request, rt: SandboxRuntime, who: str) -> Response:
     upc_by_sku = rt.state.master.upc_by_sku
     for k in chunk:
         on_hand, allocated, demand, ats = cycle.figures[k]
+        changed_at = book.changed_at.get(k, cycle.published_at)
         items.append({"sku": k[1], "upc": upc_by_sku[k[1]], "warehouse": k[0],
                       "on_hand": on_hand, "allocated": allocated, "open_demand": demand,
-                      "ats": ats})
+                      "ats": ats, "updated_at": min(changed_at, cycle.published_at).isoformat(),
+                      "updated_by": "system:ats"})
     end = offset + len(chunk)
     return ok({"cycle": cycle.to_dict(), "items": items,
                "next_cursor": encode_cursor(["ats", cycle.id, end]) if end < len(keys) else None})

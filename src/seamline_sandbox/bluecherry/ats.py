@@ -53,6 +53,8 @@ class AtsBook:
         self.latest: Cycle | None = None
         #: cycle id → keys changed in that cycle (kept for every cycle: deltas are cheap)
         self.changes: dict[int, frozenset[Key]] = {}
+        #: key → when its figures last changed (the published_at of that cycle)
+        self.changed_at: dict[Key, datetime] = {}
 
     def run_cycle(self, state: BlueCherryState, *, lag_seconds: float = 0.0,
                   as_of: datetime | None = None) -> Cycle:
@@ -91,6 +93,8 @@ class AtsBook:
                       keys=keys, changed=changed)
         self.cycles[cycle_id] = cycle
         self.changes[cycle_id] = changed
+        for k in changed:
+            self.changed_at[k] = published
         self.latest = cycle
         for old in [c for c in self.cycles if c <= cycle_id - KEEP_SNAPSHOTS]:
             del self.cycles[old]

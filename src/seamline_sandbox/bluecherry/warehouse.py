@@ -131,6 +131,7 @@ def ship_order(state: BlueCherryState, order: Order, *, mode: str = "full",
         "lines": [{"line_no": ln.line_no, "sku": ln.sku, "upc": ln.upc, "quantity": q}
                   for ln, q in shipped_lines],
         "complete": complete,
+        "created_at": iso(now), "updated_at": iso(now), "updated_by": WAREHOUSE,
     }
     state.shipments.append(shipment)
     order.shipment_nos.append(shipment_no)
@@ -185,7 +186,8 @@ def invoice(state: BlueCherryState, order: Order, shipment: dict[str, Any],
         "shipment_no": shipment["shipment_no"], "invoice_date": now.date().isoformat(),
         "currency": order.currency, "prices_include_tax": order.prices_include_tax,
         "lines": lines, "charges": m(charges), "charge_lines": charge_lines,
-        "tax": m(tax_total), "total": m(total), "created_at": iso(now),
+        "tax": m(tax_total), "total": m(total),
+        "created_at": iso(now), "updated_at": iso(now), "updated_by": WAREHOUSE,
     }
     state.invoices.append(inv)
     state.invoice_by_no[invoice_no] = inv

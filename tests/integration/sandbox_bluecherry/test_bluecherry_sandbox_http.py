@@ -196,6 +196,8 @@ def test_ats_pages_and_deltas_follow_cycles(api: httpx.Client, control: httpx.Cl
     assert delta["cycle"]["id"] == cycle0 + 1
     assert {i["sku"] for i in delta["items"]} == {ln["sku"] for ln in order["lines"]}
     assert all(i["open_demand"] >= 2 for i in delta["items"])
+    assert {i["updated_at"] for i in delta["items"]} == {delta["cycle"]["published_at"]}
+    assert {i["updated_by"] for i in delta["items"]} == {"system:ats"}
     # cursors page the full snapshot without gaps or repeats
     seen: list[tuple[str, str]] = []
     cursor = None
@@ -234,6 +236,7 @@ def test_shipments_and_invoices_feed_by_resume_cursor(
     first = shipments[0]
     assert first["cartons"][0]["tracking_number"]
     assert first["carrier"] == "PostNord"
+    assert first["updated_by"] == "system:warehouse"
     invoices = api.get("/invoices").json()["items"]
     assert [i["shipment_no"] for i in invoices] == [s["shipment_no"] for s in shipments]
 
