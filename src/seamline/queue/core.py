@@ -166,18 +166,26 @@ class JobQueue:
             .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
             .limit(limit)
         )
+        values = {
+            "status": "doing", "lease_token": token,
+            "lease_expires_at": now + timedelta(seconds=lease_s), "worker_id": worker_id,
+            "attempts": jobs.c.attempts + 1, "updated_at": now,
+        }
+        stmt: Any
         if self.db.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        stmt = (
-            sa.update(jobs)
-            .where(jobs.c.id.in_(pick.scalar_subquery()), due)
-            .values(
-                status="doing", lease_token=token,
-                lease_expires_at=now + timedelta(seconds=lease_s), worker_id=worker_id,
-                attempts=jobs.c.attempts + 1, updated_at=now,
+            # A locking CTE runs exactly once. (``id IN (SELECT ... FOR UPDATE SKIP LOCKED
+            # LIMIT n)`` may be re-evaluated per row by the planner and lease far more than n.)
+            picked = pick.with_for_update(skip_locked=True).cte("picked")
+            stmt = (
+                sa.update(jobs).where(jobs.c.id == picked.c.id).values(**values)
+                .returning(*jobs.c)
             )
-            .returning(*jobs.c)
-        )
+        else:
+            # SQLite: one writer at a time (BEGIN IMMEDIATE); the IN list is computed once.
+            stmt = (
+                sa.update(jobs).where(jobs.c.id.in_(pick.scalar_subquery()), due)
+                .values(**values).returning(*jobs.c)
+            )
         with self.db.begin() as conn:
             rows = conn.execute(stmt).all()
         found = sorted((Job.from_row(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))

@@ -88,6 +88,18 @@ def test_claim_takes_due_jobs_of_the_named_queues_by_priority(db, queue, clock) 
     assert other.job.queue == "orders"
 
 
+def test_a_batch_claim_leases_exactly_the_limit_and_no_more(db, queue) -> None:
+    """With many due jobs, claim(limit=n) leases n; the rest stay todo for other workers."""
+    with db.begin() as conn:
+        queue.enqueue_many(conn, "t.run", ({"n": i} for i in range(300)))
+    leases = queue.claim(["default"], "w1", lease_s=30, limit=25)
+    assert len(leases) == 25
+    assert len({lease.job.id for lease in leases}) == 25
+    assert queue.counts()["doing"] == 25
+    assert queue.complete_many(leases) == []
+    assert (queue.counts()["succeeded"], queue.counts()["todo"]) == (25, 275)
+
+
 def test_an_expired_lease_is_claimable_again_and_counts_an_attempt(db, queue, clock) -> None:
     """After the lease runs out another worker gets the job; the first worker is fenced out."""
     _enqueue(db, queue)
