@@ -1,0 +1,163 @@
+"""The store on SQLite and PostgreSQL: migrations match the schema, repositories, connection
+errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from seamline.adapters.store.db import Database, json_dumps, json_loads
+from seamline.adapters.store.repos import (
+    audit,
+    get_cursor,
+    get_ledger,
+    set_cursor,
+    upsert_ledger,
+)
+from seamline.adapters.store.schema import audit_log, metadata
+from seamline.exceptions import StoreError
+from seamline.services.exceptions import raise_exception, scrub
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Database]:
+    """A freshly migrated database of each kind."""
+    if request.param == "sqlite":
+        url = sqlite_url
+    else:
+        make: Callable[[], str] = request.getfixturevalue("make_pg_database")
+        url = make()
+    database = Database(url)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_declares(db: Database) -> None:
+    """Alembic's autogenerate comparison finds no difference after upgrading to head."""
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, metadata)
+    assert diff == []
+
+
+def test_upgrading_twice_changes_nothing(db: Database) -> None:
+    """A second upgrade is a no-op at head."""
+    db.upgrade()
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+
+
+def test_the_partial_unique_indexes_exist_in_the_database(db: Database) -> None:
+    """Live dedupe keys and open exceptions are unique at the database level."""
+    names = {ix["name"] for ix in sa.inspect(db.engine).get_indexes("jobs")}
+    names |= {ix["name"] for ix in sa.inspect(db.engine).get_indexes("exceptions")}
+    assert {"uq_jobs_dedupe_live", "uq_exceptions_open"} <= names
+
+
+def test_a_ledger_upsert_bumps_the_version_each_time(db: Database) -> None:
+    """Insert at version 1, each update +1; the posted hash stays unless given."""
+    with db.begin() as conn:
+        first = upsert_ledger(conn, "order", "centra:1:1001", state="new",
+                              data={"total": Decimal("99.90")})
+    with db.begin() as conn:
+        second = upsert_ledger(conn, "order", "centra:1:1001", state="posted",
+                               data={"total": "99.90"}, posted_hash="abc")
+    with db.begin() as conn:
+        third = upsert_ledger(conn, "order", "centra:1:1001", state="confirmed",
+                              data={"total": "99.90"})
+        found = get_ledger(conn, "order", "centra:1:1001")
+    assert (first.version, second.version, third.version) == (1, 2, 3)
+    assert first.data == {"total": "99.90"}
+    assert third.posted_hash == "abc"
+    assert found == third
+    assert first.id == third.id
+
+
+def test_cursors_are_stored_and_replaced(db: Database) -> None:
+    """A missing cursor is None; set twice, the last value wins."""
+    with db.begin() as conn:
+        assert get_cursor(conn, "centra.orders.updated_at") is None
+        set_cursor(conn, "centra.orders.updated_at", "2026-03-01T00:00:00Z")
+        set_cursor(conn, "centra.orders.updated_at", "2026-03-02T00:00:00Z")
+    with db.begin() as conn:
+        assert get_cursor(conn, "centra.orders.updated_at") == "2026-03-02T00:00:00Z"
+
+
+def test_the_audit_log_appends_who_did_what(db: Database) -> None:
+    """Each call is one row with the actor and the detail."""
+    with db.begin() as conn:
+        audit(conn, "order", "centra:1:1001", "posted", "worker", {"bc_order": "SO-1"})
+        audit(conn, "order", "centra:1:1001", "confirmed", "worker", None)
+    with db.begin() as conn:
+        rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
+    assert [(r.action, r.actor, r.detail) for r in rows] == [
+        ("posted", "worker", {"bc_order": "SO-1"}), ("confirmed", "worker", None)]
+
+
+def test_exception_payloads_never_keep_secrets(db: Database) -> None:
+    """Keys that look like credentials are dropped at any depth before storing."""
+    with db.begin() as conn:
+        exc_id = raise_exception(
+            conn, type="AUTH_FAILED", owner="integrator", business_key="bluecherry",
+            message="401", payload={"headers": {"Authorization": "Bearer x", "Accept": "json"},
+                                    "api_key": "k", "password": "p", "order": "1"},
+        )
+        payload = conn.exec_driver_sql(
+            f"SELECT payload FROM exceptions WHERE id = {int(exc_id)}").scalar()
+    assert "Bearer" not in str(payload)
+    assert scrub({"x": [{"client_secret": 1, "y": 2}]}) == {"x": [{"y": 2}]}
+
+
+def test_json_in_the_store_carries_money_as_strings_and_reads_decimals() -> None:
+    """Decimal → string on the way in; any fractional number → Decimal on the way out."""
+    assert json_dumps({"amount": Decimal("10.10")}) == '{"amount":"10.10"}'
+    assert json_loads('{"rate": 0.1}') == {"rate": Decimal("0.1")}
+
+
+def test_an_unreachable_postgresql_is_one_actionable_line_without_the_password() -> None:
+    """Connection refused names the URL (password masked), the cause and where to fix it."""
+    db = Database("postgresql+psycopg://postgres:hunter2@127.0.0.1:1/seamline")
+    with pytest.raises(StoreError) as err:
+        db.check()
+    message = str(err.value)
+    assert "\n" not in message
+    assert "hunter2" not in message
+    assert message.startswith("cannot connect to postgresql+psycopg://postgres:***@127.0.0.1:1/")
+    assert "is PostgreSQL running?" in message
+    assert "SEAMLINE_DATABASE_URL" in message
+
+
+def test_a_sqlite_file_in_a_missing_directory_is_one_actionable_line(tmp_path) -> None:
+    """The path and the likely cause, on one line."""
+    db = Database(f"sqlite:///{tmp_path}/missing/dir/seamline.db")
+    with pytest.raises(StoreError) as err:
+        db.check()
+    assert "\n" not in str(err.value)
+    assert "missing/dir/seamline.db" in str(err.value)
+    assert "writable" in str(err.value)
+
+
+def test_a_url_for_an_unsupported_database_is_refused_up_front() -> None:
+    """Only SQLite and PostgreSQL are supported."""
+    with pytest.raises(StoreError, match="neither sqlite"):
+        Database("mysql://root:pw@localhost/x")
+
+
+def test_a_bare_postgresql_url_uses_psycopg() -> None:
+    """postgresql:// means postgresql+psycopg:// (psycopg 3 is the driver we ship)."""
+    assert Database("postgresql://u@h/db").url.drivername == "postgresql+psycopg"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
+    """The embedded default is tuned for one writer and concurrent readers."""
+    db = Database(sqlite_url)
+    with db.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
