@@ -67,7 +67,7 @@ def list_exceptions(  # noqa: PLR0917 - Typer options
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 200,
     as_json: JsonOpt = False,
 ) -> None:
-    """List exceptions (open ones by default), oldest first."""
+    """List exceptions (open ones by default), most recently seen first."""
     if owner is not None and owner not in OWNERS:
         raise ConfigError(f"unknown owner {owner!r}; owners are {', '.join(OWNERS)}")
     if state_ not in STATES:
