@@ -1,0 +1,362 @@
+"""``seamline demo``: a whole (simulated) trading day of orders from Centra into BlueCherry.
+
+Both sandboxes start in-process on free loopback ports, Seamline gets a SQLite store in a
+temporary folder and ``examples/seamline.toml``'s mapping (SE and DE post in a daily batch at
+23:00, GB, JP and US in real time; market NO and the ``pickup-point`` shipping option are left
+unmapped on purpose). Orders arrive in waves through the day — a few unmappable, a few with
+SKUs BlueCherry does not know, a few on hold or unpaid that are released in the evening — while
+faults are injected on both sides (429 with a short ``Retry-After``, 5xx, a BlueCherry create
+that commits and then times out, a Centra write-back that commits and then drops). The day is
+simulated: one clock shared by the sandboxes and Seamline is moved forward between waves and
+past the cut-off, and the output says so. The summary is read back from both sandboxes and from
+Seamline's store; the exit code is 0 only if every invariant holds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from seamline_sandbox.generator import GeneratedOrder
+from seamline_sandbox.harness import (
+    Sandboxes,
+    build_seamline,
+    run_until_quiet,
+    settings_for,
+)
+from seamline_sandbox.serve import ServerThread
+from seamline_sandbox.world import UNMAPPED_SHIPPING_OPTION, build_world
+
+if TYPE_CHECKING:
+    from seamline.bootstrap import Container
+
+__all__ = ["DemoResult", "command", "run_demo"]
+
+HOME = ZoneInfo("Europe/Stockholm")
+#: Local (Stockholm) times at which waves of orders arrive; the last wave is the evening.
+WAVES = ((8, 0), (11, 0), (14, 30), (18, 0))
+RELEASE_AT = (20, 0)
+AFTER_CUTOFF = (23, 5)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class DemoResult:
+    """What the demo found; ``ok`` is True only if every invariant held."""
+
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    orders: list[GeneratedOrder] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for _, ok, _ in self.checks)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> None:
+        self.checks.append((name, ok, detail))
+
+
+def _at(day: date, hm: tuple[int, int]) -> datetime:
+    return datetime(day.year, day.month, day.day, hm[0], hm[1], tzinfo=HOME)
+
+
+@contextmanager
+def _step(progress: Progress, text: str) -> Iterator[Any]:
+    task = progress.add_task(text, total=None)
+    t0 = time.monotonic()
+
+    def update(round_no: int, ledger: dict[str, int]) -> None:
+        states = ", ".join(f"{k} {v}" for k, v in sorted(ledger.items()))
+        progress.update(task, description=f"{text} — round {round_no}: {states}")
+
+    try:
+        yield update
+    finally:
+        progress.update(task, description=f"{text} — done in {time.monotonic() - t0:.1f}s",
+                        total=1, completed=1)
+
+
+def _explicit_orders(sb: Sandboxes) -> list[GeneratedOrder]:
+    """One of each case a demo must show, whatever the generator's dice gave."""
+    world = build_world(sb.seed)
+    sellable = [i for i in world.catalogue if not i.centra_only]
+    unknown = next(i for i in world.catalogue if i.centra_only)
+    specs: list[dict[str, Any]] = [
+        {"market_id": 6, "lines": [{"sku": sellable[3].sku, "quantity": 1}]},   # NO: unmapped
+        {"market_id": 3, "lines": [{"sku": sellable[5].sku, "quantity": 1}],     # pickup point
+         "shipping_option": UNMAPPED_SHIPPING_OPTION},
+        {"market_id": 5, "lines": [{"sku": unknown.sku, "quantity": 1},          # unknown SKU
+                                   {"sku": sellable[7].sku, "quantity": 2}]},
+        {"market_id": 1, "lines": [{"sku": sellable[9].sku, "quantity": 1}],     # held, SE
+         "on_hold": True},
+        {"market_id": 4, "lines": [{"sku": sellable[11].sku, "quantity": 3}],    # unpaid, JP
+         "waiting_for_payment": True},
+        {"market_id": 2, "lines": [{"sku": sellable[13].sku, "quantity": 1}],    # DE, voucher
+         "voucher_percent": 15, "waiting_for_payment": True},
+    ]
+    return [sb.place_order(s) for s in specs]
+
+
+def _inject_faults(sb: Sandboxes) -> list[str]:
+    sb.bluecherry_fault("429", 2, match="create_order", retry_after=1.0)
+    sb.bluecherry_fault("500", 3, match="create_order")
+    sb.bluecherry_fault("503", 1, match="lookup_orders")
+    # Commits, then holds the answer longer than the client's 2 s timeout: an ambiguous write.
+    sb.bluecherry_fault("commit_then_drop", 2, match="create_order", delay_s=3.0)
+    sb.centra_fault("429", 2, match="query:*", retry_after=1.0)
+    sb.centra_fault("500", 1, match="mutation:confirmOrder")
+    sb.centra_fault("commit_then_drop", 1, match="mutation:setIdConversions")
+    return [
+        "BlueCherry: 2× 429 (Retry-After 1 s) and 3× 500 on create, 1× 503 on look-up, "
+        "2× create committed then timed out",
+        "Centra: 2× 429 (Retry-After 1 s) on queries, 1× 500 on confirmOrder, "
+        "1× setIdConversions committed then dropped",
+    ]
+
+
+def _drive(container: Container, progress: Progress, text: str, timeout_s: float) -> None:
+    with _step(progress, text) as update:
+        run_until_quiet(container, timeout_s=timeout_s, on_round=update)
+
+
+def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
+             workdir: Path) -> DemoResult:
+    """Run the day; print what happened and the summary; return the checks."""
+    n = orders if orders is not None else (40 if fast else 240)
+    result = DemoResult()
+    wall0 = time.monotonic()
+    with Sandboxes(seed=seed, hold_seconds=1.0) as sb:
+        settings = settings_for(sb, f"sqlite:///{workdir / 'seamline.db'}", mode="mixed")
+        settings = settings.model_copy(update={
+            "bluecherry": settings.bluecherry.model_copy(update={"timeout_s": 2.0})})
+        container = build_seamline(sb, settings)
+        try:
+            today = sb.now().astimezone(HOME).date() + timedelta(days=1)
+            sb.clock.advance_to(_at(today, WAVES[0]))
+            out.print(f"[bold]Seamline demo[/] — a simulated trading day, "
+                      f"{today.isoformat()} (Europe/Stockholm)")
+            out.print(f"  Centra sandbox      {sb.centra_url}  (Growth-tier rate limits)")
+            out.print(f"  BlueCherry sandbox  {sb.bluecherry_url}")
+            out.print(f"  Store               {settings.store.database_url}")
+            out.print("  Time is simulated: one clock shared by both sandboxes and Seamline is "
+                      "moved forward between waves and past the 23:00 cut-off.")
+            per_wave = [n // len(WAVES) + (1 if i < n % len(WAVES) else 0)
+                        for i in range(len(WAVES))]
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                          TimeElapsedColumn(), console=err, transient=False) as progress:
+                for i, (hm, count) in enumerate(zip(WAVES, per_wave, strict=True)):
+                    sb.clock.advance_to(_at(today, hm))
+                    placed = sb.place_orders(count, hold_rate=0.04, waiting_payment_rate=0.03,
+                                             unknown_sku_rate=0.03, pickup_point_rate=0.03,
+                                             spacing=timedelta(seconds=20)) if count else []
+                    if i == 0:
+                        placed += _explicit_orders(sb)
+                    if i == 1:
+                        for line in _inject_faults(sb):
+                            out.print(f"  faults injected: {line}")
+                    result.orders += placed
+                    _drive(container, progress,
+                           f"{hm[0]:02d}:{hm[1]:02d} wave {i + 1}: {len(placed)} orders",
+                           timeout_s=120)
+                waiting = [g for g in result.orders if g.waits_for]
+                sb.clock.advance_to(_at(today, RELEASE_AT))
+                sb.release(waiting)
+                _drive(container, progress,
+                       f"{RELEASE_AT[0]:02d}:00 {len(waiting)} held/unpaid orders released",
+                       timeout_s=120)
+                ledger = _ledger_states(container)
+                out.print(f"  before the cut-off: {ledger.get('synced', 0)} orders posted in "
+                          f"real time, {ledger.get('batch', 0)} wait for the 23:00 batch (SE, DE)")
+                sb.clock.advance_to(_at(today, AFTER_CUTOFF))
+                _drive(container, progress, "23:05 cut-off passed: daily batches (SE, DE)",
+                       timeout_s=180)
+            out.print(f"  simulated {WAVES[0][0]:02d}:00 → {AFTER_CUTOFF[0]:02d}:"
+                      f"{AFTER_CUTOFF[1]:02d} in {time.monotonic() - wall0:.1f}s of wall time")
+            _summarise(sb, container, result)
+            if keep:
+                _serve_dashboard(settings, container, sb, keep=True)
+            else:
+                _serve_dashboard(settings, container, sb, keep=False)
+        finally:
+            container.close()
+    return result
+
+
+def _ledger_states(container: Container) -> dict[str, int]:
+    from seamline_sandbox.harness import _ledger_counts  # noqa: PLC0415
+
+    return _ledger_counts(container)
+
+
+def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
+    by_ref = {sb.reference(g): g for g in result.orders}
+    bc_orders = sb.bluecherry_orders()
+    counts = sb.bluecherry_reference_counts()
+    external_ids = sb.centra_external_ids()
+    statuses = sb.centra_statuses()
+
+    rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"expected": 0, "posted": 0, "dupes": 0, "exp_total": Decimal(0),
+                 "bc_total": Decimal(0)})
+    for g in result.orders:
+        if g.postable:
+            r = rows[(g.market.code, g.expected_currency)]
+            r["expected"] += 1
+            r["exp_total"] += Decimal(g.expected_total)
+    mismatched: list[str] = []
+    strangers: list[str] = []
+    for o in bc_orders:
+        g = by_ref.get(str(o["external_reference"]))
+        if g is None:
+            strangers.append(str(o["external_reference"]))
+            continue
+        r = rows[(g.market.code, g.expected_currency)]
+        r["posted"] += 1
+        r["bc_total"] += Decimal(o["totals"]["total"])
+        if Decimal(o["totals"]["total"]) != Decimal(g.expected_total) \
+                or o["currency"] != g.expected_currency:
+            mismatched.append(f"{g.number}: {o['totals']['total']} {o['currency']} ≠ "
+                              f"{g.expected_total} {g.expected_currency}")
+    for ref, c in counts.items():
+        if c > 1 and ref in by_ref:
+            g = by_ref[ref]
+            rows[(g.market.code, g.expected_currency)]["dupes"] += c - 1
+
+    table = Table(title="Orders in BlueCherry (read from the BlueCherry sandbox, counted by "
+                        "external_reference over all its orders)", show_edge=False,
+                  header_style="bold")
+    for col in ("market", "currency", "should post", "in BlueCherry", "duplicates",
+                "total expected", "total in BlueCherry"):
+        table.add_column(col, justify="left" if col in ("market", "currency") else "right")
+    for (market, cur), r in sorted(rows.items()):
+        table.add_row(market, cur, str(r["expected"]), str(r["posted"]), str(r["dupes"]),
+                      f"{r['exp_total']:f}", f"{r['bc_total']:f}")
+    out.print()
+    out.print(table)
+
+    postable = [g for g in result.orders if g.postable]
+    missing = [g.number for g in postable if counts.get(sb.reference(g), 0) == 0]
+    dupes = sum(c - 1 for c in counts.values() if c > 1)
+    unpostable_in_bc = [g.number for g in result.orders
+                        if not g.postable and counts.get(sb.reference(g), 0)]
+    result.check("every postable order is in BlueCherry", not missing,
+                 f"missing: {missing[:10]}" if missing else f"{len(postable)} orders")
+    result.check("no duplicates in BlueCherry", dupes == 0 and not strangers,
+                 f"{dupes} duplicate(s), {len(strangers)} unknown reference(s)")
+    result.check("BlueCherry totals match Centra's grand totals to the minor unit",
+                 not mismatched, "; ".join(mismatched[:5]))
+    result.check("no unpostable order reached BlueCherry", not unpostable_in_bc,
+                 str(unpostable_in_bc[:10]))
+
+    # Exceptions, from Seamline's store.
+    open_exc = container.exceptions.list(state="open", limit=10_000)
+    held: dict[str, set[int]] = defaultdict(set)
+    by_type: Counter[tuple[str, str]] = Counter()
+    etable = Table(title="Open exceptions (read from Seamline's store)", show_edge=False,
+                   header_style="bold")
+    for col in ("type", "owner", "what", "orders held"):
+        etable.add_column(col)
+    for e in sorted(open_exc, key=lambda e: (e.type, e.business_key)):
+        by_type[(e.type, e.owner)] += 1
+        orders_held = [int(x) for x in (e.details or {}).get("orders", [])]
+        held[e.type].update(orders_held)
+        etable.add_row(e.type, e.owner, e.business_key,
+                       ", ".join(str(x) for x in orders_held) or "-")
+    out.print()
+    out.print(etable if open_exc else "No open exceptions.")
+    out.print("  by type and owner: " + (", ".join(
+        f"{t} ({o}) × {c}" for (t, o), c in sorted(by_type.items())) or "none"))
+    unexplained = [g.number for g in result.orders if not g.postable
+                   and g.number not in held.get(g.expected_exception or "", set())]
+    result.check("every unpostable order is an open exception of the expected type",
+                 not unexplained,
+                 f"not found: {unexplained[:10]}" if unexplained else
+                 f"{sum(1 for g in result.orders if not g.postable)} orders")
+    surprises = sorted({t for t, _ in by_type} - {g.expected_exception for g in result.orders
+                                                  if g.expected_exception})
+    result.check("no unexpected exception", not surprises, ", ".join(surprises))
+
+    # Write-back, read from the Centra sandbox.
+    posted = {str(o["external_reference"]): str(o["order_no"]) for o in bc_orders}
+    wrong_ids = [g.number for g in postable if g.number is not None
+                 and external_ids.get(g.number) != posted.get(sb.reference(g))]
+    unconfirmed = [g.number for g in postable if g.number is not None
+                   and statuses.get(g.number) != "CONFIRMED"]
+    written = sum(1 for g in postable if g.number is not None and external_ids.get(g.number))
+    out.print()
+    out.print(f"Centra (read from the Centra sandbox): {written} of {len(postable)} posted "
+              f"orders carry their BlueCherry order number as external id; "
+              f"{len(postable) - len(unconfirmed)} confirmed.")
+    result.check("BlueCherry numbers written back to Centra", not wrong_ids,
+                 f"wrong or missing: {wrong_ids[:10]}" if wrong_ids else "")
+    result.check("posted PENDING orders confirmed in Centra", not unconfirmed,
+                 str(unconfirmed[:10]))
+    waited = [g for g in result.orders if g.waits_for and g.postable]
+    out.print(f"Held or unpaid at first, released at 20:00 and then posted once: "
+              f"{sum(1 for g in waited if counts.get(sb.reference(g), 0) == 1)} of "
+              f"{len(waited)}.")
+    left = sb.faults_snapshot()
+    out.print()
+    for name, ok, detail in result.checks:
+        mark = "[green]✓[/]" if ok else "[red]✗[/]"
+        out.print(f" {mark} {name}" + (f" — {detail}" if detail else ""))
+    _ = left
+
+
+def _serve_dashboard(settings: Any, container: Container, sb: Sandboxes, *,
+                     keep: bool) -> None:
+    from seamline.entrypoints.web.app import create_app  # noqa: PLC0415
+
+    app = create_app(settings, container.db, queue=container.queue)
+    with ServerThread(app) as server:
+        out.print()
+        out.print(f"Dashboard: {server.url}/")
+        if not keep:
+            out.print("  (it stops with the demo; run `seamline demo --keep` to keep it, the "
+                      "sandboxes and the store up until Ctrl-C)")
+            return
+        out.print(f"  Centra sandbox {sb.centra_root}/_sandbox/docs · BlueCherry sandbox "
+                  f"{sb.bluecherry_root}/_sandbox/state — press Ctrl-C to stop")
+        stop = threading.Event()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            out.print("stopping")
+
+
+def command(
+    fast: Annotated[bool, typer.Option("--fast", help="A small day (under a minute).")] = False,
+    orders: Annotated[int | None, typer.Option("--orders", min=0, max=5000,
+                                               help="Generated orders over the day.")] = None,
+    keep: Annotated[bool, typer.Option(
+        "--keep", help="Keep the dashboard, sandboxes and store up until Ctrl-C.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the world and the orders.")] = 7,
+) -> None:
+    """Run a simulated trading day on the Centra and BlueCherry sandboxes and check it."""
+    from seamline.logging import configure_logging  # noqa: PLC0415
+
+    configure_logging(os.environ.get("SEAMLINE_LOG_LEVEL") or "ERROR")
+    with tempfile.TemporaryDirectory(prefix="seamline-demo-") as tmp:
+        result = run_demo(fast=fast, orders=orders, seed=seed, keep=keep, workdir=Path(tmp))
+    if not result.ok:
+        out.print("[red]Some invariants did not hold.[/]")
+        raise typer.Exit(1)
+    out.print("[green]All invariants hold.[/]")
