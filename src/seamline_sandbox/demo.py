@@ -190,10 +190,7 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
             out.print(f"  simulated {WAVES[0][0]:02d}:00 → {AFTER_CUTOFF[0]:02d}:"
                       f"{AFTER_CUTOFF[1]:02d} in {time.monotonic() - wall0:.1f}s of wall time")
             _summarise(sb, container, result)
-            if keep:
-                _serve_dashboard(settings, container, sb, keep=True)
-            else:
-                _serve_dashboard(settings, container, sb, keep=False)
+            _serve_dashboard(settings, container, sb, keep=keep)
         finally:
             container.close()
     return result
@@ -223,10 +220,11 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
     mismatched: list[str] = []
     strangers: list[str] = []
     for o in bc_orders:
-        g = by_ref.get(str(o["external_reference"]))
-        if g is None:
+        found = by_ref.get(str(o["external_reference"]))
+        if found is None:
             strangers.append(str(o["external_reference"]))
             continue
+        g = found
         r = rows[(g.market.code, g.expected_currency)]
         r["posted"] += 1
         r["bc_total"] += Decimal(o["totals"]["total"])
@@ -235,16 +233,16 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
             mismatched.append(f"{g.number}: {o['totals']['total']} {o['currency']} ≠ "
                               f"{g.expected_total} {g.expected_currency}")
     for ref, c in counts.items():
-        if c > 1 and ref in by_ref:
-            g = by_ref[ref]
-            rows[(g.market.code, g.expected_currency)]["dupes"] += c - 1
+        dup = by_ref.get(ref)
+        if c > 1 and dup is not None:
+            rows[(dup.market.code, dup.expected_currency)]["dupes"] += c - 1
 
     table = Table(title="Orders in BlueCherry (read from the BlueCherry sandbox, counted by "
                         "external_reference over all its orders)", show_edge=False,
                   header_style="bold")
-    for col in ("market", "currency", "should post", "in BlueCherry", "duplicates",
-                "total expected", "total in BlueCherry"):
-        table.add_column(col, justify="left" if col in ("market", "currency") else "right")
+    for col in ("market", "cur", "to post", "posted", "dupes", "expected total",
+                "BlueCherry total"):
+        table.add_column(col, justify="left" if col in ("market", "cur") else "right")
     for (market, cur), r in sorted(rows.items()):
         table.add_row(market, cur, str(r["expected"]), str(r["posted"]), str(r["dupes"]),
                       f"{r['exp_total']:f}", f"{r['bc_total']:f}")
@@ -312,12 +310,16 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
     out.print(f"Held or unpaid at first, released at 20:00 and then posted once: "
               f"{sum(1 for g in waited if counts.get(sb.reference(g), 0) == 1)} of "
               f"{len(waited)}.")
-    left = sb.faults_snapshot()
+    faults = sb.faults_snapshot()
+    for side in ("centra", "bluecherry"):
+        fired = ", ".join(f"{k} × {v}" for k, v in sorted(faults[side]["fired"].items()))
+        pending = sum(int(q["remaining"]) for q in faults[side]["queued"])
+        out.print(f"Faults that fired in the {side.capitalize()} sandbox: {fired or 'none'}"
+                  + (f" ({pending} planned fault(s) never triggered)" if pending else ""))
     out.print()
     for name, ok, detail in result.checks:
         mark = "[green]✓[/]" if ok else "[red]✗[/]"
         out.print(f" {mark} {name}" + (f" — {detail}" if detail else ""))
-    _ = left
 
 
 def _serve_dashboard(settings: Any, container: Container, sb: Sandboxes, *,
