@@ -33,6 +33,7 @@ from .config_cmd import config_app
 from .db_cmd import db_app
 from .exceptions_cmd import exceptions_app
 from .jobs_cmd import jobs_app
+from .orders_cmd import orders_app
 from .plugins import load_plugins
 from .process_cmd import register_process_commands
 
@@ -79,6 +80,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     register_process_commands(app)
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(exceptions_app, name="exceptions")
+    app.add_typer(orders_app, name="orders")
     if plugins:
         load_plugins(app)
     return app

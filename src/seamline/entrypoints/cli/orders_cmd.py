@@ -1,0 +1,264 @@
+"""``seamline orders sync|post|show``: the order flow by hand.
+
+- ``sync``: intake now — Centra's events queue (``--events``) and polling by ``updatedAt``.
+- ``post [--batch DATE]``: release the daily batches that are due (or batch DATE), then run the
+  order, write-back and intake queues until nothing is left that can run within ``--wait``.
+- ``show NUMBER``: the whole story of one order across both systems.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from seamline.exceptions import NotFound, SeamlineError
+
+from ._output import print_json, print_record, print_table
+from ._state import err_console, out_console, state
+from ._wiring import build_runtime
+
+if TYPE_CHECKING:
+    from seamline.bootstrap import Container
+
+__all__ = ["order_story", "orders_app"]
+
+orders_app = typer.Typer(help="Move orders from Centra to BlueCherry by hand, and trace one.",
+                         no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+POST_QUEUES = ("orders", "writeback", "intake")
+
+
+def _ledger_states(rt: Container) -> dict[str, int]:
+    import sqlalchemy as sa  # noqa: PLC0415 - lazy: keep CLI start-up light
+
+    from seamline.adapters.store.schema import ledger  # noqa: PLC0415
+
+    with rt.db.read() as conn:
+        rows = conn.execute(sa.select(ledger.c.state, sa.func.count())
+                            .where(ledger.c.kind == "order").group_by(ledger.c.state)).all()
+    return {str(s): int(n) for s, n in rows}
+
+
+@orders_app.command("sync")
+def sync(
+    ctx: typer.Context,
+    events: Annotated[bool, typer.Option(
+        "--events/--no-events", help="Also drain Centra's events queue first.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Intake now: read new and changed orders from Centra onto the ledger."""
+    state(ctx).setup_logging()
+    rt = build_runtime(state(ctx).settings())
+    try:
+        flow = rt.orders
+        drained = flow.drain_events(rt.db.begin) if events else 0
+        seen = flow.poll(rt.db.begin)
+        states = _ledger_states(rt)
+    finally:
+        rt.close()
+    result = {"events": drained, "orders_read": seen, "ledger": states}
+    if as_json:
+        print_json(result)
+        return
+    out_console.print(f"read {seen} order(s) from Centra"
+                      + (f" and {drained} event(s)" if events else ""), markup=False)
+    print_table([{"state": k, "orders": v} for k, v in sorted(states.items())],
+                ("state", "orders"), empty="no orders on the ledger")
+
+
+def _due_wait(rt: Container, queues: tuple[str, ...]) -> float | None:
+    """Seconds until the next waiting job in ``queues`` may run (None if none waits)."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from seamline.adapters.store.schema import jobs  # noqa: PLC0415
+
+    with rt.db.read() as conn:
+        first = conn.execute(sa.select(sa.func.min(jobs.c.run_at)).where(
+            jobs.c.queue.in_(queues), jobs.c.status.in_(("todo", "doing")))).scalar()
+    if first is None:
+        return None
+    return max(0.0, float((first - rt.queue.clock()).total_seconds()))
+
+
+@orders_app.command("post")
+def post(
+    ctx: typer.Context,
+    batch: Annotated[str | None, typer.Option(
+        "--batch", metavar="DATE",
+        help="Release the daily batch of this business day (YYYY-MM-DD) instead of the "
+             "batches that are due.")] = None,
+    wait: Annotated[float, typer.Option(
+        min=0, help="Wait up to this many seconds for retries that are due soon.")] = 60.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Release due daily batches (or --batch DATE) and post until the queues are drained."""
+    day: date | None = None
+    if batch is not None:
+        try:
+            day = date.fromisoformat(batch)
+        except ValueError:
+            raise SeamlineError(f"--batch {batch!r} is not a date; use YYYY-MM-DD") from None
+    state(ctx).setup_logging()
+    rt = build_runtime(state(ctx).settings())
+    try:
+        with rt.db.begin() as conn:
+            released = rt.orders.run_batches(conn, day=day)
+        worker = rt.worker(queues=[q for q in POST_QUEUES if q in rt.known_queues()],
+                           concurrency=1)
+        ran = 0
+        deadline = time.monotonic() + wait
+        while True:
+            ran += worker.drain()
+            pause = _due_wait(rt, POST_QUEUES)
+            if pause is None or time.monotonic() + pause > deadline:
+                break
+            time.sleep(min(pause, 1.0) or 0.05)
+        pending = _due_wait(rt, POST_QUEUES)
+        states = _ledger_states(rt)
+    finally:
+        rt.close()
+    result = {"batch_released": released, "jobs_run": ran, "ledger": states,
+              "jobs_waiting": pending is not None}
+    if as_json:
+        print_json(result)
+        return
+    what = f"batch {day.isoformat()}" if day else "due daily batches"
+    out_console.print(f"{released} order(s) released from {what}; {ran} job(s) run",
+                      markup=False)
+    print_table([{"state": k, "orders": v} for k, v in sorted(states.items())],
+                ("state", "orders"), empty="no orders on the ledger")
+    if pending is not None:
+        err_console.print(f"some jobs wait for a later retry (next in {pending:.0f}s); "
+                          "`seamline worker` or `seamline run` will post them", markup=False)
+
+
+# -- show -----------------------------------------------------------------------------------
+
+
+def order_story(rt: Container, number: int) -> dict[str, Any]:
+    """Everything known about Centra order ``number``, BlueCherry's copy read live."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from seamline.adapters.store.repos import get_ledger  # noqa: PLC0415
+    from seamline.adapters.store.schema import audit_log, exceptions, jobs  # noqa: PLC0415
+
+    key = str(number)
+    business_key = f"order:{number}"
+    with rt.db.read() as conn:
+        row = get_ledger(conn, "order", key)
+        if row is None:
+            raise NotFound(f"order {number} is not on the ledger; run `seamline orders sync` "
+                           "(or check the number in Centra)")
+        data = dict(row.data)
+        parks = [str(p) for p in data.get("parks", [])]
+        exc_rows = conn.execute(sa.select(exceptions).where(sa.or_(
+            exceptions.c.business_key == business_key,
+            exceptions.c.business_key.like(f"{business_key}:%"),
+            exceptions.c.business_key.in_(parks),
+        )).order_by(exceptions.c.id)).all()
+        job_rows = conn.execute(sa.select(jobs).where(sa.or_(
+            jobs.c.business_key == business_key,
+            jobs.c.dedupe_key.in_([f"order:post:{key}", f"order:reconcile:{key}",
+                                   f"order:fetch:{key}"]),
+        )).order_by(jobs.c.id)).all()
+        audit_rows = conn.execute(sa.select(audit_log).where(
+            audit_log.c.entity_kind == "order", audit_log.c.business_key == key)
+            .order_by(audit_log.c.id)).all()
+    snap = data.get("snapshot") or {}
+    centra = {
+        "status": snap.get("status"), "market": snap.get("market_id"),
+        "currency": snap.get("currency"), "grand_total": snap.get("grand_total"),
+        "tax_total": snap.get("tax_total"), "shipping": snap.get("shipping"),
+        "vouchers": snap.get("voucher_discount"), "on_hold": snap.get("is_on_hold"),
+        "waiting_for_payment": snap.get("is_waiting_for_payment"),
+        "shipping_option": snap.get("shipping_option"), "external_id": snap.get("external_id"),
+        "lines": [{"id": ln.get("id"), "sku": ln.get("sku"), "quantity": ln.get("quantity"),
+                   "cancelled": ln.get("cancelled_quantity"),
+                   "line_value": ln.get("line_value")} for ln in snap.get("lines", [])],
+        "updated_at": snap.get("updated_at"),
+    }
+    frozen = data.get("frozen")
+    payload = None if frozen is None else {
+        "customer_po": frozen.get("customer_po"),
+        "external_reference": frozen.get("external_reference"),
+        "customer": frozen.get("customer"), "division": frozen.get("division"),
+        "warehouse": frozen.get("warehouse"), "ship_via": frozen.get("ship_via"),
+        "currency": frozen.get("currency"), "totals": frozen.get("totals"),
+        "lines": len(frozen.get("lines", [])),
+    }
+    bluecherry: dict[str, Any] | None = None
+    order_no = data.get("order_no")
+    if order_no:
+        try:
+            erp = rt.erp.get_sales_order(str(order_no))
+            bluecherry = {
+                "order_no": erp.order_no, "status": erp.status, "customer_po": erp.customer_po,
+                "external_reference": erp.external_reference, "currency": erp.currency,
+                "total": erp.total.wire(), "tax": erp.tax.wire(),
+                "updated_by": erp.updated_by, "updated_at": erp.updated_at.isoformat(),
+                "lines": [{"line_no": ln.line_no, "sku": ln.sku, "ordered": ln.ordered_quantity,
+                           "cancelled": ln.cancelled_quantity, "shipped": ln.shipped_quantity}
+                          for ln in erp.lines],
+            }
+        except SeamlineError as exc:
+            bluecherry = {"order_no": order_no, "error": exc.message}
+    return {
+        "number": number,
+        "state": row.state,
+        "reason": data.get("reason"),
+        "business_day": data.get("business_day"),
+        "order_no": order_no,
+        "posted_at": data.get("posted_at"),
+        "posted_how": data.get("posted_how"),
+        "written_back_at": data.get("written_back_at"),
+        "centra": centra,
+        "payload": payload,
+        "bluecherry": bluecherry,
+        "line_map": data.get("line_map"),
+        "exceptions": [{"id": e.id, "type": e.type, "owner": e.owner, "state": e.state,
+                        "business_key": e.business_key, "count": e.count,
+                        "message": e.message} for e in exc_rows],
+        "jobs": [{"id": j.id, "task": j.task, "queue": j.queue, "status": j.status,
+                  "attempts": j.attempts, "last_error": j.last_error} for j in job_rows],
+        "audit": [{"at": a.at, "action": a.action, "actor": a.actor, "detail": a.detail}
+                  for a in audit_rows],
+    }
+
+
+@orders_app.command("show")
+def show(ctx: typer.Context, number: int, as_json: JsonOpt = False) -> None:
+    """The whole story of one Centra order: ledger, Centra, payload, BlueCherry, exceptions."""
+    rt = build_runtime(state(ctx).settings())
+    try:
+        story = order_story(rt, number)
+    finally:
+        rt.close()
+    if as_json:
+        print_json(story)
+        return
+    head = {k: story[k] for k in ("number", "state", "reason", "business_day", "order_no",
+                                  "posted_at", "posted_how", "written_back_at")
+            if story[k] is not None}
+    print_record(head)
+    for section in ("centra", "payload", "bluecherry", "line_map"):
+        out_console.print(f"\n[bold]{section}[/]")
+        if story[section] is None:
+            out_console.print("  -", markup=False)
+        else:
+            print_record(story[section])
+    out_console.print("\n[bold]exceptions[/]")
+    for e in story["exceptions"]:
+        out_console.print(f"  #{e['id']} {e['type']} ({e['owner']}, {e['state']}, "
+                          f"×{e['count']}) {e['business_key']}: {e['message']}",
+                          markup=False)
+    if not story["exceptions"]:
+        out_console.print("  none", markup=False)
+    out_console.print("\n[bold]jobs[/]")
+    print_table(story["jobs"], ("id", "task", "status", "attempts", "last_error:error"),
+                empty="  none")
+    out_console.print("\n[bold]audit[/]")
+    print_table(story["audit"], ("at", "action", "actor", "detail"), empty="  none")
