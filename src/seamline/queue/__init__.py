@@ -7,10 +7,11 @@ from seamline.queue.models import Job, JobStatus, Lease
 from seamline.queue.policy import RetryDecision, RetryPolicy
 from seamline.queue.registry import TaskRegistry, TaskSpec
 from seamline.queue.scheduler import Scheduler
-from seamline.queue.worker import JobContext, Worker
+from seamline.queue.worker import JobAbandoned, JobContext, Worker
 
 __all__ = [
     "Job",
+    "JobAbandoned",
     "JobContext",
     "JobQueue",
     "JobStatus",

@@ -22,13 +22,20 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.exceptions import ConfigError, LeaseLost, StoreError
+from seamline.exceptions import ConfigError, LeaseLost, SeamlineError, StoreError
 from seamline.logging import get_logger, job_context
 from seamline.queue.core import JobQueue
 from seamline.queue.models import Job, Lease
 from seamline.queue.registry import TaskRegistry
 
-__all__ = ["JobContext", "Worker", "default_worker_id"]
+__all__ = ["JobAbandoned", "JobContext", "Worker", "default_worker_id"]
+
+
+class JobAbandoned(SeamlineError):
+    """The job's lease kept expiring: its worker crashed or stalled every time it ran it."""
+
+    exception_type = "JOB_ABANDONED"
+    owner = "operations"
 
 
 def default_worker_id() -> str:
@@ -245,7 +252,7 @@ class Worker:
                 self.registry.get(job.task)  # raises ConfigError naming the known tasks
                 return
             if job.attempts > job.max_attempts:
-                raise StoreError(
+                raise JobAbandoned(
                     f"job {job.id} was claimed {job.attempts} times without finishing "
                     "(its worker crashed or stalled past the lease each time)"
                 )

@@ -463,6 +463,19 @@ def test_a_worker_completes_in_the_handlers_own_transaction_when_asked(db, queue
     assert job.status is JobStatus.SUCCEEDED
 
 
+def test_a_job_whose_workers_keep_dying_becomes_an_exception(db, queue, clock, exceptions) -> None:
+    """Claimed more times than allowed without finishing (crash loop): JOB_ABANDONED."""
+    registry = TaskRegistry()
+    registry.register("t.run", lambda ctx, args: None)
+    _enqueue(db, queue, max_attempts=1, business_key="order:7")
+    queue.claim(["default"], "crashed-worker", lease_s=5)
+    clock.advance(6)
+    Worker(db, queue, registry, concurrency={"default": 1}, lease_s=5).drain()
+    (record,) = exceptions.list(state="open")
+    assert (record.type, record.owner, record.business_key) == (
+        "JOB_ABANDONED", "operations", "order:7")
+
+
 def test_an_unknown_queue_name_is_a_one_line_config_error(db, queue) -> None:
     """The error lists the queues that do exist."""
     registry = TaskRegistry()
