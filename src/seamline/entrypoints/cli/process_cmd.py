@@ -168,12 +168,28 @@ def register_process_commands(app: typer.Typer) -> None:
         err_console.print("stopped", markup=False)
 
 
+def web_routers(settings: Settings, rt: Any) -> list[Any]:
+    """Routers that ``run`` mounts besides the dashboard: the Centra webhook receiver at
+    ``/webhooks/centra`` when ``SEAMLINE_CENTRA_WEBHOOK_SECRET`` is set (each verified notice
+    enqueues a fetch of the orders it names; polling stays on as the safety net)."""
+    secret = settings.centra.webhook_secret
+    if secret is None or not secret.get_secret_value():
+        return []
+    from seamline.adapters.centra.webhooks import webhook_router  # noqa: PLC0415 - lazy
+
+    def on_events(events: list[Any]) -> None:
+        rt.orders.enqueue_fetch(events)
+
+    return [webhook_router(secret, settings.centra.webhook_tolerance_s, on_events,
+                           path="/webhooks/centra")]
+
+
 def _web_server(settings: Settings, rt: Any, *, host: str | None, port: int | None) -> Any:
     import uvicorn  # noqa: PLC0415 - lazy: keep CLI start-up light
 
     from seamline.entrypoints.web.app import create_app  # noqa: PLC0415 - lazy: keep CLI start-up light
 
-    app = create_app(settings, rt.db, queue=rt.queue)
+    app = create_app(settings, rt.db, queue=rt.queue, routers=web_routers(settings, rt))
     config = uvicorn.Config(
         app, host=host or settings.web.host, port=settings.web.port if port is None else port,
         log_config=None, access_log=False, lifespan="off",
