@@ -147,7 +147,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     """The configured ``[schedules]`` over the built-in ones (a configured name wins).
 
     Built in: polling Centra by ``updatedAt`` (the safety net), daily batches (checked every
-    minute), the recovery sweep (daily) and the BlueCherry catalogue sync (hourly).
+    minute), the recovery sweep (daily), the BlueCherry catalogue sync (hourly) and, when
+    ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
         "orders-poll": ScheduleEntry(task="orders.poll",
@@ -156,6 +157,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         "orders-sweep": ScheduleEntry(task="orders.sweep", every_s=24 * 3600),
         "catalogue-sync": ScheduleEntry(task="catalogue.sync", every_s=3600),
     }
+    if settings.centra.use_events_queue:
+        builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
     return {**builtin, **settings.schedules}
 
 

@@ -80,6 +80,9 @@ class CentraSettings(_Section):
     page_size: int = Field(100, ge=1, le=200)
     #: Integration name (the events queue and id conversions are per integration).
     integration_name: str = "seamline"
+    #: Read Centra's events queue every minute (fast intake; needs Event:read/Event:write and
+    #: the events system switched on for the environment). Polling runs either way.
+    use_events_queue: bool = False
     rate_limits: RateLimitSettings = RateLimitSettings()
 
 

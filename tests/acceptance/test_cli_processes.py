@@ -59,7 +59,8 @@ def test_a_worker_stops_with_exit_0_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_run_serves_the_dashboard_and_stops_with_exit_0_on_sigterm(tmp_path: Path) -> None:
-    """`seamline run` prints the dashboard URL, answers /healthz, and exits 0 on SIGTERM."""
+    """`seamline run` prints the dashboard URL, answers /healthz, shows the missing Centra token
+    as an integrator's exception on the dashboard, and exits 0 on SIGTERM."""
     port = _free_port()
     proc = _start(tmp_path, "run", "--port", str(port))
     url = f"http://127.0.0.1:{port}"
@@ -71,11 +72,16 @@ def test_run_serves_the_dashboard_and_stops_with_exit_0_on_sigterm(tmp_path: Pat
             break
         except httpx.TransportError:
             time.sleep(0.1)
+    # No SEAMLINE_CENTRA_TOKEN: the scheduled poll cannot run and says why, for the integrator.
     page = httpx.get(f"{url}/", timeout=5)
+    while time.monotonic() < deadline and "CONFIG_INVALID" not in page.text:
+        time.sleep(0.2)
+        page = httpx.get(f"{url}/", timeout=5)
     code, out, err = _stop(proc)
     assert health is not None, err
     assert health.json()["status"] == "ok"
-    assert "No open exceptions." in page.text
+    assert "CONFIG_INVALID" in page.text
+    assert "SEAMLINE_CENTRA_TOKEN" in page.text
     assert f"Dashboard: {url}/" in out
     assert code == 0, err
     assert "Traceback" not in err

@@ -176,6 +176,7 @@ class OrderFlow:
     sweep_days: int = 7
     clock: Callable[[], datetime] = _now
     catalogue_cache: CatalogueCache = field(default_factory=CatalogueCache)
+    _listening: bool = field(default=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Any, *, db: Database, queue: JobQueue,
@@ -266,7 +267,14 @@ class OrderFlow:
         return len(orders)
 
     def drain_events(self, tx: Tx, *, limit: int = 200) -> int:
-        """Read Centra's events queue; confirm only what has been durably recorded."""
+        """Read Centra's events queue; confirm only what has been durably recorded.
+
+        Every event is confirmed once its orders are on the ledger, including events Seamline
+        ignores (Centra keeps returning unconfirmed ones).
+        """
+        if not self._listening:
+            self.centra.ensure_event_listeners()
+            self._listening = True
         events = self.centra.fetch_events(limit)
         if not events:
             return 0

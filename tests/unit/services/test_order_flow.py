@@ -231,3 +231,14 @@ def test_daily_batch_posts_after_the_cutoff_and_rerunning_posts_nothing_twice(
         env.flow.run_batches(conn, day=date(2026, 11, 28))
     env.worker.drain()
     assert env.erp.count_by_external_reference("centra:1:1011") == 1
+
+
+def test_events_queue_intake_records_orders_then_confirms_every_event(env: Env) -> None:
+    """Order events lead to the order being recorded and posted; all events get confirmed."""
+    assert env.flow.drain_events(env.db.begin) == 0  # subscribes; nothing queued yet
+    assert env.centra.listening
+    _place(env, order(number=1012))
+    assert env.flow.drain_events(env.db.begin) >= 1
+    assert env.centra.fetch_events(100) == []
+    env.worker.drain()
+    assert env.erp.count_by_external_reference("centra:1:1012") == 1
