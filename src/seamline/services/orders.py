@@ -553,18 +553,29 @@ class OrderFlow:
                 return done
             pairs = [(str(d["snapshot"]["id"]), str(d["order_no"])) for _, d in rows]
             self.centra.set_external_ids(pairs)
+            # Keep the orders confirmed before a failing confirm: a retry starts after them,
+            # so one flaky confirm cannot throw away (and starve) a whole batch's progress.
+            confirmed = []
+            failure: Exception | None = None
             for key, d in rows:
                 if d.get("confirm") and d["snapshot"]["status"] == OrderStatus.PENDING.value:
-                    self.centra.confirm_order(int(key))
-            if self.lock_after_post:
-                self.centra.set_orders_lock([int(k) for k, _ in rows], True)
+                    try:
+                        self.centra.confirm_order(int(key))
+                    except Exception as exc:  # re-raised below, once the progress is kept
+                        failure = exc
+                        break
+                confirmed.append((key, d))
+            if self.lock_after_post and confirmed:
+                self.centra.set_orders_lock([int(k) for k, _ in confirmed], True)
             ctx.heartbeat()
             with ctx.transaction() as conn:
-                for key, d in rows:
+                for key, d in confirmed:
                     upsert_ledger(conn, KIND, key, state="synced",
                                   data=dict(d, written_back_at=self.clock().isoformat()),
                                   now=self.clock())
-            done += len(rows)
+            done += len(confirmed)
+            if failure is not None:
+                raise failure
 
     def reconcile(self, ctx: JobContext, number: int) -> None:
         """A posted order changed in Centra: cancel in BlueCherry, or raise the change."""

@@ -1,0 +1,44 @@
+"""Write-back keeps its progress when one ``confirmOrder`` fails (in-memory Centra/BlueCherry).
+
+Found by the end-to-end fault test: with ~20% 5xx on Centra, a batch of 100 write-backs holds
+~70 confirms, each failing ~5% of the time after the client's read-back; when one failure threw
+the whole batch's progress away, the write-back job retried the same batch forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from orderkit import order
+from test_order_flow import Env
+
+from seamline.domain.orders import OrderStatus
+
+
+def test_a_failing_confirm_keeps_the_orders_written_back_before_it(sqlite_url: str) -> None:
+    """Orders before the failing confirm are synced at once; the retry finishes the rest."""
+    env = Env(sqlite_url)
+    for number, status in ((2001, OrderStatus.CONFIRMED), (2002, OrderStatus.PENDING),
+                           (2003, OrderStatus.PENDING)):
+        env.centra.add_order(replace(order(number=number, id=f"h{number}", status=status),
+                                     updated_at=env.now - timedelta(minutes=1)))
+    env.flow.poll(env.db.begin)
+    env.worker.drain(["orders"])
+    assert all(env.ledger(n).state == "posted" for n in (2001, 2002, 2003))
+
+    # A long Retry-After on the second confirm: the job is released to run an hour later.
+    env.centra.inject("429", times=1, match="confirm_order", retry_after=3600)
+    env.worker.run_once(["writeback"])
+
+    assert env.ledger(2001).state == "synced"
+    assert env.ledger(2002).state == "posted"
+    assert env.ledger(2003).state == "posted"
+    env.now += timedelta(hours=2)
+    env.worker.drain(["writeback"])
+    for n in (2001, 2002, 2003):
+        assert env.ledger(n).state == "synced"
+        got = env.centra.get_order(n)
+        assert got is not None
+        assert got.external_id == env.ledger(n).data["order_no"]
+        assert got.status is OrderStatus.CONFIRMED
