@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import requeue_job, utcnow
+from seamline.adapters.store.repos import requeue_job, upsert_insert, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
 from seamline.queue.models import Job, JobStatus, Lease
@@ -41,14 +41,6 @@ __all__ = ["JobQueue"]
 _LIVE = ("todo", "doing")
 
 
-def _insert(conn: Connection) -> Callable[..., Any]:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
-
-        return insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
-
-    return sqlite_insert
 
 
 class JobQueue:
@@ -107,7 +99,7 @@ class JobQueue:
             stmt: Any = sa.insert(jobs).values(**values).returning(jobs.c.id)
         else:
             stmt = (
-                _insert(conn)(jobs).values(**values).on_conflict_do_nothing()
+                upsert_insert(conn)(jobs).values(**values).on_conflict_do_nothing()
                 .returning(jobs.c.id)
             )
         new_id = conn.execute(stmt).scalar()

@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import utcnow
+from seamline.adapters.store.repos import upsert_insert, utcnow
 from seamline.adapters.store.schema import schedule_ticks
 from seamline.exceptions import StoreError
 from seamline.logging import get_logger
@@ -143,7 +143,7 @@ class Scheduler:
         for name, sched in self.schedules.items():
             at = self.tick_time(now, sched.every_s)
             with self.db.begin() as conn:
-                ins = _insert(conn)(schedule_ticks).values(
+                ins = upsert_insert(conn)(schedule_ticks).values(
                     schedule=name, tick=at, created_at=now
                 ).on_conflict_do_nothing().returning(schedule_ticks.c.id)
                 tick_id = conn.execute(ins).scalar()
@@ -176,11 +176,3 @@ class Scheduler:
             self.step_down()
 
 
-def _insert(conn: Connection) -> Callable[..., Any]:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
-
-        return insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
-
-    return sqlite_insert

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import audit, requeue_job, utcnow
+from seamline.adapters.store.repos import audit, requeue_job, upsert_insert, utcnow
 from seamline.adapters.store.schema import exception_history, exceptions
 from seamline.exceptions import OWNERS, SeamlineError
 
@@ -171,7 +171,7 @@ def raise_exception(
             _history(conn, int(existing), "repeated", "system", message, now=now)
             return int(existing)
         insert = (
-            _insert_fn(conn)(exceptions)
+            upsert_insert(conn)(exceptions)
             .values(
                 type=type,
                 owner=owner,
@@ -197,14 +197,6 @@ def raise_exception(
     raise SeamlineError(f"could not record exception {type} for {business_key}")
 
 
-def _insert_fn(conn: Connection) -> Callable[..., Any]:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415
-
-        return insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
-
-    return sqlite_insert
 
 
 def resolve_for_key(

@@ -28,6 +28,17 @@ __all__ = [
 ]
 
 
+def upsert_insert(conn: Connection) -> Callable[..., Any]:
+    """The dialect's ``insert`` (with ``on_conflict_do_*``) for ``conn``: PostgreSQL or SQLite."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+
+    return sqlite_insert
+
+
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
@@ -95,13 +106,7 @@ def upsert_ledger(
     values: dict[str, Any] = {"state": state, "data": dict(data), "updated_at": now}
     if posted_hash is not _KEEP:
         values["posted_hash"] = posted_hash
-    dialect = conn.dialect.name
-    insert_fn: Callable[..., Any]
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as insert_fn  # noqa: PLC0415
-    else:
-        from sqlalchemy.dialects.sqlite import insert as insert_fn  # noqa: PLC0415
-    stmt = insert_fn(ledger).values(
+    stmt = upsert_insert(conn)(ledger).values(
         kind=kind,
         business_key=key,
         version=1,
