@@ -432,6 +432,26 @@ def _fingerprint(container: Container) -> tuple[Any, ...]:
     return (tuple(sorted(jobs.items())), tuple(led), tuple(exc))
 
 
+def _unfinished(container: Container, limit: int = 10) -> str:
+    """The first unfinished jobs, for a NotQuiet message."""
+    from seamline.adapters.store.schema import jobs  # noqa: PLC0415
+
+    with container.db.read() as conn:
+        rows = conn.execute(
+            sa.select(jobs.c.id, jobs.c.task, jobs.c.status, jobs.c.attempts, jobs.c.run_at,
+                      jobs.c.lease_expires_at, jobs.c.business_key, jobs.c.last_error)
+            .where(jobs.c.status.in_(("todo", "doing"))).order_by(jobs.c.id).limit(limit)
+        ).all()
+    now = container.queue.clock()
+    return "; ".join(
+        f"job {r.id} {r.task} {r.status} key={r.business_key} attempts={r.attempts} "
+        f"run_at={(r.run_at - now).total_seconds():+.0f}s"
+        + (f" lease={(r.lease_expires_at - now).total_seconds():+.0f}s"
+           if r.lease_expires_at is not None else "")
+        + (f" error={str(r.last_error)[:120]!r}" if r.last_error else "")
+        for r in rows)
+
+
 def runnable(container: Container) -> int:
     """Jobs still to run: due or not (a retry's later ``run_at`` included) and running."""
     counts = container.queue.counts()
@@ -485,7 +505,8 @@ def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
                 if time.monotonic() > deadline:
                     counts = container.queue.counts()
                     raise NotQuiet(f"still {runnable(container)} job(s) to run after "
-                                   f"{timeout_s:.0f}s: {counts}", counts)
+                                   f"{timeout_s:.0f}s: {counts}; {_unfinished(container)}",
+                                   counts)
                 time.sleep(0.05)
             current = _fingerprint(container)
             if on_round is not None:
