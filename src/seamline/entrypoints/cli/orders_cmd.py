@@ -1,6 +1,7 @@
 """``seamline orders sync|post|show``: the order flow by hand.
 
-- ``sync``: intake now — Centra's events queue (``--events``) and polling by ``updatedAt``.
+- ``sync``: intake now — Centra's events queue (when ``[centra].use_events_queue`` or
+  ``--events``) and polling by ``updatedAt``.
 - ``post [--batch DATE]``: release the daily batches that are due (or batch DATE), then run the
   order, write-back and intake queues until nothing is left that can run within ``--wait``.
 - ``show NUMBER``: the whole story of one order across both systems.
@@ -46,13 +47,16 @@ def _ledger_states(rt: Container) -> dict[str, int]:
 @orders_app.command("sync")
 def sync(
     ctx: typer.Context,
-    events: Annotated[bool, typer.Option(
-        "--events/--no-events", help="Also drain Centra's events queue first.")] = False,
+    events: Annotated[bool | None, typer.Option(
+        "--events/--no-events", help="Drain Centra's events queue first (default: "
+                                     "[centra].use_events_queue).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Intake now: read new and changed orders from Centra onto the ledger."""
     state(ctx).setup_logging()
     rt = build_runtime(state(ctx).settings())
+    if events is None:
+        events = bool(getattr(rt.settings.centra, "use_events_queue", False))
     try:
         flow = rt.orders
         drained = flow.drain_events(rt.db.begin) if events else 0
