@@ -15,6 +15,7 @@ Seamline's store; the exit code is 0 only if every invariant holds.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -337,11 +339,19 @@ def _serve_dashboard(settings: Any, container: Container, sb: Sandboxes, *,
         out.print(f"  Centra sandbox {sb.centra_root}/_sandbox/docs · BlueCherry sandbox "
                   f"{sb.bluecherry_root}/_sandbox/state — press Ctrl-C to stop")
         stop = threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT,
+                                                                     signal.SIGTERM)}
         try:
             while not stop.wait(0.5):
                 pass
-        except KeyboardInterrupt:
-            out.print("stopping")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        out.print("stopping")
 
 
 def command(
