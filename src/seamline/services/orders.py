@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +30,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import audit, get_cursor, get_ledger, set_cursor, upsert_ledger
+from seamline.adapters.store.repos import (
+    LedgerEntry,
+    audit,
+    get_cursor,
+    get_ledger,
+    set_cursor,
+    upsert_ledger,
+)
 from seamline.adapters.store.schema import exceptions as exceptions_table
 from seamline.adapters.store.schema import ledger as ledger_table
 from seamline.domain.erp import CatalogueItem
@@ -120,6 +127,12 @@ def amounts_fingerprint(order: CentraOrder) -> str:
 
 def cancelled_units(order: CentraOrder) -> int:
     return sum(ln.cancelled_quantity for ln in order.lines)
+
+
+def fingerprints(order: CentraOrder) -> dict[str, Any]:
+    """What change detection compares after posting."""
+    return {"fp_static": static_fingerprint(order), "fp_amounts": amounts_fingerprint(order),
+            "cancelled_units": cancelled_units(order)}
 
 
 # -- the catalogue, cached per process -------------------------------------------------------
@@ -303,88 +316,124 @@ class OrderFlow:
     def _market(self, order: CentraOrder) -> MarketCodes | None:
         return find_market(self.markets, order.market_id, order.currency)
 
+    def _patch(self, conn: Connection, key: str, *, state: str | None = None,
+               set_: Mapping[str, Any] | None = None, drop: Iterable[str] = (),
+               **kw: Any) -> LedgerEntry:
+        """Change some fields of an order's ledger row *as it is now* (read under lock in this
+        transaction), so a snapshot that intake recorded meanwhile is never overwritten."""
+        row = get_ledger(conn, KIND, key, for_update=True)
+        data = dict(row.data) if row is not None else {}
+        for name in drop:
+            data.pop(name, None)
+        data.update(set_ or {})
+        new_state = state or (row.state if row is not None else "new")
+        return upsert_ledger(conn, KIND, key, state=new_state, data=data, now=self.clock(), **kw)
+
+    def _snapshot_moved(self, ctx: JobContext, key: str, seen: Mapping[str, Any]) -> bool:
+        """Whether intake recorded a newer Centra snapshot while this job worked on ``seen``
+        (its own job could not be enqueued then: the running job holds the dedupe key)."""
+        with ctx.transaction() as conn:
+            row = get_ledger(conn, KIND, key)
+        return row is not None and row.data.get("snapshot") != seen
+
     def post(self, ctx: JobContext, number: int, *, batch_day: date | None = None) -> None:
         """The ``orders.post`` job for one order."""
         key = str(number)
+        for _ in range(5):
+            with ctx.transaction() as conn:
+                row = get_ledger(conn, KIND, key)
+            if row is None:
+                ctx.log.warning("order not on the ledger", number=number)
+                return
+            if row.state in ("posted", "synced", "never"):
+                return
+            frozen = row.data.get("frozen")
+            if frozen is None:
+                snapshot = row.data["snapshot"]
+                order = order_from_dict(snapshot)
+                so = self._prepare(ctx, row.data, order, batch_day=batch_day)
+                if so is None:
+                    if self._snapshot_moved(ctx, key, snapshot):
+                        continue  # decide again on what Centra holds now
+                    return
+                frozen = so.to_dict()
+                with ctx.transaction() as conn:
+                    self._patch(conn, key, state="posting", set_={
+                        "frozen": frozen, "erp_attempts": 0,
+                        "posted_from": {**fingerprints(order), "snapshot": _digest(snapshot)},
+                    })
+                    audit(conn, KIND, key, "frozen", f"job:{ctx.job.id}",
+                          {"total": so.totals.total.wire(), "currency": so.currency})
+            self._submit(ctx, number, SalesOrder.from_dict(frozen))
+            return
+
+    def _submit(self, ctx: JobContext, number: int, so: SalesOrder) -> None:
+        """Send the frozen payload (read back first when an attempt may have reached
+        BlueCherry), then record the outcome."""
+        key = str(number)
         with ctx.transaction() as conn:
             row = get_ledger(conn, KIND, key, for_update=True)
-        if row is None:
-            ctx.log.warning("order not on the ledger", number=number)
-            return
-        if row.state in ("posted", "synced", "never"):
-            return
-        frozen = row.data.get("frozen")
-        if frozen is None:
-            order = order_from_dict(row.data["snapshot"])
-            so = self._prepare(ctx, row.state, row.data, order, batch_day=batch_day)
-            if so is None:
+            if row is None:
                 return
-            frozen = so.to_dict()
-            data = dict(row.data, frozen=frozen, erp_attempts=0)
-            with ctx.transaction() as conn:
-                upsert_ledger(conn, KIND, key, state="posting", data=data, now=self.clock())
-                audit(conn, KIND, key, "frozen", f"job:{ctx.job.id}",
-                      {"total": so.totals.total.wire(), "currency": so.currency})
-            row_data = data
-        else:
-            row_data = dict(row.data)
-        so = SalesOrder.from_dict(frozen)
-        attempts = int(row_data.get("erp_attempts", 0))
-        with ctx.transaction() as conn:
-            row_data["erp_attempts"] = attempts + 1
-            upsert_ledger(conn, KIND, key, state="posting", data=row_data, now=self.clock())
+            attempts = int(row.data.get("erp_attempts", 0))
+            market = self._market(order_from_dict(row.data["snapshot"]))
+            self._patch(conn, key, state="posting", set_={"erp_attempts": attempts + 1})
         try:
             outcome = submit_sales_order(self.erp, so, may_have_reached=attempts > 0)
         except Rejected:
             # A 422 is definite: nothing was created. Unfreeze, so a fix to the mapping is used
             # by the next attempt, and let the queue raise POST_REJECTED.
             with ctx.transaction() as conn:
-                row_data.pop("frozen", None)
-                row_data["erp_attempts"] = 0
-                upsert_ledger(conn, KIND, key, state="parked", data=row_data, now=self.clock())
+                self._patch(conn, key, state="parked", drop=("frozen", "posted_from"),
+                            set_={"erp_attempts": 0})
             raise
-        order = order_from_dict(row_data["snapshot"])
-        row_data.update({
-            "order_no": outcome.order_no,
-            "erp_created_at": outcome.created_at.isoformat(),
-            "posted_at": self.clock().isoformat(),
-            "posted_how": outcome.how,
-            "line_map": {str(k): v for k, v in so.line_map().items()},
-            "conversion_rate": str(so.conversion_rate),
-            "fp_static": static_fingerprint(order),
-            "fp_amounts": amounts_fingerprint(order),
-            "cancelled_units": cancelled_units(order),
-            "confirm": bool((m := self._market(order)) and m.confirm_after_post),
-        })
         with ctx.transaction() as conn:
-            upsert_ledger(conn, KIND, key, state="posted", data=row_data,
-                          posted_hash=so.posted_hash(), now=self.clock())
+            now_row = self._patch(conn, key, state="posted", set_={
+                "order_no": outcome.order_no,
+                "erp_created_at": outcome.created_at.isoformat(),
+                "posted_at": self.clock().isoformat(),
+                "posted_how": outcome.how,
+                "line_map": {str(k): v for k, v in so.line_map().items()},
+                "conversion_rate": str(so.conversion_rate),
+                "confirm": bool(market is not None and market.confirm_after_post),
+            }, posted_hash=so.posted_hash())
+            data = now_row.data
+            # Change detection starts from what was posted: the snapshot the payload was built
+            # from, not whatever Centra says now.
+            posted_from = data.get("posted_from") or {
+                **fingerprints(order_from_dict(data["snapshot"])),
+                "snapshot": _digest(data["snapshot"])}
+            self._patch(conn, key, set_={k: v for k, v in posted_from.items()
+                                         if k != "snapshot"})
             audit(conn, KIND, key, "posted", f"job:{ctx.job.id}",
                   {"order_no": outcome.order_no, "how": outcome.how})
-            self._release_parks(conn, number, row_data.get("parks", []))
+            self._release_parks(conn, number, data.get("parks", []))
             self.queue.enqueue(conn, "centra.writeback", {}, queue="writeback",
                                dedupe_key="centra.writeback")
+            if _digest(data["snapshot"]) != posted_from["snapshot"]:
+                # Centra changed the order while it was being posted: check it now.
+                self.queue.enqueue(conn, "orders.reconcile", {"number": number},
+                                   queue="orders", dedupe_key=f"order:reconcile:{key}")
 
-    def _prepare(self, ctx: JobContext, state: str, data: dict[str, Any], order: CentraOrder,
+    def _prepare(self, ctx: JobContext, data: Mapping[str, Any], order: CentraOrder,
                  *, batch_day: date | None) -> SalesOrder | None:
         """Gate, map, price and validate; ``None`` when the order waits or is parked."""
         key = str(order.number)
         g = gate(order, self.rules)
         if g.never:
-            self._set_state(ctx, key, "never", data, reason=g.reason)
+            self._set_state(ctx, key, "never", reason=g.reason)
             return None
         if g.waiting:
             # Eligibility starts afresh when the order is released.
-            data = {k: v for k, v in data.items() if k not in ("eligible_at", "business_day")}
-            self._set_state(ctx, key, "waiting", data, reason=g.reason)
+            self._set_state(ctx, key, "waiting", reason=g.reason,
+                            drop=("eligible_at", "business_day"))
             return None
         market = self._market(order)
         if market is not None and market.mode == "daily" and batch_day is None:
             eligible = data.get("eligible_at") or order.updated_at.isoformat()
             day = business_day(datetime.fromisoformat(eligible), market)
-            self._set_state(ctx, key, "batch", dict(data, eligible_at=eligible,
-                                                    business_day=day.isoformat()),
-                            reason=f"daily batch {day.isoformat()}")
+            self._set_state(ctx, key, "batch", reason=f"daily batch {day.isoformat()}",
+                            set_={"eligible_at": eligible, "business_day": day.isoformat()})
             return None
         with ctx.transaction() as conn:
             catalogue = self.catalogue_cache.get(conn, self.rules)
@@ -401,24 +450,24 @@ class OrderFlow:
                                      key=f"market:{order.market_id}/{order.currency.upper()}")
             return build_sales_order(order, market=market, rules=self.rules, catalogue=catalogue)
         except MappingMissing as exc:
-            self._park(ctx, order, data, [(f"mapping:{exc.key}", exc)])
+            self._park(ctx, order, [(f"mapping:{exc.key}", exc)])
         except UnknownSku as exc:
             unknown = exc.details.get("unknown") or [{"sku": exc.sku, "gtin": exc.gtin}]
-            self._park(ctx, order, data, [
+            self._park(ctx, order, [
                 (f"sku:{u['sku']}", UnknownSku(sku=u["sku"], gtin=u.get("gtin", "")))
                 for u in unknown
             ])
         except TotalMismatch as exc:
-            self._park(ctx, order, data, [(f"{order_key(order.number)}:totals", exc)])
+            self._park(ctx, order, [(f"{order_key(order.number)}:totals", exc)])
         return None
 
-    def _set_state(self, ctx: JobContext, key: str, state: str, data: dict[str, Any], *,
-                   reason: str) -> None:
+    def _set_state(self, ctx: JobContext, key: str, state: str, *, reason: str,
+                   set_: Mapping[str, Any] | None = None, drop: Iterable[str] = ()) -> None:
         with ctx.transaction() as conn:
-            upsert_ledger(conn, KIND, key, state=state, data=dict(data, reason=reason),
-                          now=self.clock())
+            self._patch(conn, key, state=state, set_={**(set_ or {}), "reason": reason},
+                        drop=drop)
 
-    def _park(self, ctx: JobContext, order: CentraOrder, data: dict[str, Any],
+    def _park(self, ctx: JobContext, order: CentraOrder,
               parks: list[tuple[str, MappingMissing | UnknownSku | TotalMismatch]]) -> None:
         """Park the order on one exception per missing mapping (listing the orders it holds)."""
         key = str(order.number)
@@ -435,10 +484,9 @@ class OrderFlow:
                              "orders": sorted(held)},
                     now=self.clock(),
                 )
-            upsert_ledger(conn, KIND, key, state="parked",
-                          data=dict(data, parks=[b for b, _ in parks],
-                                    reason="; ".join(e.message for _, e in parks)),
-                          now=self.clock())
+            self._patch(conn, key, state="parked", set_={
+                "parks": [b for b, _ in parks],
+                "reason": "; ".join(e.message for _, e in parks)})
 
     def _held_orders(self, conn: Connection, type_: str, business_key: str) -> list[int]:
         details = conn.execute(
@@ -569,10 +617,9 @@ class OrderFlow:
                 self.centra.set_orders_lock([int(k) for k, _ in confirmed], True)
             ctx.heartbeat()
             with ctx.transaction() as conn:
-                for key, d in confirmed:
-                    upsert_ledger(conn, KIND, key, state="synced",
-                                  data=dict(d, written_back_at=self.clock().isoformat()),
-                                  now=self.clock())
+                for key, _ in confirmed:
+                    self._patch(conn, key, state="synced",
+                                set_={"written_back_at": self.clock().isoformat()})
             done += len(confirmed)
             if failure is not None:
                 raise failure
@@ -580,16 +627,24 @@ class OrderFlow:
     def reconcile(self, ctx: JobContext, number: int) -> None:
         """A posted order changed in Centra: cancel in BlueCherry, or raise the change."""
         key = str(number)
-        with ctx.transaction() as conn:
-            row = get_ledger(conn, KIND, key)
-        if row is None or row.state not in ("posted", "synced"):
-            return
-        data = dict(row.data)
-        order = order_from_dict(data["snapshot"])
-        static_changed = static_fingerprint(order) != data.get("fp_static")
+        for _ in range(5):
+            with ctx.transaction() as conn:
+                row = get_ledger(conn, KIND, key)
+            if row is None or row.state not in ("posted", "synced"):
+                return
+            snapshot = row.data["snapshot"]
+            self._reconcile(ctx, number, row.data, order_from_dict(snapshot))
+            if not self._snapshot_moved(ctx, key, snapshot):
+                return
+
+    def _reconcile(self, ctx: JobContext, number: int, data: Mapping[str, Any],
+                   order: CentraOrder) -> None:
+        key = str(number)
+        now_fp = fingerprints(order)
+        static_changed = now_fp["fp_static"] != data.get("fp_static")
         cancelled_more = (order.is_cancelled
-                          or cancelled_units(order) > int(data.get("cancelled_units", 0)))
-        amounts_changed = amounts_fingerprint(order) != data.get("fp_amounts")
+                          or now_fp["cancelled_units"] > int(data.get("cancelled_units", 0)))
+        amounts_changed = now_fp["fp_amounts"] != data.get("fp_amounts")
         if static_changed or (amounts_changed and not cancelled_more):
             with ctx.transaction() as conn:
                 raise_exception(
@@ -604,9 +659,8 @@ class OrderFlow:
                                                       ("amounts", amounts_changed)) if c]},
                     now=self.clock(),
                 )
-                data["fp_static"] = static_fingerprint(order)
-                data["fp_amounts"] = amounts_fingerprint(order)
-                upsert_ledger(conn, KIND, key, state=row.state, data=data, now=self.clock())
+                self._patch(conn, key, set_={"fp_static": now_fp["fp_static"],
+                                             "fp_amounts": now_fp["fp_amounts"]})
         if not cancelled_more:
             return
         erp_order = self.erp.get_sales_order(str(data["order_no"]))
@@ -632,10 +686,13 @@ class OrderFlow:
                     )
                 return
         with ctx.transaction() as conn:
-            data["cancelled_units"] = cancelled_units(order)
-            data["fp_amounts"] = amounts_fingerprint(order)
-            data.setdefault("cancels", []).append(plan.reference)
-            upsert_ledger(conn, KIND, key, state=row.state, data=data, now=self.clock())
+            current = get_ledger(conn, KIND, key, for_update=True)
+            cancels = list(current.data.get("cancels", [])) if current is not None else []
+            self._patch(conn, key, set_={
+                "cancelled_units": now_fp["cancelled_units"],
+                "fp_amounts": now_fp["fp_amounts"],
+                "cancels": [*cancels, plan.reference],
+            })
             audit(conn, KIND, key, "cancelled", f"job:{ctx.job.id}",
                   {"reference": plan.reference, "order_no": plan.order_no})
             resolve_for_key(conn, f"{order_key(number)}:cancel", actor="system",

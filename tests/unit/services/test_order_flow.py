@@ -242,3 +242,26 @@ def test_events_queue_intake_records_orders_then_confirms_every_event(env: Env) 
     assert env.centra.fetch_events(100) == []
     env.worker.drain()
     assert env.erp.count_by_external_reference("centra:1:1012") == 1
+
+
+def test_a_change_recorded_while_the_order_is_posting_is_kept_and_checked(env: Env) -> None:
+    """Intake records an edit while BlueCherry is being called: the newer snapshot survives the
+    posting job's own writes, and the change is raised once the order is posted."""
+    o = _place(env, order(number=1013))
+    edited = replace(o, shipping_address=replace(o.shipping_address, address1="Hornsgatan 2"),
+                     updated_at=env.now)
+    real_create = env.erp.create_sales_order
+
+    def create_during_an_edit(so: Any) -> Any:
+        with env.db.begin() as conn:
+            env.flow.record(conn, [edited])
+        return real_create(so)
+
+    env.erp.create_sales_order = create_during_an_edit  # type: ignore[method-assign]
+    env.sync_and_drain()
+    env.worker.drain()
+    row = env.ledger(1013)
+    assert row.data["snapshot"]["shipping_address"]["address1"] == "Hornsgatan 2"
+    assert row.state == "synced"
+    changed = [e for e in env.open_exceptions() if e["type"] == "POSTED_ORDER_CHANGED"]
+    assert [e["business_key"] for e in changed] == ["order:1013:changed"]
