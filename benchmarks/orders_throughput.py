@@ -165,7 +165,8 @@ def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int
         counts = sb.bluecherry_reference_counts()
         posted = sum(1 for g in generated if counts.get(sb.reference(g), 0) == 1)
         dupes = sum(1 for v in counts.values() if v > 1)
-        assert posted == n and dupes == 0, f"posted {posted}/{n}, duplicates {dupes}"
+        if posted != n or dupes:
+            raise SystemExit(f"posted {posted}/{n}, duplicates {dupes}")
         raw_result: dict[str, Any] = {}
         if raw:
             bodies = [json.dumps(sample_order(10_000_000 + i, market=1 + i % 5, seed=seed,
