@@ -260,7 +260,21 @@ class OrderFlow:
             current = get_cursor(conn, POLL_CURSOR)
             if current is None:
                 set_cursor(conn, POLL_CURSOR, started.isoformat())
+            self._ensure_writeback(conn)
         return seen
+
+    def _ensure_writeback(self, conn: Connection) -> None:
+        """Safety net for a lost wake-up: a post that commits while the write-back job is
+        finishing finds it still live (its enqueue is deduped away), and the job has already
+        seen no ``posted`` row — that order would wait for the next post. Every poll re-queues
+        the write-back while any posted order is not written back."""
+        waiting = conn.execute(
+            sa.select(ledger_table.c.id)
+            .where(ledger_table.c.kind == KIND, ledger_table.c.state == "posted").limit(1)
+        ).first()
+        if waiting is not None:
+            self.queue.enqueue(conn, "centra.writeback", {}, queue="writeback",
+                               dedupe_key="centra.writeback")
 
     def sweep(self, tx: Tx, *, days: int | None = None) -> int:
         """Re-read every order created in the last ``days`` (recovery)."""

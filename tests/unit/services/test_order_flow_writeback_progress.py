@@ -1,4 +1,5 @@
-"""Write-back keeps its progress when one ``confirmOrder`` fails (in-memory Centra/BlueCherry).
+"""Write-back under trouble (in-memory Centra/BlueCherry): it keeps its progress when one
+``confirmOrder`` fails, and a poll re-queues it when its wake-up was lost.
 
 Found by the end-to-end fault test: with ~20% 5xx on Centra, a batch of 100 write-backs holds
 ~70 confirms, each failing ~5% of the time after the client's read-back; when one failure threw
@@ -10,9 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import sqlalchemy as sa
 from orderkit import order
 from test_order_flow import Env
 
+from seamline.adapters.store.schema import jobs
 from seamline.domain.orders import OrderStatus
 
 
@@ -42,3 +45,26 @@ def test_a_failing_confirm_keeps_the_orders_written_back_before_it(sqlite_url: s
         assert got is not None
         assert got.external_id == env.ledger(n).data["order_no"]
         assert got.status is OrderStatus.CONFIRMED
+
+
+def test_a_poll_requeues_the_write_back_a_finishing_job_missed(sqlite_url: str) -> None:
+    """A posted order whose write-back wake-up was lost is written back after the next poll."""
+    env = Env(sqlite_url)
+    env.centra.add_order(replace(order(number=2101, id="h2101"),
+                                 updated_at=env.now - timedelta(minutes=1)))
+    env.flow.poll(env.db.begin)
+    env.worker.drain(["orders"])
+    assert env.ledger(2101).state == "posted"
+    # The lost wake-up: the write-back job the post enqueued is gone (it was the one finishing).
+    with env.db.begin() as conn:
+        conn.execute(sa.delete(jobs).where(jobs.c.task == "centra.writeback"))
+    env.worker.drain(["writeback"])
+    assert env.ledger(2101).state == "posted"
+
+    env.flow.poll(env.db.begin)
+    env.worker.drain(["writeback"])
+
+    assert env.ledger(2101).state == "synced"
+    got = env.centra.get_order(2101)
+    assert got is not None
+    assert got.external_id == env.ledger(2101).data["order_no"]
