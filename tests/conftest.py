@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
+from seamline.adapters.store.db import Database
+
 PG_ADMIN_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -81,3 +83,17 @@ def make_pg_database(pg_admin: sa.Engine) -> Iterator[Callable[[], str]]:
 def pg_url(make_pg_database: Callable[[], str]) -> str:
     """A fresh PostgreSQL database for this test module."""
     return make_pg_database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Database]:
+    """A freshly migrated, empty database of each kind (SQLite, then PostgreSQL)."""
+    if request.param == "sqlite":
+        url = sqlite_url
+    else:
+        make: Callable[[], str] = request.getfixturevalue("make_pg_database")
+        url = make()
+    database = Database(url)
+    database.upgrade()
+    yield database
+    database.dispose()

@@ -3,7 +3,6 @@ errors."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
@@ -22,20 +21,6 @@ from seamline.adapters.store.repos import (
 from seamline.adapters.store.schema import audit_log, metadata
 from seamline.exceptions import StoreError
 from seamline.services.exceptions import raise_exception, scrub
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[Database]:
-    """A freshly migrated database of each kind."""
-    if request.param == "sqlite":
-        url = sqlite_url
-    else:
-        make: Callable[[], str] = request.getfixturevalue("make_pg_database")
-        url = make()
-    database = Database(url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def test_the_migrations_build_exactly_the_schema_the_code_declares(db: Database) -> None:
