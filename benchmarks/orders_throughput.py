@@ -46,7 +46,7 @@ WRITEBACK_BATCH = 100
 
 
 def _flow_child(settings_json: str, orders: int, concurrency: int, batch: int,
-                out: Any) -> None:
+                trace: bool, out: Any) -> None:
     import sqlalchemy as sa  # noqa: PLC0415
 
     from seamline.adapters.store.schema import ledger  # noqa: PLC0415
@@ -55,6 +55,10 @@ def _flow_child(settings_json: str, orders: int, concurrency: int, batch: int,
     from seamline.logging import configure_logging  # noqa: PLC0415
 
     configure_logging("ERROR")
+    if trace:
+        import tracemalloc  # noqa: PLC0415
+
+        tracemalloc.start()
     settings = Settings.model_validate_json(settings_json)
     container = build(settings)
     container.db.upgrade()
@@ -85,9 +89,12 @@ def _flow_child(settings_json: str, orders: int, concurrency: int, batch: int,
     stop.set()
     thread.join(timeout=60)
     container.close()
-    out.put({"orders": orders, "elapsed_s": elapsed, "poll_s": polled,
-             "orders_per_s": orders / elapsed,
-             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    result = {"orders": orders, "elapsed_s": elapsed, "poll_s": polled,
+              "orders_per_s": orders / elapsed,
+              "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if trace:
+        result["python_heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+    out.put(result)
 
 
 # -- child: raw creates ----------------------------------------------------------------------
@@ -140,7 +147,7 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 
 
 def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int,
-             seed: int) -> dict[str, Any]:
+             seed: int, trace: bool = False) -> dict[str, Any]:
     from seamline_sandbox.bluecherry.examples import sample_order  # noqa: PLC0415
     from seamline_sandbox.harness import Sandboxes, settings_for  # noqa: PLC0415
     from seamline_sandbox.world import MARKETS  # noqa: PLC0415
@@ -161,7 +168,8 @@ def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int
                        "concurrency": {"orders": concurrency, "writeback": 1, "intake": 1,
                                        "default": 1}},
         })
-        flow = _in_child(_flow_child, _dump_with_secrets(settings), n, concurrency, batch)
+        flow = _in_child(_flow_child, _dump_with_secrets(settings), n, concurrency, batch,
+                         trace)
         counts = sb.bluecherry_reference_counts()
         posted = sum(1 for g in generated if counts.get(sb.reference(g), 0) == 1)
         dupes = sum(1 for v in counts.values() if v > 1)
@@ -211,7 +219,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--latency-ms", type=float, default=150.0)
     parser.add_argument("--raw", type=int, default=2000, help="raw creates per measurement")
+    parser.add_argument("--trace-memory", type=int, nargs=2, metavar=("SMALL", "LARGE"),
+                        help="only: Python-heap peak (tracemalloc) vs peak RSS at two counts")
     args = parser.parse_args()
+    if args.trace_memory:
+        for count in args.trace_memory:
+            r = scenario(count, latency_s=0.0, concurrency=args.concurrency, batch=args.batch,
+                         raw=0, seed=24, trace=True)
+            print(json.dumps({"benchmark": "orders_throughput_memory", **r}))
+        return
 
     fast = scenario(args.orders, latency_s=0.0, concurrency=args.concurrency,
                     batch=args.batch, raw=args.raw, seed=21)
