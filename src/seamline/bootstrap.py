@@ -62,7 +62,7 @@ class Container:
             )
 
             limiter = RateLimiter(self.settings.centra.rate_limits,
-                                  SqlBucketStore(self.db.engine),
+                                  SqlBucketStore(self.db.engine, lock=self.db.write_lock),
                                   max_wait_s=self.settings.queues.max_inline_wait_s)
             self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter)
         return self._built["centra"]  # type: ignore[return-value]

@@ -343,55 +343,59 @@ class OrderFlow:
         new_state = state or (row.state if row is not None else "new")
         return upsert_ledger(conn, KIND, key, state=new_state, data=data, now=self.clock(), **kw)
 
-    def _snapshot_moved(self, ctx: JobContext, key: str, seen: Mapping[str, Any]) -> bool:
+    def _snapshot_moved(self, key: str, seen: Mapping[str, Any]) -> bool:
         """Whether intake recorded a newer Centra snapshot while this job worked on ``seen``
         (its own job could not be enqueued then: the running job holds the dedupe key)."""
-        with ctx.transaction() as conn:
+        with self.db.read() as conn:
             row = get_ledger(conn, KIND, key)
         return row is not None and row.data.get("snapshot") != seen
 
     def post(self, ctx: JobContext, number: int, *, batch_day: date | None = None) -> None:
-        """The ``orders.post`` job for one order."""
+        """The ``orders.post`` job for one order.
+
+        Write transactions per posted order: one to freeze the payload (and count the attempt
+        about to be made), one to record the outcome and complete the job. Reads take no write
+        lock.
+        """
         key = str(number)
         for _ in range(5):
-            with ctx.transaction() as conn:
+            with self.db.read() as conn:
                 row = get_ledger(conn, KIND, key)
+                catalogue = self.catalogue_cache.get(conn, self.rules)
             if row is None:
                 ctx.log.warning("order not on the ledger", number=number)
                 return
             if row.state in ("posted", "synced", "never"):
                 return
             frozen = row.data.get("frozen")
-            if frozen is None:
-                snapshot = row.data["snapshot"]
-                order = order_from_dict(snapshot)
-                so = self._prepare(ctx, row.data, order, batch_day=batch_day)
-                if so is None:
-                    if self._snapshot_moved(ctx, key, snapshot):
-                        continue  # decide again on what Centra holds now
-                    return
-                frozen = so.to_dict()
+            if frozen is not None:
                 with ctx.transaction() as conn:
-                    self._patch(conn, key, state="posting", set_={
-                        "frozen": frozen, "erp_attempts": 0,
-                        "posted_from": {**fingerprints(order), "snapshot": _digest(snapshot)},
-                    })
-                    audit(conn, KIND, key, "frozen", f"job:{ctx.job.id}",
-                          {"total": so.totals.total.wire(), "currency": so.currency})
-            self._submit(ctx, number, SalesOrder.from_dict(frozen))
+                    now_row = self._patch(conn, key, state="posting", set_={
+                        "erp_attempts": int(row.data.get("erp_attempts", 0)) + 1})
+                attempts = int(now_row.data["erp_attempts"]) - 1
+                self._submit(ctx, number, SalesOrder.from_dict(frozen), attempts=attempts)
+                return
+            snapshot = row.data["snapshot"]
+            order = order_from_dict(snapshot)
+            so = self._prepare(ctx, row.data, order, batch_day=batch_day, catalogue=catalogue)
+            if so is None:
+                if self._snapshot_moved(key, snapshot):
+                    continue  # decide again on what Centra holds now
+                return
+            with ctx.transaction() as conn:
+                self._patch(conn, key, state="posting", set_={
+                    "frozen": so.to_dict(), "erp_attempts": 1,
+                    "posted_from": {**fingerprints(order), "snapshot": _digest(snapshot)},
+                })
+                audit(conn, KIND, key, "frozen", f"job:{ctx.job.id}",
+                      {"total": so.totals.total.wire(), "currency": so.currency})
+            self._submit(ctx, number, so, attempts=0)
             return
 
-    def _submit(self, ctx: JobContext, number: int, so: SalesOrder) -> None:
-        """Send the frozen payload (read back first when an attempt may have reached
-        BlueCherry), then record the outcome."""
+    def _submit(self, ctx: JobContext, number: int, so: SalesOrder, *, attempts: int) -> None:
+        """Send the frozen payload (read back first when an earlier attempt may have reached
+        BlueCherry), then record the outcome and complete the job in one transaction."""
         key = str(number)
-        with ctx.transaction() as conn:
-            row = get_ledger(conn, KIND, key, for_update=True)
-            if row is None:
-                return
-            attempts = int(row.data.get("erp_attempts", 0))
-            market = self._market(order_from_dict(row.data["snapshot"]))
-            self._patch(conn, key, state="posting", set_={"erp_attempts": attempts + 1})
         try:
             outcome = submit_sales_order(self.erp, so, may_have_reached=attempts > 0)
         except Rejected:
@@ -401,8 +405,16 @@ class OrderFlow:
                 self._patch(conn, key, state="parked", drop=("frozen", "posted_from"),
                             set_={"erp_attempts": 0})
             raise
-        with ctx.transaction() as conn:
-            now_row = self._patch(conn, key, state="posted", set_={
+        with ctx.transaction(complete=True) as conn:
+            current = get_ledger(conn, KIND, key, for_update=True)
+            data = dict(current.data) if current is not None else {}
+            market = self._market(order_from_dict(data["snapshot"]))
+            # Change detection starts from what was posted: the snapshot the payload was built
+            # from, not whatever Centra says now.
+            posted_from = data.get("posted_from") or {
+                **fingerprints(order_from_dict(data["snapshot"])),
+                "snapshot": _digest(data["snapshot"])}
+            self._patch(conn, key, state="posted", set_={
                 "order_no": outcome.order_no,
                 "erp_created_at": outcome.created_at.isoformat(),
                 "posted_at": self.clock().isoformat(),
@@ -410,15 +422,8 @@ class OrderFlow:
                 "line_map": {str(k): v for k, v in so.line_map().items()},
                 "conversion_rate": str(so.conversion_rate),
                 "confirm": bool(market is not None and market.confirm_after_post),
+                **{k: v for k, v in posted_from.items() if k != "snapshot"},
             }, posted_hash=so.posted_hash())
-            data = now_row.data
-            # Change detection starts from what was posted: the snapshot the payload was built
-            # from, not whatever Centra says now.
-            posted_from = data.get("posted_from") or {
-                **fingerprints(order_from_dict(data["snapshot"])),
-                "snapshot": _digest(data["snapshot"])}
-            self._patch(conn, key, set_={k: v for k, v in posted_from.items()
-                                         if k != "snapshot"})
             audit(conn, KIND, key, "posted", f"job:{ctx.job.id}",
                   {"order_no": outcome.order_no, "how": outcome.how})
             self._release_parks(conn, number, data.get("parks", []))
@@ -430,7 +435,7 @@ class OrderFlow:
                                    queue="orders", dedupe_key=f"order:reconcile:{key}")
 
     def _prepare(self, ctx: JobContext, data: Mapping[str, Any], order: CentraOrder,
-                 *, batch_day: date | None) -> SalesOrder | None:
+                 *, batch_day: date | None, catalogue: Catalogue) -> SalesOrder | None:
         """Gate, map, price and validate; ``None`` when the order waits or is parked."""
         key = str(order.number)
         g = gate(order, self.rules)
@@ -449,13 +454,11 @@ class OrderFlow:
             self._set_state(ctx, key, "batch", reason=f"daily batch {day.isoformat()}",
                             set_={"eligible_at": eligible, "business_day": day.isoformat()})
             return None
-        with ctx.transaction() as conn:
-            catalogue = self.catalogue_cache.get(conn, self.rules)
-            if len(catalogue) == 0:
-                # Never synced: an empty catalogue would make every SKU "unknown".
+        if len(catalogue) == 0:
+            # Never synced: an empty catalogue would make every SKU "unknown".
+            with ctx.transaction() as conn:
                 self.queue.enqueue(conn, "catalogue.sync", {}, queue="intake",
                                    dedupe_key="catalogue.sync")
-        if len(catalogue) == 0:
             raise TransientError("BlueCherry's SKU catalogue has not been synced yet; a sync "
                                  "is queued", retry_after=5.0, system="bluecherry")
         try:
@@ -642,13 +645,13 @@ class OrderFlow:
         """A posted order changed in Centra: cancel in BlueCherry, or raise the change."""
         key = str(number)
         for _ in range(5):
-            with ctx.transaction() as conn:
+            with self.db.read() as conn:
                 row = get_ledger(conn, KIND, key)
             if row is None or row.state not in ("posted", "synced"):
                 return
             snapshot = row.data["snapshot"]
             self._reconcile(ctx, number, row.data, order_from_dict(snapshot))
-            if not self._snapshot_moved(ctx, key, snapshot):
+            if not self._snapshot_moved(key, snapshot):
                 return
 
     def _reconcile(self, ctx: JobContext, number: int, data: Mapping[str, Any],

@@ -19,8 +19,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -165,8 +166,12 @@ class SqlBucketStore:
     """
 
     def __init__(self, engine: sa.Engine, *, table: sa.Table | None = None,
-                 create_table: bool = False) -> None:
+                 create_table: bool = False,
+                 lock: AbstractContextManager[Any] | None = None) -> None:
         self.engine = engine
+        #: The store's write lock (``Database.write_lock``), so this process's threads queue
+        #: for SQLite's write lock in one place.
+        self._lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
         self.table = table if table is not None else _store_table()
         if create_table:
             self.table.create(engine, checkfirst=True)
@@ -190,7 +195,7 @@ class SqlBucketStore:
     def take(self, costs: Mapping[Bucket, float], now: float) -> float:
         t = self.table
         try:
-            with self.engine.connect() as conn:
+            with self._lock, self.engine.connect() as conn:
                 trans = conn.begin()
                 self._ensure(conn, costs, now)
                 short: list[Bucket] = []
@@ -225,7 +230,7 @@ class SqlBucketStore:
     def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
         t = self.table
         try:
-            with self.engine.begin() as conn:
+            with self._lock, self.engine.begin() as conn:
                 self._ensure(conn, costs, now)
                 for b, c in costs.items():
                     level = self._refilled(b, now)
