@@ -98,8 +98,10 @@ class Database:
                 json_serializer=json_dumps,
                 json_deserializer=json_loads,
                 connect_args={"timeout": 30, "check_same_thread": False},
-                pool_size=8,
-                max_overflow=16,
+                # Writers queue on ``write_lock`` before they take a connection, so a few
+                # connections serve any number of threads (each holds its own page cache).
+                pool_size=4,
+                max_overflow=8,
             )
             _install_sqlite_recipe(self.engine)
         else:
@@ -213,6 +215,8 @@ def _install_sqlite_recipe(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # A bounded 2 MiB page cache per connection; the OS page cache does the rest.
+        cur.execute("PRAGMA cache_size=-2048")
         cur.close()
 
     @event.listens_for(engine, "begin")
