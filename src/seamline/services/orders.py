@@ -227,6 +227,8 @@ class OrderFlow:
             state = row.state if row is not None else "new"
             upsert_ledger(conn, KIND, key, state=state, data=data, now=now)
             if state in ("posted", "synced"):
+                if row is not None and _own_writebacks_only(row.data.get("snapshot"), snap):
+                    continue  # our external id / confirmation / lock came back: nothing to check
                 self.queue.enqueue(conn, "orders.reconcile", {"number": order.number},
                                    queue="orders", dedupe_key=f"order:reconcile:{key}")
             else:
@@ -734,6 +736,26 @@ class OrderFlow:
             set_cursor(conn, CATALOGUE_CURSOR, f"{started.isoformat()}#{n}", now=started)
             self.requeue_parked(conn)
         return n
+
+
+#: What Seamline itself writes to a Centra order after posting (and the timestamp that moves
+#: with it): a snapshot that differs only in these has not been changed by anyone else.
+_WRITEBACK_FIELDS = ("external_id", "is_locked", "updated_at")
+
+
+def _own_writebacks_only(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether ``new`` differs from ``old`` only by Seamline's own write-backs (external id,
+    lock, PENDING → CONFIRMED)."""
+    if old is None:
+        return False
+
+    def strip(snap: Mapping[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in snap.items() if k not in _WRITEBACK_FIELDS}
+        if out.get("status") == OrderStatus.CONFIRMED.value:
+            out["status"] = OrderStatus.PENDING.value
+        return out
+
+    return strip(old) == strip(new)
 
 
 def _park_message(exc: MappingMissing | UnknownSku | TotalMismatch, held: list[int]) -> str:

@@ -172,6 +172,7 @@ def test_resyncing_unchanged_orders_enqueues_nothing(env: Env) -> None:
     assert seen.external_id  # written back: the snapshot moves, the posted fields do not
     with env.db.begin() as conn:
         env.flow.record(conn, [seen])
+    assert env.queue.list(task="orders.reconcile") == []  # nothing for anyone to check
     env.worker.drain()
     with env.db.begin() as conn:
         assert env.flow.record(conn, [seen]) == 0
