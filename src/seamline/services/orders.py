@@ -84,10 +84,6 @@ POLL_CURSOR = "centra.orders.updated_at"
 CATALOGUE_CURSOR = "bluecherry.skus.synced_at"
 WRITEBACK_BATCH = 100
 
-#: Ledger states in which an order is not (yet) in BlueCherry.
-UNPOSTED = ("new", "waiting", "batch", "parked", "never")
-
-
 def order_key(number: int) -> str:
     """The business key of an order's jobs and exceptions."""
     return f"order:{number}"
