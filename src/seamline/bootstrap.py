@@ -57,12 +57,13 @@ class Container:
         if "centra" not in self._built:
             from seamline.adapters.centra.client import CentraClient  # noqa: PLC0415
             from seamline.adapters.centra.limiter import (  # noqa: PLC0415
+                LeasedBucketStore,
                 RateLimiter,
                 SqlBucketStore,
             )
 
-            limiter = RateLimiter(self.settings.centra.rate_limits,
-                                  SqlBucketStore(self.db.engine, lock=self.db.write_lock),
+            shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
+            limiter = RateLimiter(self.settings.centra.rate_limits, LeasedBucketStore(shared),
                                   max_wait_s=self.settings.queues.max_inline_wait_s)
             self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter)
         return self._built["centra"]  # type: ignore[return-value]

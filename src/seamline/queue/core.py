@@ -17,6 +17,7 @@ both SQLite and PostgreSQL (pgqueuer and procrastinate are PostgreSQL-only).
 from __future__ import annotations
 
 import builtins
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import requeue_job, upsert_insert, utcnow
+from seamline.adapters.store.repos import dialect_insert, requeue_job, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
 from seamline.queue.models import Job, JobStatus, Lease
@@ -39,6 +40,59 @@ if TYPE_CHECKING:
 __all__ = ["JobQueue"]
 
 _LIVE = ("todo", "doing")
+
+# Hot-path statements, built once with bound parameters (SQLAlchemy reuses their compiled form
+# and cache key instead of rebuilding both per call).
+_B = sa.bindparam
+_OWNED = (jobs.c.id == _B("jid"), jobs.c.lease_token == _B("token"), jobs.c.status == "doing")
+_FENCE = sa.update(jobs).where(*_OWNED).values(updated_at=_B("now"))
+_DONE: dict[str, Any] = {"status": "succeeded", "last_error": None, "updated_at": _B("now"),
+         "lease_token": None, "lease_expires_at": None}
+_COMPLETE_ONE = sa.update(jobs).where(*_OWNED).values(**_DONE)
+_COMPLETE_MANY = (
+    sa.update(jobs)
+    .where(jobs.c.id.in_(_B("ids", expanding=True)), jobs.c.lease_token == _B("token"),
+           jobs.c.status == "doing")
+    .values(**_DONE).returning(jobs.c.id)
+)
+_JOB_VALUES = ("queue", "task", "args", "status", "priority", "dedupe_key", "business_key",
+               "attempts", "max_attempts", "run_at", "created_at", "updated_at")
+
+
+@functools.cache
+def _enqueue_stmt(dedupe_dialect: str | None) -> Any:
+    """The job insert; with a dialect, ``ON CONFLICT DO NOTHING`` (a live dedupe key wins)."""
+    values: dict[str, Any] = {name: _B(f"p_{name}") for name in _JOB_VALUES}
+    if dedupe_dialect is None:
+        return sa.insert(jobs).values(**values).returning(jobs.c.id)
+    return (dialect_insert(dedupe_dialect)(jobs).values(**values).on_conflict_do_nothing()
+            .returning(jobs.c.id))
+
+
+@functools.cache
+def _claim_stmt(dialect: str) -> Any:
+    due = sa.or_(
+        sa.and_(jobs.c.status == "todo", jobs.c.run_at <= _B("now")),
+        sa.and_(jobs.c.status == "doing", jobs.c.lease_expires_at < _B("now")),
+    )
+    pick = (
+        sa.select(jobs.c.id)
+        .where(jobs.c.queue.in_(_B("queues", expanding=True)), due)
+        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+        .limit(_B("limit"))
+    )
+    values = {
+        "status": "doing", "lease_token": _B("token"), "lease_expires_at": _B("expires"),
+        "worker_id": _B("worker"), "attempts": jobs.c.attempts + 1, "updated_at": _B("now"),
+    }
+    if dialect == "postgresql":
+        # A locking CTE runs exactly once. (``id IN (SELECT ... FOR UPDATE SKIP LOCKED
+        # LIMIT n)`` may be re-evaluated per row by the planner and lease far more than n.)
+        picked = pick.with_for_update(skip_locked=True).cte("picked")
+        return sa.update(jobs).where(jobs.c.id == picked.c.id).values(**values).returning(*jobs.c)
+    # SQLite: one writer at a time (BEGIN IMMEDIATE); the IN list is computed once.
+    return (sa.update(jobs).where(jobs.c.id.in_(pick.scalar_subquery()), due)
+            .values(**values).returning(*jobs.c))
 
 
 
@@ -95,14 +149,10 @@ class JobQueue:
             "attempts": 0, "max_attempts": max_attempts, "run_at": run_at or now,
             "created_at": now, "updated_at": now,
         }
-        if dedupe_key is None:
-            stmt: Any = sa.insert(jobs).values(**values).returning(jobs.c.id)
-        else:
-            stmt = (
-                upsert_insert(conn)(jobs).values(**values).on_conflict_do_nothing()
-                .returning(jobs.c.id)
-            )
-        new_id = conn.execute(stmt).scalar()
+        new_id = conn.execute(
+            _enqueue_stmt(conn.dialect.name if dedupe_key is not None else None),
+            {f"p_{name}": value for name, value in values.items()},
+        ).scalar()
         return None if new_id is None else int(new_id)
 
     def enqueue_many(
@@ -148,38 +198,11 @@ class JobQueue:
         """Lease up to ``limit`` due jobs from ``queues`` (priority, then run_at order)."""
         now = self.clock()
         token = uuid.uuid4().hex
-        due = sa.or_(
-            sa.and_(jobs.c.status == "todo", jobs.c.run_at <= now),
-            sa.and_(jobs.c.status == "doing", jobs.c.lease_expires_at < now),
-        )
-        pick = (
-            sa.select(jobs.c.id)
-            .where(jobs.c.queue.in_(list(queues)), due)
-            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-            .limit(limit)
-        )
-        values = {
-            "status": "doing", "lease_token": token,
-            "lease_expires_at": now + timedelta(seconds=lease_s), "worker_id": worker_id,
-            "attempts": jobs.c.attempts + 1, "updated_at": now,
-        }
-        stmt: Any
-        if self.db.dialect == "postgresql":
-            # A locking CTE runs exactly once. (``id IN (SELECT ... FOR UPDATE SKIP LOCKED
-            # LIMIT n)`` may be re-evaluated per row by the planner and lease far more than n.)
-            picked = pick.with_for_update(skip_locked=True).cte("picked")
-            stmt = (
-                sa.update(jobs).where(jobs.c.id == picked.c.id).values(**values)
-                .returning(*jobs.c)
-            )
-        else:
-            # SQLite: one writer at a time (BEGIN IMMEDIATE); the IN list is computed once.
-            stmt = (
-                sa.update(jobs).where(jobs.c.id.in_(pick.scalar_subquery()), due)
-                .values(**values).returning(*jobs.c)
-            )
         with self.db.begin() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(_claim_stmt(self.db.dialect), {
+                "queues": list(queues), "now": now, "limit": limit, "token": token,
+                "expires": now + timedelta(seconds=lease_s), "worker": worker_id,
+            }).all()
         found = sorted((Job.from_row(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
         return [Lease(job, token) for job in found]
 
@@ -212,12 +235,8 @@ class JobQueue:
     def fence(self, conn: Connection, lease: Lease) -> None:
         """Prove, inside the caller's transaction, that the lease is still ours (and hold the
         job row until commit); raise ``LeaseLost`` otherwise."""
-        done = conn.execute(
-            sa.update(jobs)
-            .where(jobs.c.id == lease.job.id, jobs.c.lease_token == lease.token,
-                   jobs.c.status == "doing")
-            .values(updated_at=self.clock())
-        ).rowcount
+        done = conn.execute(_FENCE, {"jid": lease.job.id, "token": lease.token,
+                                     "now": self.clock()}).rowcount
         if not done:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
 
@@ -252,14 +271,9 @@ class JobQueue:
                 by_token.setdefault(lease.token, []).append(lease)
             for token, group in by_token.items():
                 done = {
-                    int(i) for i in conn.execute(
-                        sa.update(jobs)
-                        .where(jobs.c.id.in_([g.job.id for g in group]),
-                               jobs.c.lease_token == token, jobs.c.status == "doing")
-                        .values(status="succeeded", last_error=None, updated_at=now,
-                                lease_token=None, lease_expires_at=None)
-                        .returning(jobs.c.id)
-                    ).scalars()
+                    int(i) for i in conn.execute(_COMPLETE_MANY, {
+                        "ids": [g.job.id for g in group], "token": token, "now": now,
+                    }).scalars()
                 }
                 lost.extend(g for g in group if g.job.id not in done)
                 for g in group:
@@ -271,7 +285,10 @@ class JobQueue:
         return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
-        self._finish(conn, lease, status="succeeded", last_error=None)
+        done = conn.execute(_COMPLETE_ONE, {"jid": lease.job.id, "token": lease.token,
+                                            "now": self.clock()}).rowcount
+        if not done:
+            raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
         key = lease.job.business_key
         if key:
             resolve_for_key(

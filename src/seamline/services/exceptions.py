@@ -199,6 +199,11 @@ def raise_exception(
 
 
 
+#: Built once: every job completion asks it (SQLAlchemy reuses the compiled form).
+_OPEN_FOR_KEY = sa.select(exceptions.c.id).where(
+    exceptions.c.business_key == sa.bindparam("key"), exceptions.c.state == "open")
+
+
 def resolve_for_key(
     conn: Connection,
     business_key: str,
@@ -209,10 +214,13 @@ def resolve_for_key(
     now: datetime | None = None,
 ) -> list[int]:
     """Resolve every open exception for ``business_key`` (optionally only ``types``)."""
-    where = [exceptions.c.business_key == business_key, exceptions.c.state == "open"]
-    if types is not None:
-        where.append(exceptions.c.type.in_(list(types)))
-    ids = [int(i) for i in conn.execute(sa.select(exceptions.c.id).where(*where)).scalars()]
+    if types is None:
+        found = conn.execute(_OPEN_FOR_KEY, {"key": business_key})
+    else:
+        found = conn.execute(sa.select(exceptions.c.id).where(
+            exceptions.c.business_key == business_key, exceptions.c.state == "open",
+            exceptions.c.type.in_(list(types))))
+    ids = [int(i) for i in found.scalars()]
     if not ids:
         return []
     now = now or utcnow()

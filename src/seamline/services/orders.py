@@ -330,10 +330,12 @@ class OrderFlow:
 
     def _patch(self, conn: Connection, key: str, *, state: str | None = None,
                set_: Mapping[str, Any] | None = None, drop: Iterable[str] = (),
-               **kw: Any) -> LedgerEntry:
+               row: LedgerEntry | None = None, **kw: Any) -> LedgerEntry:
         """Change some fields of an order's ledger row *as it is now* (read under lock in this
-        transaction), so a snapshot that intake recorded meanwhile is never overwritten."""
-        row = get_ledger(conn, KIND, key, for_update=True)
+        transaction, or ``row`` when the caller just did), so a snapshot that intake recorded
+        meanwhile is never overwritten."""
+        if row is None:
+            row = get_ledger(conn, KIND, key, for_update=True)
         data = dict(row.data) if row is not None else {}
         for name in drop:
             data.pop(name, None)
@@ -406,13 +408,14 @@ class OrderFlow:
         with ctx.transaction(complete=True) as conn:
             current = get_ledger(conn, KIND, key, for_update=True)
             data = dict(current.data) if current is not None else {}
-            market = self._market(order_from_dict(data["snapshot"]))
+            held = order_from_dict(data["snapshot"])
+            market = self._market(held)
             # Change detection starts from what was posted: the snapshot the payload was built
             # from, not whatever Centra says now.
             posted_from = data.get("posted_from") or {
-                **fingerprints(order_from_dict(data["snapshot"])),
+                **fingerprints(held),
                 "snapshot": _digest(data["snapshot"])}
-            self._patch(conn, key, state="posted", set_={
+            self._patch(conn, key, row=current, state="posted", set_={
                 "order_no": outcome.order_no,
                 "erp_created_at": outcome.created_at.isoformat(),
                 "posted_at": self.clock().isoformat(),

@@ -6,12 +6,15 @@ from __future__ import annotations
 import multiprocessing
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from seamline.adapters.centra.limiter import (
+    Bucket,
+    LeasedBucketStore,
     MemoryBucketStore,
     RateLimiter,
     SqlBucketStore,
@@ -140,3 +143,66 @@ def test_the_sql_store_refills_over_time(tmp_path: Path) -> None:
     assert wait > 0
     assert store.take({b: 1.0}, t + wait + 0.01) == 0.0
     store.engine.dispose()
+
+
+class CountingStore(MemoryBucketStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.takes = 0
+        self.debits = 0
+
+    def take(self, costs: Mapping[Bucket, float], now: float) -> float:
+        self.takes += 1
+        return super().take(costs, now)
+
+    def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
+        self.debits += 1
+        super().debit(costs, now)
+
+
+ROOMY = Bucket("roomy", 1000.0, 10.0)  # 2% slab = 20 tokens
+TIGHT = Bucket("tight", 18.0, 10.0)  # too small to spare a slab
+
+
+def test_a_leased_store_serves_a_roomy_bucket_from_slabs() -> None:
+    """21 takes of one token cost the shared store one write: 1 + a slab of 20."""
+    shared = CountingStore()
+    store = LeasedBucketStore(shared)
+    now = 100.0
+    assert all(store.take({ROOMY: 1.0}, now) == 0.0 for _ in range(21))
+    assert shared.takes == 1
+    assert shared.level(ROOMY, now) == pytest.approx(1000 - 21)
+    assert store.take({ROOMY: 1.0}, now) == 0.0
+    assert shared.takes == 2
+
+
+def test_a_leased_store_never_grants_more_than_the_shared_bucket_holds() -> None:
+    """A tight bucket gets no slab: every take goes to the shared store, which refuses the 19th."""
+    shared = CountingStore()
+    store = LeasedBucketStore(shared)
+    granted = sum(store.take({ROOMY: 1.0, TIGHT: 1.0}, 5.0) == 0.0 for _ in range(30))
+    assert granted == 18
+    assert shared.level(TIGHT, 5.0) == pytest.approx(0.0)
+
+
+def test_a_slab_is_given_up_after_its_hold_time_and_a_debt_is_paid() -> None:
+    """Unused slab tokens stay spent (the safe side); a debit past the slab reaches the shared
+    store when the slab expires."""
+    shared = CountingStore()
+    store = LeasedBucketStore(shared, hold_s=1.0)
+    assert store.take({ROOMY: 1.0}, 10.0) == 0.0
+    store.debit({ROOMY: 50.0}, 10.5)  # 20 left locally → -30
+    assert shared.debits == 0
+    assert store.take({ROOMY: 1.0}, 11.5) == 0.0  # expired: the 30 owed are debited first
+    assert shared.debits == 1
+    # refilled to the brim (100 tokens/s), then the 30 owed, then 1 + a new slab of 20
+    assert shared.level(ROOMY, 11.5) == pytest.approx(1000 - 30 - 21)
+
+
+def test_a_leased_store_falls_back_to_the_exact_cost_when_the_slab_does_not_fit() -> None:
+    """With 5 tokens left a take of 1 + slab 20 is refused; the take of 1 alone still passes."""
+    shared = MemoryBucketStore()
+    shared.debit({ROOMY: 995.0}, 0.0)
+    store = LeasedBucketStore(shared)
+    assert store.take({ROOMY: 1.0}, 0.0) == 0.0
+    assert shared.level(ROOMY, 0.0) == pytest.approx(4.0)

@@ -7,6 +7,7 @@ from seamline.adapters.centra.client import CentraClient, RetryPolicy
 from seamline.adapters.centra.errors import classify, parse_retry_after
 from seamline.adapters.centra.events import drain_events
 from seamline.adapters.centra.limiter import (
+    LeasedBucketStore,
     MemoryBucketStore,
     RateLimiter,
     SqlBucketStore,
@@ -22,6 +23,7 @@ from seamline.adapters.centra.webhooks import webhook_router
 __all__ = [
     "CentraClient",
     "CentraShipment",
+    "LeasedBucketStore",
     "MemoryBucketStore",
     "RateLimitStatus",
     "RateLimiter",

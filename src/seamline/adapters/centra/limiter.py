@@ -8,7 +8,10 @@ lives in a ``BucketStore`` so that N worker processes on one database share one 
 - ``SqlBucketStore``: the ``rate_buckets (name PK, tokens, updated_at)`` table, taken with one
   conditional ``UPDATE … WHERE tokens_after_refill >= cost`` per bucket inside one transaction,
   so concurrent takers can never overdraw a bucket (SQLite serialises writers; PostgreSQL row
-  locks the updated rows).
+  locks the updated rows);
+- ``LeasedBucketStore``: in front of a shared store, takes a small slab of a roomy bucket at once
+  and serves the next requests from it for at most a second, so a busy process writes the shared
+  table once per slab instead of once per request.
 
 Written by hand because the well-known limiter libraries (``limits``, ``pyrate-limiter``) keep
 state in Redis or process memory, not in our own SQL store.
@@ -33,6 +36,7 @@ from seamline.exceptions import RateLimited, StoreError
 __all__ = [
     "Bucket",
     "BucketStore",
+    "LeasedBucketStore",
     "MemoryBucketStore",
     "RateLimiter",
     "SqlBucketStore",
@@ -238,6 +242,67 @@ class SqlBucketStore:
                                  .values(tokens=level - c, updated_at=now))
         except SQLAlchemyError as exc:
             raise StoreError(f"rate limiter: {type(exc).__name__}") from exc
+
+
+class LeasedBucketStore:
+    """Serves takes from per-process slabs of a shared store's buckets.
+
+    A take that the slabs cannot cover asks the shared store for its cost plus a slab of each
+    bucket (``share`` of its capacity, whole tokens, none for a bucket too small to spare one)
+    and keeps the slab for at most ``hold_s`` seconds; what is unused then is given up (it was
+    already counted as spent, which errs on the safe side), and a debt (``debit`` past the slab)
+    is paid to the shared store. Centra may see a request up to ``hold_s`` after its token was
+    counted; ``share`` stays far below the limiter's headroom, so that cannot breach a window.
+    """
+
+    def __init__(self, shared: BucketStore, *, share: float = 0.02, hold_s: float = 1.0) -> None:
+        self.shared = shared
+        self.share = share
+        self.hold_s = hold_s
+        self._lock = threading.Lock()
+        self._local: dict[Bucket, float] = {}
+        self._since = 0.0
+
+    def _slab(self, bucket: Bucket) -> float:
+        return float(int(bucket.capacity * self.share))
+
+    def _expire(self, now: float) -> None:
+        if self._local and not (self._since <= now < self._since + self.hold_s):
+            debt = {b: -v for b, v in self._local.items() if v < 0}
+            self._local.clear()
+            if debt:
+                self.shared.debit(debt, now)
+
+    def take(self, costs: Mapping[Bucket, float], now: float) -> float:
+        with self._lock:
+            self._expire(now)
+            if all(self._local.get(b, 0.0) >= c for b, c in costs.items()):
+                for b, c in costs.items():
+                    self._local[b] -= c
+                return 0.0
+            slabs = {b: self._slab(b) for b in costs}
+            if any(slabs.values()):
+                wants = {b: max(0.0, c - self._local.get(b, 0.0)) + slabs[b]
+                         for b, c in costs.items()}
+                if self.shared.take(wants, now) <= 0:
+                    if not self._local:
+                        self._since = now
+                    for b, c in costs.items():
+                        self._local[b] = self._local.get(b, 0.0) + wants[b] - c
+                    return 0.0
+            return self.shared.take(costs, now)
+
+    def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
+        with self._lock:
+            self._expire(now)
+            rest: dict[Bucket, float] = {}
+            for b, c in costs.items():
+                if b in self._local:
+                    self._local[b] -= c
+                else:
+                    rest[b] = c
+            if rest:
+                self.shared.debit(rest, now)
 
 
 class RateLimiter:

@@ -6,6 +6,7 @@ caller does in that transaction (a ledger change and the job it implies commit t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from seamline.adapters.store.schema import audit_log, cursors, jobs, ledger
 __all__ = [
     "LedgerEntry",
     "audit",
+    "dialect_insert",
     "get_cursor",
     "get_ledger",
     "requeue_job",
@@ -30,7 +32,11 @@ __all__ = [
 
 def upsert_insert(conn: Connection) -> Callable[..., Any]:
     """The dialect's ``insert`` (with ``on_conflict_do_*``) for ``conn``: PostgreSQL or SQLite."""
-    if conn.dialect.name == "postgresql":
+    return dialect_insert(conn.dialect.name)
+
+
+def dialect_insert(dialect: str) -> Callable[..., Any]:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415
 
         return pg_insert
@@ -74,18 +80,44 @@ class LedgerEntry:
         )
 
 
+# Hot-path statements are built once with bound parameters: SQLAlchemy then reuses their
+# compiled form and cache key instead of rebuilding both on every call.
+_B = sa.bindparam
+
+
+@functools.cache
+def _get_ledger_stmt(for_update: bool) -> sa.Select[Any]:
+    q = sa.select(ledger).where(ledger.c.kind == _B("kind"), ledger.c.business_key == _B("key"))
+    return q.with_for_update() if for_update else q
+
+
 def get_ledger(
     conn: Connection, kind: str, key: str, *, for_update: bool = False
 ) -> LedgerEntry | None:
     """The ledger entry for ``(kind, key)``, or None."""
-    q = sa.select(ledger).where(ledger.c.kind == kind, ledger.c.business_key == key)
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    stmt = _get_ledger_stmt(for_update and conn.dialect.name == "postgresql")
+    row = conn.execute(stmt, {"kind": kind, "key": key}).first()
     return LedgerEntry.from_row(row) if row is not None else None
 
 
 _KEEP = object()
+
+@functools.cache
+def _upsert_ledger_stmt(dialect: str, set_hash: bool) -> Any:
+    insert = dialect_insert(dialect)
+    stmt = insert(ledger).values(
+        kind=_B("kind"), business_key=_B("key"), version=1, created_at=_B("now"),
+        state=_B("state"), data=_B("data"), updated_at=_B("now"),
+        posted_hash=_B("posted_hash") if set_hash else None,
+    )
+    set_: dict[str, Any] = {"state": stmt.excluded.state, "data": stmt.excluded.data,
+                            "updated_at": stmt.excluded.updated_at,
+                            "version": ledger.c.version + 1}
+    if set_hash:
+        set_["posted_hash"] = stmt.excluded.posted_hash
+    return stmt.on_conflict_do_update(
+        index_elements=[ledger.c.kind, ledger.c.business_key], set_=set_,
+    ).returning(*ledger.c)
 
 
 def upsert_ledger(
@@ -103,28 +135,21 @@ def upsert_ledger(
     ``posted_hash`` is left as it is unless given (pass None to clear it).
     """
     now = now or utcnow()
-    values: dict[str, Any] = {"state": state, "data": dict(data), "updated_at": now}
-    if posted_hash is not _KEEP:
-        values["posted_hash"] = posted_hash
-    stmt = upsert_insert(conn)(ledger).values(
-        kind=kind,
-        business_key=key,
-        version=1,
-        created_at=now,
-        posted_hash=None if posted_hash is _KEEP else posted_hash,
-        **{k: v for k, v in values.items() if k != "posted_hash"},
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[ledger.c.kind, ledger.c.business_key],
-        set_={**values, "version": ledger.c.version + 1},
-    ).returning(*ledger.c)
-    row = conn.execute(stmt).one()
+    set_hash = posted_hash is not _KEEP
+    params: dict[str, Any] = {"kind": kind, "key": key, "now": now, "state": state,
+                              "data": dict(data)}
+    if set_hash:
+        params["posted_hash"] = posted_hash
+    row = conn.execute(_upsert_ledger_stmt(conn.dialect.name, set_hash), params).one()
     return LedgerEntry.from_row(row)
+
+
+_GET_CURSOR = sa.select(cursors.c.value).where(cursors.c.name == _B("name"))
 
 
 def get_cursor(conn: Connection, name: str) -> str | None:
     """The stored value of cursor ``name``, or None."""
-    value = conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar()
+    value = conn.execute(_GET_CURSOR, {"name": name}).scalar()
     return None if value is None else str(value)
 
 
@@ -149,16 +174,13 @@ def audit(  # noqa: PLR0917 - the documented call shape is positional
     now: datetime | None = None,
 ) -> None:
     """Append one line to the audit log (never updated, never deleted)."""
-    conn.execute(
-        sa.insert(audit_log).values(
-            at=now or utcnow(),
-            entity_kind=kind,
-            business_key=key,
-            action=action,
-            actor=actor,
-            detail=dict(detail) if detail is not None else None,
-        )
-    )
+    conn.execute(_AUDIT, {
+        "at": now or utcnow(), "entity_kind": kind, "business_key": key, "action": action,
+        "actor": actor, "detail": dict(detail) if detail is not None else None,
+    })
+
+
+_AUDIT = sa.insert(audit_log)
 
 
 def requeue_job(conn: Connection, job_id: int, *, now: datetime | None = None) -> bool:

@@ -68,6 +68,11 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+#: A nullable JSON column: Python None is stored as SQL NULL whether it comes as a bound
+#: parameter or a literal (plain ``sa.JSON`` would store a bound None as JSON ``null``).
+_NULLABLE_JSON = sa.JSON(none_as_null=True)
+
+
 def _ts(name: str, *, nullable: bool = False, index: bool = False) -> sa.Column[datetime]:
     return sa.Column(name, UtcDateTime(), nullable=nullable, index=index)
 
@@ -132,7 +137,7 @@ job_events = sa.Table(
     sa.Column("event", sa.String(32), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
     sa.Column("worker_id", sa.String(128), nullable=True),
-    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Column("detail", _NULLABLE_JSON, nullable=True),
 )
 
 cursors = sa.Table(
@@ -154,8 +159,8 @@ exceptions = sa.Table(
     sa.Column("state", sa.String(16), nullable=False, server_default="open"),
     sa.Column("count", sa.Integer, nullable=False, server_default="1"),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Column("details", sa.JSON, nullable=True),
-    sa.Column("payload", sa.JSON, nullable=True),
+    sa.Column("details", _NULLABLE_JSON, nullable=True),
+    sa.Column("payload", _NULLABLE_JSON, nullable=True),
     sa.Column("job_id", sa.Integer, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     _ts("first_seen"),
@@ -185,7 +190,7 @@ exception_history = sa.Table(
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
-    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Column("detail", _NULLABLE_JSON, nullable=True),
 )
 
 audit_log = sa.Table(
@@ -197,7 +202,7 @@ audit_log = sa.Table(
     sa.Column("business_key", sa.String(255), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("detail", sa.JSON, nullable=True),
+    sa.Column("detail", _NULLABLE_JSON, nullable=True),
     sa.Index("ix_audit_log_entity", "entity_kind", "business_key"),
 )
 
