@@ -77,6 +77,7 @@ def _flow_child(settings_json: str, orders: int, concurrency: int, batch: int,
                 .where(ledger.c.kind == "order", ledger.c.state.in_(("posted", "synced")))
             ).scalar() or 0)
 
+    cpu_before = _cpu_s()
     started = time.perf_counter()
     thread.start()
     flow.poll(container.db.begin)
@@ -86,12 +87,15 @@ def _flow_child(settings_json: str, orders: int, concurrency: int, batch: int,
             raise SystemExit(f"only {done} of {orders} posted after 900 s")
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
+    cpu_done = _cpu_s()
     stop.set()
     thread.join(timeout=60)
     container.close()
+    cpu = cpu_done - cpu_before
     result = {"orders": orders, "elapsed_s": elapsed, "poll_s": polled,
               "orders_per_s": orders / elapsed,
-              "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+              "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "seamline_cpu_ms_per_order": cpu * 1000 / orders}
     if trace:
         result["python_heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
     out.put(result)
@@ -168,8 +172,10 @@ def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int
                        "concurrency": {"orders": concurrency, "writeback": 1, "intake": 1,
                                        "default": 1}},
         })
+        before = _cpu_s()
         flow = _in_child(_flow_child, _dump_with_secrets(settings), n, concurrency, batch,
                          trace)
+        flow["sandboxes_cpu_ms_per_order"] = (_cpu_s() - before) * 1000 / n
         counts = sb.bluecherry_reference_counts()
         posted = sum(1 for g in generated if counts.get(sb.reference(g), 0) == 1)
         dupes = sum(1 for v in counts.values() if v > 1)
@@ -190,6 +196,11 @@ def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int
             "ratio_to_raw": (round(flow["orders_per_s"] / raw_result["creates_per_s"], 3)
                              if raw_result else None),
             "pending_share": round(confirming, 3)}
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _dump_with_secrets(settings: Any) -> str:

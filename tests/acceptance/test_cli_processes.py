@@ -37,6 +37,21 @@ def _start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _wait_for_line(proc: subprocess.Popen[str], text: str, timeout: float = 60.0) -> str:
+    """Read stderr until a line holds ``text`` (the lines read are returned)."""
+    assert proc.stderr is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            raise AssertionError(f"exited {proc.wait()} before {text!r}: {''.join(seen)}")
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"no {text!r} within {timeout} s: {''.join(seen)}")
+
+
 def _stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -50,9 +65,10 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
 def test_a_worker_stops_with_exit_0_on_sigterm(tmp_path: Path) -> None:
     """SIGTERM sets the stop event; the worker releases what it holds and exits 0."""
     proc = _start(tmp_path, "worker", "--queues", "orders,default", "--concurrency", "2")
-    time.sleep(1.5)
-    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    assert proc.stderr is not None
+    started = [_wait_for_line(proc, "worker started")]  # its signal handlers are in place
     code, _out, err = _stop(proc)
+    err = "".join(started) + err
     assert code == 0, err
     assert "Traceback" not in err
     assert "stopping" in err

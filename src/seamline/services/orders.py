@@ -35,6 +35,7 @@ from seamline.adapters.store.repos import (
     audit,
     get_cursor,
     get_ledger,
+    get_ledgers,
     set_cursor,
     upsert_ledger,
 )
@@ -203,17 +204,20 @@ class OrderFlow:
 
     # -- intake ----------------------------------------------------------------------------
 
-    def record(self, conn: Connection, orders: Iterable[CentraOrder]) -> int:
+    def record(self, conn: Connection,
+               orders: Iterable[CentraOrder | tuple[CentraOrder, dict[str, Any]]]) -> int:
         """Record orders seen in Centra and enqueue what they imply; returns how many changed.
 
-        Re-seeing an order changes nothing unless the order changed in Centra.
+        Re-seeing an order changes nothing unless the order changed in Centra. An order may come
+        with its snapshot (``snapshots``) already made, outside the caller's transaction.
         """
         changed = 0
         now = self.clock()
-        for order in orders:
+        seen = [o if isinstance(o, tuple) else (o, order_to_dict(o)) for o in orders]
+        rows = get_ledgers(conn, KIND, [str(o.number) for o, _ in seen], for_update=True)
+        for order, snap in seen:
             key = str(order.number)
-            snap = order_to_dict(order)
-            row = get_ledger(conn, KIND, key, for_update=True)
+            row = rows.get(key)
             if row is not None and row.data.get("snapshot") == snap:
                 continue
             changed += 1
@@ -221,7 +225,7 @@ class OrderFlow:
                                     else {"first_seen": now.isoformat()})
             data["snapshot"] = snap
             state = row.state if row is not None else "new"
-            upsert_ledger(conn, KIND, key, state=state, data=data, now=now)
+            rows[key] = upsert_ledger(conn, KIND, key, state=state, data=data, now=now)
             if state in ("posted", "synced"):
                 if row is not None and _own_writebacks_only(row.data.get("snapshot"), snap):
                     continue  # our external id / confirmation / lock came back: nothing to check
@@ -232,6 +236,12 @@ class OrderFlow:
                                    queue="orders", dedupe_key=f"order:post:{key}",
                                    business_key=order_key(order.number))
         return changed
+
+    @staticmethod
+    def snapshots(orders: Iterable[CentraOrder]) -> list[tuple[CentraOrder, dict[str, Any]]]:
+        """Orders with their ledger snapshots, made before a write transaction opens (the
+        snapshot is the costly part of recording, and nothing else waits on it there)."""
+        return [(o, order_to_dict(o)) for o in orders]
 
     def poll(self, tx: Tx) -> int:
         """Poll Centra by ``updatedAt`` from the stored cursor (minus the overlap) up to now.
@@ -247,8 +257,9 @@ class OrderFlow:
         seen = 0
         for page in _chunks(self.centra.iter_orders(updated_from=since, updated_to=started), 100):
             newest = max(o.updated_at for o in page)
+            prepared = self.snapshots(page)
             with tx() as conn:
-                self.record(conn, page)
+                self.record(conn, prepared)
                 current = get_cursor(conn, POLL_CURSOR)
                 mark = min(newest, started)
                 if current is None or datetime.fromisoformat(current) < mark:
@@ -279,16 +290,18 @@ class OrderFlow:
         since = self.clock() - timedelta(days=days or self.sweep_days)
         seen = 0
         for page in _chunks(self.centra.iter_orders(created_from=since), 100):
+            prepared = self.snapshots(page)
             with tx() as conn:
-                self.record(conn, page)
+                self.record(conn, prepared)
             seen += len(page)
         return seen
 
     def fetch(self, tx: Tx, numbers: Sequence[int]) -> int:
         """Fetch named orders (a webhook or an event named them) and record them."""
         orders = self.centra.get_orders(list(numbers))
+        prepared = self.snapshots(orders)
         with tx() as conn:
-            self.record(conn, orders)
+            self.record(conn, prepared)
         return len(orders)
 
     def drain_events(self, tx: Tx, *, limit: int = 200) -> int:

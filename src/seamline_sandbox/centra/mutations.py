@@ -11,7 +11,7 @@ from graphql import GraphQLResolveInfo as _Info
 from seamline_sandbox.centra.state import CentraState, SandboxError
 from seamline_sandbox.world import CENTRA_WAREHOUSES, CatalogueItem
 
-Info: TypeAlias = _Info[Any]
+Info: TypeAlias = _Info  # graphql-core 3.2: not generic
 
 __all__ = ["bind_mutations"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import zlib
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from seamline_sandbox.centra.state import (
 from seamline_sandbox.generator import q
 from seamline_sandbox.world import CENTRA_WAREHOUSES, MARKETS, CatalogueItem
 
-Info: TypeAlias = _Info[Any]
+Info: TypeAlias = _Info  # graphql-core 3.2: not generic
 
 __all__ = ["SCHEMA_PATH", "build_schema", "to_float"]
 
@@ -186,6 +187,9 @@ def filter_orders(state: CentraState, where: dict[str, Any] | None) -> list[Orde
     markets = set(w["marketId"]) if w.get("marketId") is not None else None
     stores = set(w["storeId"]) if w.get("storeId") is not None else None
     currencies = set(w["currencyId"]) if w.get("currencyId") is not None else None
+    flags = [(a, w[f]) for f, a in (("isOnHold", "is_on_hold"), ("isLocked", "is_locked"),
+                                    ("isWaitingForPayment", "is_waiting_for_payment"))
+             if w.get(f) is not None]
     candidates = ([state.orders[n] for n in numbers if n in state.orders]
                   if numbers is not None else list(state.orders.values()))
     for o in candidates:
@@ -203,9 +207,7 @@ def filter_orders(state: CentraState, where: dict[str, Any] | None) -> list[Orde
             continue
         if currencies is not None and CURRENCY_IDS.get(o.currency) not in currencies:
             continue
-        if any(w.get(f) is not None and getattr(o, a) != w[f] for f, a in (
-                ("isOnHold", "is_on_hold"), ("isLocked", "is_locked"),
-                ("isWaitingForPayment", "is_waiting_for_payment"))):
+        if flags and any(getattr(o, a) != v for a, v in flags):
             continue
         if not (_in_range(o.created_at, w.get("createdAt"))
                 and _in_range(o.updated_at, w.get("updatedAt"))
@@ -232,6 +234,10 @@ def sort_key(sort: list[str] | None) -> Callable[[OrderRec], tuple[float, ...]]:
         return (*parts, float(o.number))
 
     return key
+
+
+def _first_item(pair: tuple[tuple[float, ...], OrderRec]) -> tuple[float, ...]:
+    return pair[0]
 
 
 def encode_cursor(key: tuple[float, ...]) -> str:
@@ -306,9 +312,8 @@ def build_schema() -> GraphQLSchema:
         check_limit(first, "first")
         check_limit(last, "last")
         key = sort_key(sort)
-        items = sorted(filter_orders(ctx_state(info), where), key=key)
-        total = len(items)
-        keyed = [(key(o), o) for o in items]
+        keyed = [(key(o), o) for o in filter_orders(ctx_state(info), where)]
+        total = len(keyed)
         if after:
             ak = decode_cursor(after)
             keyed = [(k, o) for k, o in keyed if k > ak]
@@ -318,6 +323,12 @@ def build_schema() -> GraphQLSchema:
         before_len = len(keyed)
         if first is None and last is None:
             first = 20
+        # Keys are unique (the number breaks ties): a forward page needs only its first + 1
+        # keys in order, not the whole set sorted.
+        if first is not None and last is None:
+            keyed = heapq.nsmallest(first + 1, keyed, key=_first_item)
+        else:
+            keyed.sort(key=_first_item)
         has_next = has_prev = False
         if first is not None:
             has_next = len(keyed) > first

@@ -7,7 +7,7 @@ caller does in that transaction (a ledger change and the job it implies commit t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ __all__ = [
     "dialect_insert",
     "get_cursor",
     "get_ledger",
+    "get_ledgers",
     "requeue_job",
     "set_cursor",
     "upsert_ledger",
@@ -98,6 +99,25 @@ def get_ledger(
     stmt = _get_ledger_stmt(for_update and conn.dialect.name == "postgresql")
     row = conn.execute(stmt, {"kind": kind, "key": key}).first()
     return LedgerEntry.from_row(row) if row is not None else None
+
+
+@functools.cache
+def _get_ledgers_stmt(for_update: bool) -> sa.Select[Any]:
+    q = sa.select(ledger).where(ledger.c.kind == _B("kind"),
+                                ledger.c.business_key.in_(_B("keys", expanding=True)))
+    return q.with_for_update() if for_update else q
+
+
+def get_ledgers(
+    conn: Connection, kind: str, keys: Iterable[str], *, for_update: bool = False
+) -> dict[str, LedgerEntry]:
+    """The ledger entries for many keys of one kind, by key (absent keys are missing)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    stmt = _get_ledgers_stmt(for_update and conn.dialect.name == "postgresql")
+    rows = conn.execute(stmt, {"kind": kind, "keys": keys})
+    return {e.business_key: e for e in map(LedgerEntry.from_row, rows)}
 
 
 _KEEP = object()
