@@ -36,6 +36,7 @@ from seamline.adapters.store.repos import (
     get_cursor,
     get_ledger,
     get_ledgers,
+    merge_ledger_data,
     set_cursor,
     upsert_ledger,
 )
@@ -622,7 +623,7 @@ class OrderFlow:
         """Write BlueCherry order numbers back to Centra (batched) and confirm PENDING orders."""
         done = 0
         while True:
-            with ctx.transaction() as conn:
+            with self.db.read() as conn:
                 rows = conn.execute(
                     sa.select(ledger_table.c.business_key, ledger_table.c.data)
                     .where(ledger_table.c.kind == KIND, ledger_table.c.state == "posted")
@@ -648,9 +649,9 @@ class OrderFlow:
                 self.centra.set_orders_lock([int(k) for k, _ in confirmed], True)
             ctx.heartbeat()
             with ctx.transaction() as conn:
-                for key, _ in confirmed:
-                    self._patch(conn, key, state="synced",
-                                set_={"written_back_at": self.clock().isoformat()})
+                merge_ledger_data(conn, KIND, [key for key, _ in confirmed],
+                                  {"written_back_at": self.clock().isoformat()},
+                                  state="synced", now=self.clock())
             done += len(confirmed)
             if failure is not None:
                 raise failure

@@ -15,6 +15,8 @@ from seamline.adapters.store.repos import (
     audit,
     get_cursor,
     get_ledger,
+    get_ledgers,
+    merge_ledger_data,
     set_cursor,
     upsert_ledger,
 )
@@ -62,6 +64,30 @@ def test_a_ledger_upsert_bumps_the_version_each_time(db: Database) -> None:
     assert third.posted_hash == "abc"
     assert found == third
     assert first.id == third.id
+
+
+def test_many_entries_are_read_and_merged_in_one_statement_each(db: Database) -> None:
+    """``get_ledgers`` finds what exists; ``merge_ledger_data`` sets fields of many rows and
+    their state without touching the rest of their data, bumping each version once."""
+    with db.begin() as conn:
+        for n in ("1", "2", "3"):
+            upsert_ledger(conn, "order", n, state="posted",
+                          data={"snapshot": {"number": int(n)}, "order_no": f"SO{n}"})
+        assert sorted(get_ledgers(conn, "order", ["1", "3", "404"])) == ["1", "3"]
+        changed = merge_ledger_data(conn, "order", ["1", "3", "404"],
+                                    {"written_back_at": "2026-11-28T10:00:00+00:00"},
+                                    state="synced")
+    with db.read() as conn:
+        rows = get_ledgers(conn, "order", ["1", "2", "3"])
+    assert changed == 2
+    assert rows["1"].state == rows["3"].state == "synced"
+    assert rows["1"].data == {"snapshot": {"number": 1}, "order_no": "SO1",
+                              "written_back_at": "2026-11-28T10:00:00+00:00"}
+    assert rows["1"].version == 2
+    assert rows["2"].state == "posted"
+    assert "written_back_at" not in rows["2"].data
+    with pytest.raises(ValueError, match="delete"), db.begin() as conn:
+        merge_ledger_data(conn, "order", ["1"], {"order_no": None}, state="synced")
 
 
 def test_cursors_are_stored_and_replaced(db: Database) -> None:

@@ -206,3 +206,13 @@ def test_a_leased_store_falls_back_to_the_exact_cost_when_the_slab_does_not_fit(
     store = LeasedBucketStore(shared)
     assert store.take({ROOMY: 1.0}, 0.0) == 0.0
     assert shared.level(ROOMY, 0.0) == pytest.approx(4.0)
+
+
+def test_a_take_stamped_just_before_the_slab_was_taken_still_uses_it() -> None:
+    """Threads read the clock before they queue for the lock: a slightly older ``now`` must
+    not throw the slab away."""
+    shared = CountingStore()
+    store = LeasedBucketStore(shared)
+    assert store.take({ROOMY: 1.0}, 10.0) == 0.0
+    assert store.take({ROOMY: 1.0}, 9.99) == 0.0
+    assert shared.takes == 1

@@ -267,7 +267,9 @@ class LeasedBucketStore:
         return float(int(bucket.capacity * self.share))
 
     def _expire(self, now: float) -> None:
-        if self._local and not (self._since <= now < self._since + self.hold_s):
+        # Only age expires a slab: a thread that read the clock just before another one took
+        # the slab must not throw it away.
+        if self._local and now - self._since >= self.hold_s:
             debt = {b: -v for b, v in self._local.items() if v < 0}
             self._local.clear()
             if debt:

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from seamline.adapters.store.db import json_dumps
 from seamline.adapters.store.schema import audit_log, cursors, jobs, ledger
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "get_cursor",
     "get_ledger",
     "get_ledgers",
+    "merge_ledger_data",
     "requeue_job",
     "set_cursor",
     "upsert_ledger",
@@ -165,6 +167,43 @@ def upsert_ledger(
 
 
 _GET_CURSOR = sa.select(cursors.c.value).where(cursors.c.name == _B("name"))
+
+
+@functools.cache
+def _merge_ledger_stmt(dialect: str) -> sa.Update:
+    patch = sa.bindparam("patch", type_=sa.String)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB  # noqa: PLC0415
+
+        merged: Any = sa.cast(
+            sa.cast(ledger.c.data, JSONB).op("||")(sa.cast(patch, JSONB)), sa.JSON)
+    else:
+        merged = sa.func.json_patch(ledger.c.data, patch)
+    return (
+        sa.update(ledger)
+        .where(ledger.c.kind == _B("b_kind"),
+               ledger.c.business_key.in_(_B("b_keys", expanding=True)))
+        .values(data=merged, state=_B("new_state"), version=ledger.c.version + 1,
+                updated_at=_B("now"))
+    )
+
+
+def merge_ledger_data(
+    conn: Connection, kind: str, keys: Iterable[str], patch: Mapping[str, Any], *,
+    state: str, now: datetime | None = None,
+) -> int:
+    """Set top-level ``patch`` fields in the ``data`` of many entries and move them to
+    ``state``, in one statement and without reading them (each update bumps ``version``).
+    ``patch`` values must not be None (a JSON merge patch deletes a key given null)."""
+    keys = list(keys)
+    if not keys:
+        return 0
+    if any(v is None for v in patch.values()):
+        raise ValueError("merge_ledger_data: a None value would delete the key")
+    params = {"b_kind": kind, "b_keys": keys, "patch": json_dumps(dict(patch)),
+              "new_state": state,
+              "now": now or utcnow()}
+    return int(conn.execute(_merge_ledger_stmt(conn.dialect.name), params).rowcount)
 
 
 def get_cursor(conn: Connection, name: str) -> str | None:
