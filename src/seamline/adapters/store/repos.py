@@ -194,12 +194,16 @@ def merge_ledger_data(
 ) -> int:
     """Set top-level ``patch`` fields in the ``data`` of many entries and move them to
     ``state``, in one statement and without reading them (each update bumps ``version``).
-    ``patch`` values must not be None (a JSON merge patch deletes a key given null)."""
+    ``patch`` values are scalars: not None (a JSON merge patch deletes a key given null), not
+    objects or lists (SQLite's ``json_patch`` merges those deeply, PostgreSQL's ``||`` does
+    not)."""
     keys = list(keys)
     if not keys:
         return 0
     if any(v is None for v in patch.values()):
         raise ValueError("merge_ledger_data: a None value would delete the key")
+    if any(isinstance(v, Mapping | list | tuple) for v in patch.values()):
+        raise ValueError("merge_ledger_data: values must be scalars")
     params = {"b_kind": kind, "b_keys": keys, "patch": json_dumps(dict(patch)),
               "new_state": state,
               "now": now or utcnow()}
