@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import tempfile
@@ -45,11 +46,9 @@ WRITEBACK_BATCH = 100
 # -- child: the flow -------------------------------------------------------------------------
 
 
-def _flow_child(settings_json: str, orders: int, concurrency: int, batch: int,
-                trace: bool, out: Any) -> None:
-    import sqlalchemy as sa  # noqa: PLC0415
-
-    from seamline.adapters.store.schema import ledger  # noqa: PLC0415
+def _flow_child(settings_json: str, index: int, concurrency: int, batch: int, trace: bool,
+                ready: Any, go: Any, done: Any, out: Any) -> None:
+    """One Seamline worker process; process 0 also migrates, syncs the catalogue and polls."""
     from seamline.bootstrap import build  # noqa: PLC0415
     from seamline.config import Settings  # noqa: PLC0415
     from seamline.logging import configure_logging  # noqa: PLC0415
@@ -61,44 +60,84 @@ def _flow_child(settings_json: str, orders: int, concurrency: int, batch: int,
         tracemalloc.start()
     settings = Settings.model_validate_json(settings_json)
     container = build(settings)
-    container.db.upgrade()
     flow = container.orders
-    flow.sync_catalogue(container.db.begin)
+    if index == 0:
+        container.db.upgrade()
+        flow.sync_catalogue(container.db.begin)
     worker = container.worker(["orders", "writeback"],
                               {"orders": concurrency, "writeback": 1}, batch=batch)
     worker.batch_complete = True
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-
-    def posted() -> int:
-        with container.db.read() as conn:
-            return int(conn.execute(
-                sa.select(sa.func.count()).select_from(ledger)
-                .where(ledger.c.kind == "order", ledger.c.state.in_(("posted", "synced")))
-            ).scalar() or 0)
-
+    ready.release()
+    go.wait()
     cpu_before = _cpu_s()
     started = time.perf_counter()
     thread.start()
-    flow.poll(container.db.begin)
-    polled = time.perf_counter() - started
-    while (done := posted()) < orders:
-        if time.perf_counter() - started > 900:
-            raise SystemExit(f"only {done} of {orders} posted after 900 s")
-        time.sleep(0.1)  # the count is a query: the benchmark should not tax the flow
-    elapsed = time.perf_counter() - started
-    cpu_done = _cpu_s()
+    polled = 0.0
+    if index == 0:
+        flow.poll(container.db.begin)
+        polled = time.perf_counter() - started
+    done.wait()
+    cpu = _cpu_s() - cpu_before
     stop.set()
     thread.join(timeout=60)
     container.close()
-    cpu = cpu_done - cpu_before
-    result = {"orders": orders, "elapsed_s": elapsed, "poll_s": polled,
-              "orders_per_s": orders / elapsed,
-              "maxrss_mb": _peak_rss_mb(),
-              "seamline_cpu_ms_per_order": cpu * 1000 / orders}
+    result = {"poll_s": polled, "cpu_s": cpu, "maxrss_mb": _peak_rss_mb()}
     if trace:
         result["python_heap_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
     out.put(result)
+
+
+def _run_flow(settings_json: str, db_path: Path, orders: int, *, processes: int,
+              concurrency: int, batch: int, trace: bool) -> dict[str, Any]:
+    """Start the worker processes together, time them until every order is posted."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    ctx = mp.get_context("spawn")
+    ready, go, done, out = ctx.Semaphore(0), ctx.Event(), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_flow_child,
+                         args=(settings_json, i, concurrency, batch, trace, ready, go, done, out))
+             for i in range(processes)]
+    procs[0].start()
+    if not ready.acquire(timeout=300):  # the store exists once process 0 is ready
+        raise SystemExit("the first flow process did not start")
+    for p in procs[1:]:
+        p.start()
+    for _ in procs[1:]:
+        if not ready.acquire(timeout=300):
+            raise SystemExit("a flow process did not start")
+    engine = sa.create_engine(f"sqlite:///{db_path}")
+    count = sa.text("SELECT count(*) FROM ledger WHERE kind = 'order' "
+                    "AND state IN ('posted', 'synced')")
+    go.set()
+    started = time.perf_counter()
+    while True:
+        with engine.connect() as conn:
+            posted = int(conn.execute(count).scalar() or 0)
+        if posted >= orders:
+            break
+        if time.perf_counter() - started > 1200:
+            done.set()
+            raise SystemExit(f"only {posted} of {orders} posted after 1,200 s")
+        time.sleep(0.1)  # the count is a query: the benchmark should not tax the flow
+    elapsed = time.perf_counter() - started
+    done.set()
+    engine.dispose()
+    results = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        if p.exitcode not in (0, None):
+            raise SystemExit(f"flow process exited {p.exitcode}")
+    flow: dict[str, Any] = {
+        "orders": orders, "processes": processes, "elapsed_s": elapsed,
+        "poll_s": max(r["poll_s"] for r in results), "orders_per_s": orders / elapsed,
+        "maxrss_mb": max(r["maxrss_mb"] for r in results),
+        "seamline_cpu_ms_per_order": sum(r["cpu_s"] for r in results) * 1000 / orders,
+    }
+    if trace:
+        flow["python_heap_peak_mb"] = max(r["python_heap_peak_mb"] for r in results)
+    return flow
 
 
 # -- child: raw creates ----------------------------------------------------------------------
@@ -151,7 +190,7 @@ def _in_child(target: Any, *args: Any) -> dict[str, Any]:
 
 
 def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int,
-             seed: int, trace: bool = False) -> dict[str, Any]:
+             seed: int, processes: int = 1, trace: bool = False) -> dict[str, Any]:
     from seamline_sandbox.bluecherry.examples import sample_order  # noqa: PLC0415
     from seamline_sandbox.harness import Sandboxes, settings_for  # noqa: PLC0415
     from seamline_sandbox.world import MARKETS  # noqa: PLC0415
@@ -166,15 +205,16 @@ def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int
         generated = sb.place_orders(n, seed=seed, hold_rate=0, waiting_payment_rate=0,
                                     unknown_sku_rate=0, pickup_point_rate=0, markets=mapped)
         assert len(generated) == n, f"placed {len(generated)} of {n}"
-        settings = settings_for(sb, f"sqlite:///{Path(tmp) / 'seamline.db'}", overrides={
+        db_path = Path(tmp) / "seamline.db"
+        settings = settings_for(sb, f"sqlite:///{db_path}", overrides={
             "queues": {"lease_s": 60, "poll_interval_s": 0.02, "backoff_base_s": 0.2,
                        "backoff_max_s": 5.0, "max_inline_wait_s": 5.0,
                        "concurrency": {"orders": concurrency, "writeback": 1, "intake": 1,
                                        "default": 1}},
         })
         before = _cpu_s()
-        flow = _in_child(_flow_child, _dump_with_secrets(settings), n, concurrency, batch,
-                         trace)
+        flow = _run_flow(_dump_with_secrets(settings), db_path, n, processes=processes,
+                         concurrency=concurrency, batch=batch, trace=trace)
         flow["sandboxes_cpu_ms_per_order"] = (_cpu_s() - before) * 1000 / n
         counts = sb.bluecherry_reference_counts()
         posted = sum(1 for g in generated if counts.get(sb.reference(g), 0) == 1)
@@ -186,11 +226,11 @@ def scenario(n: int, *, latency_s: float, concurrency: int, batch: int, raw: int
             bodies = [json.dumps(sample_order(10_000_000 + i, market=1 + i % 5, seed=seed,
                                               prefix="raw-")).encode() for i in range(raw)]
             raw_result = _in_child(_raw_child, sb.bluecherry_url, sb.bluecherry_key, bodies,
-                                   concurrency)
+                                   concurrency * processes)
             if raw_result["errors"]:
                 raise SystemExit(f"raw creates failed: {raw_result['errors']}")
         confirming = sum(1 for g in generated if g.status == "PENDING") / n
-    return {"orders": n, "latency_ms": round(latency_s * 1000), "concurrency": concurrency,
+    return {"latency_ms": round(latency_s * 1000), "concurrency": concurrency,
             "batch": batch, **{k: round(v, 2) for k, v in flow.items()},
             "raw_creates_per_s": round(raw_result.get("creates_per_s", 0.0), 1),
             "ratio_to_raw": (round(flow["orders_per_s"] / raw_result["creates_per_s"], 3)
@@ -246,6 +286,8 @@ def main() -> None:
     parser.add_argument("--memory-orders", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="Seamline worker processes on the one SQLite store")
     parser.add_argument("--latency-ms", type=float, default=150.0)
     parser.add_argument("--raw", type=int, default=2000, help="raw creates per measurement")
     parser.add_argument("--trace-memory", type=int, nargs=2, metavar=("SMALL", "LARGE"),
@@ -254,26 +296,33 @@ def main() -> None:
     if args.trace_memory:
         for count in args.trace_memory:
             r = scenario(count, latency_s=0.0, concurrency=args.concurrency, batch=args.batch,
-                         raw=0, seed=24, trace=True)
+                         raw=0, seed=24, processes=args.processes, trace=True)
             print(json.dumps({"benchmark": "orders_throughput_memory", **r}))
         return
 
-    fast = scenario(args.orders, latency_s=0.0, concurrency=args.concurrency,
-                    batch=args.batch, raw=args.raw, seed=21)
-    slow = scenario(args.orders, latency_s=args.latency_ms / 1000, concurrency=args.concurrency,
-                    batch=args.batch, raw=min(args.raw, 1000), seed=22)
-    big = scenario(args.memory_orders, latency_s=0.0, concurrency=args.concurrency,
-                   batch=args.batch, raw=0, seed=23)
+    common = {"concurrency": args.concurrency, "batch": args.batch,
+              "processes": args.processes}
+    fast = scenario(args.orders, latency_s=0.0, raw=args.raw, seed=21, **common)
+    slow = scenario(args.orders, latency_s=args.latency_ms / 1000, raw=min(args.raw, 1000),
+                    seed=22, **common)
+    big = scenario(args.memory_orders, latency_s=0.0, raw=0, seed=23, **common)
     ceiling = mutation_ceiling(fast["pending_share"])
     growth = big["maxrss_mb"] / fast["maxrss_mb"] - 1
 
-    print(f"{'run':<28}{'orders':>8}{'orders/s':>10}{'raw/s':>9}{'ratio':>7}{'peak MB':>9}")
+    print(f"{'run':<28}{'orders':>8}{'orders/s':>10}{'raw/s':>9}{'ratio':>7}{'peak MB':>9}"
+          f"{'CPU ms/order: Seamline':>24}{'sandboxes':>11}")
     for name, r in (("no latency", fast), (f"{args.latency_ms:.0f} ms per BlueCherry call", slow),
                     ("no latency (memory)", big)):
         ratio = "" if r["ratio_to_raw"] is None else f"{r['ratio_to_raw']:.2f}"
         raw = "" if not r["raw_creates_per_s"] else f"{r['raw_creates_per_s']:.0f}"
         print(f"{name:<28}{r['orders']:>8}{r['orders_per_s']:>10.1f}{raw:>9}{ratio:>7}"
-              f"{r['maxrss_mb']:>9.1f}")
+              f"{r['maxrss_mb']:>9.1f}{r['seamline_cpu_ms_per_order']:>24.2f}"
+              f"{r['sandboxes_cpu_ms_per_order']:>11.2f}")
+    cores = os.cpu_count() or 1
+    cpu = fast["seamline_cpu_ms_per_order"] + fast["sandboxes_cpu_ms_per_order"]
+    print(f"CPU bound without latency: {cores} cores / {cpu:.2f} ms per order (Seamline + both "
+          f"sandboxes) = at most {cores * 1000 / cpu:.0f} orders/s on this machine, "
+          f"{cores * 1000 / cpu / fast['raw_creates_per_s']:.2f} of the raw create rate")
     print(f"peak memory {args.memory_orders} vs {args.orders} orders: {growth:+.1%} "
           f"({'flat' if abs(growth) <= 0.10 else 'GROWS'}; target within 10%)")
     print(f"Centra Growth-tier mutation ceiling: {ceiling['mutations_per_order']} mutations/order "
