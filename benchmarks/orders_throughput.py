@@ -1,20 +1,23 @@
 """Order-flow throughput, Centra → BlueCherry, against the sandboxes over real HTTP.
 
     python benchmarks/orders_throughput.py [--orders 2000] [--memory-orders 20000]
-        [--concurrency 16] [--batch 4] [--latency-ms 150]
+        [--concurrency 16] [--batch 4] [--processes 1] [--latency-ms 150]
 
 Both sandboxes run in this process (``seamline_sandbox.harness.Sandboxes``, rate limits lifted,
-no faults). Seamline runs in a child process (spawned; the figures are its own): it polls Centra
-by ``updatedAt`` (pages of 100) while a worker runs the ``orders`` queue with ``--concurrency``
-threads claiming ``--batch`` jobs at a time (completions of a claimed batch in one transaction),
-on a SQLite store, until every order is in BlueCherry; the write-back to Centra runs alongside on
-its own queue. orders/s = orders / (first poll → last order in BlueCherry).
+no faults). Seamline runs in ``--processes`` spawned worker processes on one SQLite store (the
+figures are theirs): process 0 polls Centra by ``updatedAt`` (pages of 100); each runs the
+``orders`` queue with ``--concurrency`` threads claiming ``--batch`` jobs at a time (completions
+of a claimed batch in one transaction) and the write-back to Centra on its own queue. All start
+together; orders/s = orders / (start → last order posted, counted on the store).
 
 Each flow run is compared with BlueCherry's raw create capacity measured in the same run with the
-same latency and concurrency: a child process with ``--concurrency`` threads, each a keep-alive
-httpx client, POSTing ready-made sales orders. Peak memory is the child's ``ru_maxrss`` (the
-flow's process alone; the sandboxes' own state lives in this process) for ``--orders`` and
-``--memory-orders`` orders without latency.
+same latency and total concurrency: a child process with ``--concurrency × --processes`` threads,
+each a keep-alive httpx client, POSTing ready-made sales orders.
+
+Peak memory: the largest ``VmHWM`` of the worker processes, for ``--orders`` and
+``--memory-orders`` orders without latency (not ``ru_maxrss``, which a spawned child inherits from
+this process — the one holding the sandboxes and every generated order). CPU per order: the
+worker processes' CPU time and this process's (both sandboxes), from start to the last order.
 
 Also printed: the ceiling Centra's Growth-tier mutation budget (20 per 10 s, 1,800 per hour) puts
 on orders per hour, given the write-back: one ``setIdConversions`` per 100 orders plus one
