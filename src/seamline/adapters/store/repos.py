@@ -105,8 +105,10 @@ def get_ledger(
 
 @functools.cache
 def _get_ledgers_stmt(for_update: bool) -> sa.Select[Any]:
-    q = sa.select(ledger).where(ledger.c.kind == _B("kind"),
-                                ledger.c.business_key.in_(_B("keys", expanding=True)))
+    # In id order: concurrent transactions locking overlapping sets lock them in one order.
+    q = (sa.select(ledger).where(ledger.c.kind == _B("kind"),
+                                 ledger.c.business_key.in_(_B("keys", expanding=True)))
+         .order_by(ledger.c.id))
     return q.with_for_update() if for_update else q
 
 
