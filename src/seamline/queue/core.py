@@ -75,26 +75,34 @@ def _claim_stmt(dialect: str) -> Any:
         sa.and_(jobs.c.status == "todo", jobs.c.run_at <= _B("now")),
         sa.and_(jobs.c.status == "doing", jobs.c.lease_expires_at < _B("now")),
     )
-    pick = (
-        sa.select(jobs.c.id)
-        .where(jobs.c.queue.in_(_B("queues", expanding=True)), due)
-        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-        .limit(_B("limit"))
-    )
+    order = (jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
     values = {
         "status": "doing", "lease_token": _B("token"), "lease_expires_at": _B("expires"),
         "worker_id": _B("worker"), "attempts": jobs.c.attempts + 1, "updated_at": _B("now"),
     }
+    in_queues = jobs.c.queue.in_(_B("queues", expanding=True))
+    # Candidates first, each branch by its own index: due ``todo`` jobs in claim order
+    # (``ix_jobs_due``: no sort of the whole backlog) and jobs whose lease expired.
+    branches = [
+        sa.select(jobs.c.id, jobs.c.priority, jobs.c.run_at)
+        .where(in_queues, *where).order_by(*order).limit(_B("candidates")).subquery()
+        for where in ((jobs.c.status == "todo", jobs.c.run_at <= _B("now")),
+                      (jobs.c.status == "doing", jobs.c.lease_expires_at < _B("now")))
+    ]
+    cand = sa.union_all(*(sa.select(b.c.id, b.c.priority, b.c.run_at) for b in branches)
+                        ).subquery("cand")
+    best = (sa.select(jobs.c.id).join(cand, cand.c.id == jobs.c.id).where(due)
+            .order_by(cand.c.priority.desc(), cand.c.run_at, cand.c.id).limit(_B("limit")))
     if dialect == "postgresql":
-        # A locking CTE runs exactly once. (``id IN (SELECT ... FOR UPDATE SKIP LOCKED
-        # LIMIT n)`` may be re-evaluated per row by the planner and lease far more than n.)
-        picked = pick.with_for_update(skip_locked=True).cte("picked")
+        # Lock the best candidates with SKIP LOCKED; a few times ``limit`` candidates leave
+        # room for the ones other workers are claiming at the same moment. A locking CTE runs
+        # exactly once. (``id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)`` may be
+        # re-evaluated per row by the planner and lease far more than n.)
+        picked = best.with_for_update(of=jobs, skip_locked=True).cte("picked")
         return sa.update(jobs).where(jobs.c.id == picked.c.id).values(**values).returning(*jobs.c)
     # SQLite: one writer at a time (BEGIN IMMEDIATE); the IN list is computed once.
-    return (sa.update(jobs).where(jobs.c.id.in_(pick.scalar_subquery()), due)
+    return (sa.update(jobs).where(jobs.c.id.in_(best.scalar_subquery()), due)
             .values(**values).returning(*jobs.c))
-
-
 
 
 class JobQueue:
@@ -200,7 +208,8 @@ class JobQueue:
         token = uuid.uuid4().hex
         with self.db.begin() as conn:
             rows = conn.execute(_claim_stmt(self.db.dialect), {
-                "queues": list(queues), "now": now, "limit": limit, "token": token,
+                "queues": list(queues), "now": now, "limit": limit,
+                "candidates": limit * 4 + 32, "token": token,
                 "expires": now + timedelta(seconds=lease_s), "worker": worker_id,
             }).all()
         found = sorted((Job.from_row(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))

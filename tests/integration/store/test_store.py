@@ -37,7 +37,7 @@ def test_upgrading_twice_changes_nothing(db: Database) -> None:
     """A second upgrade is a no-op at head."""
     db.upgrade()
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
 
 
 def test_the_partial_unique_indexes_exist_in_the_database(db: Database) -> None:
