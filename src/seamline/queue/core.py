@@ -47,7 +47,7 @@ _B = sa.bindparam
 _OWNED = (jobs.c.id == _B("jid"), jobs.c.lease_token == _B("token"), jobs.c.status == "doing")
 _FENCE = sa.update(jobs).where(*_OWNED).values(updated_at=_B("now"))
 _DONE: dict[str, Any] = {"status": "succeeded", "last_error": None, "updated_at": _B("now"),
-         "lease_token": None, "lease_expires_at": None}
+                         "lease_token": None, "lease_expires_at": None}
 _COMPLETE_ONE = sa.update(jobs).where(*_OWNED).values(**_DONE)
 _COMPLETE_MANY = (
     sa.update(jobs)
