@@ -720,7 +720,7 @@ class OrderFlow:
         with ctx.transaction() as conn:
             current = get_ledger(conn, KIND, key, for_update=True)
             cancels = list(current.data.get("cancels", [])) if current is not None else []
-            self._patch(conn, key, set_={
+            self._patch(conn, key, row=current, set_={
                 "cancelled_units": now_fp["cancelled_units"],
                 "fp_amounts": now_fp["fp_amounts"],
                 "cancels": [*cancels, plan.reference],

@@ -109,6 +109,10 @@ def test_the_audit_log_appends_who_did_what(db: Database) -> None:
         rows = conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all()
     assert [(r.action, r.actor, r.detail) for r in rows] == [
         ("posted", "worker", {"bc_order": "SO-1"}), ("confirmed", "worker", None)]
+    with db.begin() as conn:  # a bound None is SQL NULL, not the JSON text 'null'
+        nulls = conn.exec_driver_sql(
+            "SELECT count(*) FROM audit_log WHERE detail IS NULL").scalar()
+    assert nulls == 1
 
 
 def test_exception_payloads_never_keep_secrets(db: Database) -> None:
