@@ -136,6 +136,9 @@ class MarketMapping(_Section):
     order_type: str
     terms: str
     season: str
+    #: The market's tax mode, stated by the integrator (never guessed from an order): true for
+    #: VAT markets (prices include tax), false for sales-tax markets such as the US.
+    prices_include_tax: bool
     mode: Literal["realtime", "daily"] = "realtime"
     cutoff: str = "23:00"
     timezone: str = "UTC"
@@ -303,6 +306,10 @@ def _hint(err: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return "unknown key; check the spelling against examples/seamline.toml"
     if kind == "missing":
+        loc = tuple(err.get("loc", ()))
+        if loc and loc[-1] == "prices_include_tax":
+            return ("required key is missing: say whether this market's prices include tax "
+                    "(true for VAT markets, false for sales-tax markets such as the US)")
         return "required key is missing"
     msg = str(err.get("msg", "invalid value"))
     return msg.removeprefix("Value error, ")

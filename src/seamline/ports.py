@@ -50,11 +50,16 @@ class CentraGateway(Protocol):
         """
         ...
 
-    def set_external_ids(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Write ``(centra order id hash, external id)`` pairs in one ``setIdConversions``.
+    def set_external_ids(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Write ``(order number, external id)`` pairs with ``setIdConversions`` (for orders,
+        Centra's internal id is the order number).
 
         Idempotent: repeating it changes nothing.
         """
+        ...
+
+    def get_external_ids(self, numbers: Sequence[int]) -> dict[int, str]:
+        """The external ids kept on these orders, by order number (``idConversions``)."""
         ...
 
     def confirm_order(self, number: int) -> None:

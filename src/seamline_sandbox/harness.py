@@ -339,6 +339,7 @@ def _market_entries(mode: Mode) -> list[dict[str, Any]]:
         entries.append({
             "centra_market": m.id, "currency": m.currency, **codes,
             "order_type": "ECOM", "terms": "PREPAID", "season": "FW26",
+            "prices_include_tax": m.prices_include_tax,
             "mode": market_mode, "cutoff": "23:00", "timezone": m.time_zone,
             "confirm_after_post": True,
         })

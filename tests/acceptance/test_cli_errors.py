@@ -61,7 +61,8 @@ def test_a_broken_config_prints_every_problem_with_its_key_path_and_exits_2(
     assert_no_traceback(proc)
     lines = proc.stderr.strip().splitlines()
     assert lines[0].startswith("error: ")
-    assert "2 problem(s)" in lines[0]
+    assert "3 problem(s)" in lines[0]
+    assert any("markets[0].prices_include_tax:" in ln and "VAT" in ln for ln in lines[1:])
     assert any("centra.token:" in ln and "SEAMLINE_CENTRA_TOKEN" in ln for ln in lines[1:])
     assert any("markets[0].cutoff:" in ln and "HH:MM" in ln for ln in lines[1:])
     assert "do-not-print-me" not in proc.stdout + proc.stderr

@@ -52,6 +52,8 @@ class MarketCodes:
     order_type: str
     terms: str
     season: str
+    #: The market's configured tax mode: prices include tax (VAT) or exclude it (sales tax).
+    prices_include_tax: bool
     mode: PostingMode = "realtime"
     #: Daily-batch cut-off, wall-clock time in ``timezone``.
     cutoff: time = time(23, 0)

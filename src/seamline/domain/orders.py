@@ -4,7 +4,8 @@ Sign conventions (the Centra adapter normalises to these):
 
 - every amount is a positive ``Money`` in the order's currency, except where noted;
 - amounts are in the order's price mode: tax-inclusive when ``prices_include_tax`` (VAT markets),
-  tax-exclusive otherwise (US sales tax);
+  tax-exclusive when it is false (US sales tax); ``None`` when Centra's figures carry no tax at
+  all, so both modes give the same amounts (the market's configured mode decides how it posts);
 - ``voucher_discount`` is the order-level discount (vouchers, order discounts) as a positive amount,
   not yet spread over the lines;
 - a line's ``unit_original_price`` is the pricelist price, ``unit_price`` the price after campaign
@@ -27,7 +28,6 @@ __all__ = [
     "OrderLine",
     "OrderStatus",
     "PaymentEntry",
-    "TaxPart",
     "Voucher",
     "order_from_dict",
     "order_to_dict",
@@ -83,6 +83,9 @@ class OrderLine:
     line_value: Money
     #: VAT / sales-tax rate in percent, e.g. ``Decimal("25")``.
     tax_percent: Decimal
+    #: Centra's own tax on the line before any order-level voucher:
+    #: ``lineValue(includingTax: true) - lineValue(includingTax: false)``.
+    tax: Money
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -91,14 +94,6 @@ class Voucher:
     name: str = ""
     #: The discount it gave, positive.
     value: Money
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class TaxPart:
-    """Centra's tax total for one rate (lines and charges of that rate together)."""
-
-    rate: Decimal
-    amount: Money
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -125,7 +120,9 @@ class CentraOrder:
     currency: str
     #: Rate from the order currency to the base currency (kept on the ledger for reporting).
     conversion_rate: Decimal = Decimal(1)
-    prices_include_tax: bool
+    #: The price mode Centra's tax figures show: ``True`` (tax inside the prices, VAT),
+    #: ``False`` (tax added on top, sales tax), ``None`` (no tax either way).
+    prices_include_tax: bool | None
     order_date: datetime
     created_at: datetime | None = None
     updated_at: datetime
@@ -142,19 +139,15 @@ class CentraOrder:
     shipping: Money
     #: Tax contained in (VAT) or added to (sales tax) the shipping.
     shipping_tax: Money
-    #: The shipping's tax rate in percent (``shippingTaxRules``), when Centra gives it; when it
-    #: is ``None`` the posting domain infers the rate from the per-rate tax breakdown.
-    shipping_tax_percent: Decimal | None = None
+    #: Handling fee charged (``totals.handling``), in the price mode. Centra publishes no tax
+    #: figure of its own for it: the posting domain derives it (see ``pricing``).
+    handling: Money
     #: Order-level discount (vouchers), positive, not on the lines yet.
     voucher_discount: Money
     vouchers: tuple[Voucher, ...] = ()
     #: The order's tax total: ``taxIncluded`` for VAT markets, ``taxAdded`` for sales tax.
     tax_total: Money
-    #: Tax per rate over lines and charges. Empty when Centra gives a single rate's total only.
-    tax_breakdown: tuple[TaxPart, ...] = ()
     grand_total: Money
-    #: The external id (ERP order number) written back by an integration, if any.
-    external_id: str | None = None
     payments: tuple[PaymentEntry, ...] = ()
 
     @property
@@ -206,22 +199,18 @@ def order_to_dict(order: CentraOrder) -> dict[str, object]:
                 "cancelled_quantity": ln.cancelled_quantity,
                 "unit_original_price": _money(ln.unit_original_price),
                 "unit_price": _money(ln.unit_price), "line_value": _money(ln.line_value),
-                "tax_percent": str(ln.tax_percent),
+                "tax_percent": str(ln.tax_percent), "tax": _money(ln.tax),
             }
             for ln in order.lines
         ],
         "shipping": _money(order.shipping),
         "shipping_tax": _money(order.shipping_tax),
-        "shipping_tax_percent": (None if order.shipping_tax_percent is None
-                                 else str(order.shipping_tax_percent)),
+        "handling": _money(order.handling),
         "voucher_discount": _money(order.voucher_discount),
         "vouchers": [{"code": v.code, "name": v.name, "value": _money(v.value)}
                      for v in order.vouchers],
         "tax_total": _money(order.tax_total),
-        "tax_breakdown": [{"rate": str(t.rate), "amount": _money(t.amount)}
-                          for t in order.tax_breakdown],
         "grand_total": _money(order.grand_total),
-        "external_id": order.external_id,
         "payments": [
             {"entry_type": p.entry_type, "status": p.status, "value": _money(p.value),
              "external_reference": p.external_reference,
@@ -250,7 +239,8 @@ def order_from_dict(d: dict[str, Any]) -> CentraOrder:
         market_name=str(d.get("market_name", "")),
         currency=cur,
         conversion_rate=Decimal(str(d.get("conversion_rate", "1"))),
-        prices_include_tax=bool(d["prices_include_tax"]),
+        prices_include_tax=(None if d.get("prices_include_tax") is None
+                            else bool(d["prices_include_tax"])),
         order_date=datetime.fromisoformat(d["order_date"]),
         created_at=dt(d.get("created_at")),
         updated_at=datetime.fromisoformat(d["updated_at"]),
@@ -270,21 +260,18 @@ def order_from_dict(d: dict[str, Any]) -> CentraOrder:
                 unit_original_price=m(ln["unit_original_price"]),
                 unit_price=m(ln["unit_price"]), line_value=m(ln["line_value"]),
                 tax_percent=Decimal(str(ln["tax_percent"])),
+                tax=m(ln.get("tax", "0")),
             )
             for ln in d.get("lines", [])
         ),
         shipping=m(d["shipping"]),
         shipping_tax=m(d["shipping_tax"]),
-        shipping_tax_percent=(None if d.get("shipping_tax_percent") is None
-                              else Decimal(str(d["shipping_tax_percent"]))),
+        handling=m(d.get("handling", "0")),
         voucher_discount=m(d["voucher_discount"]),
         vouchers=tuple(Voucher(code=str(v.get("code", "")), name=str(v.get("name", "")),
                                value=m(v["value"])) for v in d.get("vouchers", [])),
         tax_total=m(d["tax_total"]),
-        tax_breakdown=tuple(TaxPart(rate=Decimal(str(t["rate"])), amount=m(t["amount"]))
-                            for t in d.get("tax_breakdown", [])),
         grand_total=m(d["grand_total"]),
-        external_id=d.get("external_id"),
         payments=tuple(
             PaymentEntry(entry_type=str(p["entry_type"]), status=str(p["status"]),
                          value=m(p["value"]),

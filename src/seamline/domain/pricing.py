@@ -1,19 +1,26 @@
 """Centra's as-sold amounts → BlueCherry sales-order amounts, exact to the minor unit. Pure.
 
-The rules (DESIGN "Money rules"):
+The rules (DESIGN "Money rules"; where Centra's published schema gives no figure, the rule that
+fills the gap is docs/decisions/0002-tax-from-published-centra-fields.md):
 
+- the market's configured tax mode (``prices_include_tax``) decides how the order posts; an
+  order whose own tax figures show the other mode (VAT inside the prices in a sales-tax market,
+  or the reverse) is refused as :class:`TotalMismatch` ``tax_mode`` for finance, never guessed;
 - ``unit_price`` is Centra's ``unitOriginalPrice``; a line's ``discount`` is everything that
   brought it below ``unit_original × quantity``: campaign and line discounts (Centra's
   ``lineValue`` already holds them) plus the line's share of the order-level voucher discount;
 - the voucher discount is spread across the lines by largest remainder weighted by line value;
-- tax is Centra's figure per rate (``tax_breakdown``; with no breakdown, every line and the
-  shipping must share one rate and ``tax_total`` is that rate's total). The shipping keeps
-  Centra's ``shipping_tax`` exactly; the rest of its rate's total, and every other rate's total,
-  is spread across the lines of the rate by largest remainder weighted by their net amounts;
-- shipping is one ``FREIGHT`` charge (omitted when zero);
+- tax: each line starts from Centra's own tax of the line (``lineValue`` with tax less
+  ``lineValue`` without), the shipping keeps Centra's ``shipping_tax`` exactly, the handling fee
+  takes what is left of Centra's tax total (with a voucher on the order too, the tax of the fee
+  at the shipping's rate); what the voucher took off the tax (lines + charges − Centra's tax
+  total) is spread over the lines by largest remainder, weighted by each line's voucher share
+  at its rate. The taxes posted therefore sum exactly to Centra's tax total;
+- shipping is one ``FREIGHT`` charge, the handling fee one ``HANDLING`` charge (each omitted
+  when zero);
 - nothing is ever absorbed: when Centra's own figures do not tie out, :class:`TotalMismatch`
-  names the component (``grand_total``, ``tax_total``, ``tax_rate:<r>``, ``tax_breakdown``,
-  ``lines``, ``shipping``) with what was expected and what was found.
+  names the component (``grand_total``, ``tax_total``, ``tax_mode``, ``lines``, ``shipping``,
+  ``handling``) with what was expected and what was found.
 
 Only lines with units are priced (fully cancelled lines are dropped; partially cancelled lines
 carry their current quantity and Centra's current line value).
@@ -24,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from seamline.domain.mapping import (
@@ -34,7 +41,7 @@ from seamline.domain.mapping import (
     market_key,
     ship_via_for,
 )
-from seamline.domain.money import Money, allocate
+from seamline.domain.money import Money, allocate, quantum
 from seamline.domain.orders import Address, CentraOrder, OrderLine
 from seamline.domain.sales_order import (
     Charge,
@@ -47,6 +54,7 @@ from seamline.exceptions import InvalidRecord, MappingMissing, TotalMismatch
 
 __all__ = [
     "FREIGHT",
+    "HANDLING",
     "PricedLine",
     "Pricing",
     "build_sales_order",
@@ -54,15 +62,16 @@ __all__ = [
     "check_bluecherry_rules",
     "customer_po_for",
     "external_reference_for",
+    "infer_rate",
     "local_order_date",
     "price_order",
-    "rate_component",
     "rate_key",
-    "tax_by_rate",
 ]
 
 FREIGHT = "FREIGHT"
+HANDLING = "HANDLING"
 _RATE_Q = Decimal("0.01")
+_HUNDRED = Decimal(100)
 
 
 def rate_key(rate: Decimal) -> Decimal:
@@ -70,11 +79,6 @@ def rate_key(rate: Decimal) -> Decimal:
     exact = Decimal(rate)
     quantised = exact.quantize(_RATE_Q)
     return quantised if quantised == exact else exact.normalize()
-
-
-def rate_component(rate: Decimal) -> str:
-    """The ``TotalMismatch`` component naming one tax rate: ``tax_rate:25.00``."""
-    return f"tax_rate:{format(rate_key(rate), 'f')}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,14 +127,14 @@ def _check_currency(order: CentraOrder) -> None:
     cur = order.currency.upper()
     amounts: list[tuple[str, Money]] = [
         ("shipping", order.shipping), ("shipping_tax", order.shipping_tax),
-        ("voucher_discount", order.voucher_discount), ("tax_total", order.tax_total),
-        ("grand_total", order.grand_total),
+        ("handling", order.handling), ("voucher_discount", order.voucher_discount),
+        ("tax_total", order.tax_total), ("grand_total", order.grand_total),
     ]
-    amounts += [(f"tax_breakdown[{t.rate}]", t.amount) for t in order.tax_breakdown]
     for ln in order.lines:
         amounts += [(f"line {ln.id} unit_original_price", ln.unit_original_price),
                     (f"line {ln.id} unit_price", ln.unit_price),
-                    (f"line {ln.id} line_value", ln.line_value)]
+                    (f"line {ln.id} line_value", ln.line_value),
+                    (f"line {ln.id} tax", ln.tax)]
     for name, m in amounts:
         if m.currency != cur:
             raise InvalidRecord(f"order {order.number}: {name} is in {m.currency}, the order "
@@ -149,90 +153,166 @@ def _live_lines(order: CentraOrder) -> tuple[OrderLine, ...]:
     return lines
 
 
-def tax_by_rate(order: CentraOrder) -> dict[Decimal, Money]:
-    """Centra's tax per rate (lines and shipping together), keyed by :func:`rate_key`.
-
-    With an empty ``tax_breakdown`` the order must have one rate over its lines (and its
-    shipping, where the shipping's rate is known and it carries tax): that rate's total is
-    ``tax_total``. Several rates with a non-zero tax total and no breakdown raise
-    ``TotalMismatch(component='tax_breakdown')``. Rates of zero tax are left out.
-    """
-    cur = order.currency
-    if order.tax_breakdown:
-        out: dict[Decimal, Money] = {}
-        for part in order.tax_breakdown:
-            key = rate_key(part.rate)
-            if part.amount.amount < 0:
-                raise _mismatch(rate_component(key), "a tax amount of at least 0", part.amount,
-                                order=order.number)
-            out[key] = out.get(key, Money.zero(cur)) + part.amount
-        return {k: v for k, v in out.items() if v.amount != 0}
-    if order.tax_total.amount == 0:
-        return {}
-    rates = {rate_key(ln.tax_percent) for ln in order.live_lines()}
-    if order.shipping_tax_percent is not None and order.shipping_tax.amount != 0:
-        rates.add(rate_key(order.shipping_tax_percent))
-    if len(rates) != 1:
-        raise _mismatch(
-            "tax_breakdown", "a per-rate tax breakdown, or one tax rate on every line",
-            "rates " + ", ".join(format(r, "f") for r in sorted(rates)), order=order.number,
-        )
-    (only,) = rates
-    return {only: order.tax_total}
+def _tax_of(amount: Money, rate: Decimal, inclusive: bool) -> Money:
+    """The tax of ``amount`` at ``rate``, rounded half up to the minor unit (Centra's rule).
+    Used only to split or place an amount Centra gives as a total, never to replace one."""
+    base = rate / (_HUNDRED + rate) if inclusive else rate / _HUNDRED
+    value = (amount.amount * base).quantize(quantum(amount.currency), rounding=ROUND_HALF_UP)
+    return Money(value, amount.currency)
 
 
-def _shipping_rate(order: CentraOrder, breakdown: dict[Decimal, Money],
-                   line_rates: Sequence[Decimal]) -> Decimal:
-    """The shipping's tax rate: Centra's when given, else inferred from the breakdown.
-
-    Inference (only when the shipping carries tax): the rates whose total can hold the
-    shipping tax; a rate with no lines whose total *is* the shipping tax first, then rates
-    with lines, then the rate whose implied shipping tax is nearest Centra's, then the higher.
-    """
-    if order.shipping_tax_percent is not None:
-        return rate_key(order.shipping_tax_percent)
-    st = order.shipping_tax
-    if st.amount == 0:
+def infer_rate(amount: Money, tax: Money, candidates: Iterable[Decimal],
+               inclusive: bool) -> Decimal:
+    """The tax rate of a charge from its amount and Centra's tax of it (Centra publishes no
+    rate for shipping or handling): the candidate rate (the order's line rates) whose tax of
+    the amount is Centra's figure, else the nearest within one minor unit, else the implied
+    rate to two decimals. Zero tax is rate 0."""
+    if tax.amount == 0 or amount.amount == 0:
         return Decimal("0.00")
-    if not order.tax_breakdown and len(breakdown) == 1:
-        return next(iter(breakdown))
-    candidates = [r for r, amount in breakdown.items() if amount.amount >= st.amount]
-    if not candidates:
-        raise _mismatch("shipping", f"a tax rate whose total holds the shipping tax {st}",
-                        _fmt_breakdown(breakdown), order=order.number)
-    with_lines = set(line_rates)
-    ship = order.shipping.amount
-
-    def implied(r: Decimal) -> Decimal:
-        return ship * r / (100 + r) if order.prices_include_tax else ship * r / 100
-
-    def score(r: Decimal) -> tuple[int, Decimal, Decimal]:
-        # A rate no line carries can only be the shipping's if its total is the shipping tax.
-        rank = 1 if r in with_lines else (0 if breakdown[r] == st else 2)
-        return (rank, abs(implied(r) - st.amount), -r)
-
-    return min(candidates, key=score)
+    minor = quantum(amount.currency)
+    best: tuple[Decimal, Decimal] | None = None
+    for rate in sorted({rate_key(r) for r in candidates if r > 0}, reverse=True):
+        diff = abs(_tax_of(amount, rate, inclusive).amount - tax.amount)
+        if best is None or diff < best[0]:
+            best = (diff, rate)
+    if best is not None and best[0] <= minor:
+        return best[1]
+    net = amount.amount - tax.amount if inclusive else amount.amount
+    if net <= 0:
+        return Decimal("0.00")
+    return rate_key((tax.amount * _HUNDRED / net).quantize(_RATE_Q, rounding=ROUND_HALF_UP))
 
 
-def _fmt_breakdown(breakdown: dict[Decimal, Money]) -> str:
-    if not breakdown:
-        return "no tax"
-    return ", ".join(f"{format(r, 'f')}%: {m}" for r, m in sorted(breakdown.items()))
+def _allocate_capped(total: Money, weights: Sequence[Decimal],
+                     caps: Sequence[int] | None) -> list[Money]:
+    """:func:`allocate` a positive ``total`` with no part above its cap (minor units): what a
+    capped part cannot take goes to the others by their weights, then to any part with room.
+    Raises ``TotalMismatch`` if the caps cannot hold the total."""
+    if caps is None or total.minor <= 0:
+        return allocate(total, weights)
+    n = len(weights)
+    parts = [0] * n
+    left = total.minor
+    active = [i for i in range(n) if weights[i] > 0 and caps[i] > 0]
+    while left > 0:
+        if not active:
+            active = [i for i in range(n) if parts[i] < caps[i]]
+        if not active:
+            raise _mismatch("tax_total", f"the lines' own tax to hold {total}",
+                            Money.from_minor(sum(parts), total.currency))
+        split = allocate(Money.from_minor(left, total.currency), [weights[i] for i in active])
+        left = 0
+        for i, part in zip(active, split, strict=True):
+            take = min(part.minor, caps[i] - parts[i])
+            parts[i] += take
+            left += part.minor - take
+        active = [i for i in active if parts[i] < caps[i]]
+    return [Money.from_minor(p, total.currency) for p in parts]
+
+
+@dataclass(frozen=True, slots=True)
+class _Taxes:
+    lines: list[Money]
+    shipping_rate: Decimal
+    handling_tax: Money
+    handling_rate: Decimal
+
+
+def _check_tax_mode(order: CentraOrder, live: Sequence[OrderLine], inclusive: bool) -> None:
+    shown = order.prices_include_tax
+    if shown is not None and shown != inclusive:
+        said = "include" if inclusive else "exclude"
+        found = ("tax inside the prices (taxIncluded)" if shown
+                 else "tax added on top of the prices (taxAdded)")
+        raise _mismatch("tax_mode", f"prices that {said} tax, as the market is configured",
+                        f"{found} {order.tax_total}", order=order.number)
+    if shown is None and not inclusive:
+        # No tax total, yet a line's own figures differ with and without tax: the amounts read
+        # cannot be told apart from tax-inclusive ones, so a sales-tax market cannot post them.
+        taxed = [ln for ln in live if ln.tax.amount != 0]
+        if taxed or order.shipping_tax.amount != 0:
+            what = (f"line {taxed[0].id} tax {taxed[0].tax}" if taxed
+                    else f"shipping tax {order.shipping_tax}")
+            raise _mismatch("tax_mode", "no tax anywhere (Centra reports no tax total)", what,
+                            order=order.number)
+
+
+def _taxes(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[Money],
+           inclusive: bool) -> _Taxes:
+    """Every line's tax, the charges' rates and the handling fee's tax: see the module doc."""
+    cur = order.currency.upper()
+    zero = Money.zero(cur)
+    for ln in live:
+        if ln.tax.amount < 0:
+            raise _mismatch("lines", f"line {ln.id}: a tax of at least 0", ln.tax,
+                            order=order.number, line_id=ln.id)
+    rates = [rate_key(ln.tax_percent) for ln in live]
+    ship_rate = infer_rate(order.shipping, order.shipping_tax, rates, inclusive)
+    lines_tax = _sum((ln.tax for ln in live), cur)
+    handling, handling_tax = order.handling, zero
+    handling_rate = Decimal("0.00")
+    if handling.amount != 0:
+        # Centra publishes no tax figure for the fee: it is what Centra's tax total holds
+        # beyond the lines (less the tax their voucher shares carried, at the lines' rates)
+        # and the shipping.
+        voucher_tax = _sum((_tax_of(s, r, inclusive) for s, r in zip(shares, rates, strict=True)),
+                           cur)
+        handling_tax = order.tax_total - lines_tax + voucher_tax - order.shipping_tax
+        if handling_tax.amount < 0:  # per-line rounding above the total: no fee tax left
+            handling_tax = zero
+        if inclusive and handling_tax.amount > handling.amount:
+            raise _mismatch("handling", f"a tax on the handling fee {handling} of Centra's "
+                            f"tax total {order.tax_total} less the lines' {lines_tax} and "
+                            f"the shipping's {order.shipping_tax}", handling_tax,
+                            order=order.number)
+        handling_rate = infer_rate(handling, handling_tax, [*rates, ship_rate], inclusive)
+    # What is left over: the tax a voucher took off (spread by each line's voucher share at
+    # its rate), or the rounding of per-line taxes against Centra's per-rate total (spread by
+    # the lines' tax; at most a minor unit per line and charge).
+    own = lines_tax + order.shipping_tax + handling_tax
+    rest = own - order.tax_total
+    weights: list[Decimal] = []
+    if rest.amount > 0 and order.voucher_discount.amount != 0:
+        weights = [s.amount * (r / (_HUNDRED + r) if inclusive else r / _HUNDRED)
+                   for s, r in zip(shares, rates, strict=True)]
+    if rest.amount != 0 and not any(weights):
+        if abs(rest.minor) > len(live) + 2:
+            raise _mismatch("tax_total", f"{own} (the lines' and charges' own tax"
+                            f"{'' if order.voucher_discount.amount else '; no voucher'})",
+                            order.tax_total, order=order.number)
+        weights = [ln.tax.amount for ln in live]
+        if not any(weights):  # every line's own tax rounds to nothing: by value at its rate
+            weights = [ln.line_value.amount * r for ln, r in zip(live, rates, strict=True)]
+        if not any(weights):
+            raise _mismatch("tax_total", f"{own} (no line carries tax)", order.tax_total,
+                            order=order.number)
+    if rest.amount == 0:
+        return _Taxes(lines=[ln.tax for ln in live], shipping_rate=ship_rate,
+                      handling_tax=handling_tax, handling_rate=handling_rate)
+    caps = [ln.tax.minor for ln in live] if rest.amount > 0 else None
+    out = [ln.tax - part for ln, part in zip(live, _allocate_capped(rest, weights, caps),
+                                             strict=True)]
+    return _Taxes(lines=out, shipping_rate=ship_rate, handling_tax=handling_tax,
+                  handling_rate=handling_rate)
 
 
 # -- pricing ---------------------------------------------------------------------------------
 
 
-def price_order(order: CentraOrder) -> Pricing:
+def price_order(order: CentraOrder, *, prices_include_tax: bool | None = None) -> Pricing:
     """The BlueCherry amounts of a Centra order, validated against Centra's own totals.
 
-    Raises ``TotalMismatch`` naming the component when Centra's figures do not tie out, and
+    ``prices_include_tax`` is the market's configured tax mode (``None``: the mode Centra's
+    figures show, tax-inclusive when they show none). Raises ``TotalMismatch`` naming the
+    component when Centra's figures do not tie out or contradict the mode, and
     ``InvalidRecord`` for an order that cannot be priced (no lines, mixed currencies).
     """
     _check_currency(order)
     cur = order.currency.upper()
-    zero = Money.zero(cur)
     live = _live_lines(order)
+    inclusive = (prices_include_tax if prices_include_tax is not None
+                 else order.prices_include_tax is not False)
+    _check_tax_mode(order, live, inclusive)
 
     # Lines: Centra's line value is below or at the pricelist value of its units.
     for ln in live:
@@ -250,8 +330,32 @@ def price_order(order: CentraOrder) -> Pricing:
                         f"{line_values}", voucher, order=order.number)
     shares = allocate(voucher, [ln.line_value.minor for ln in live])
     nets = [ln.line_value - s for ln, s in zip(live, shares, strict=True)]
+    _check_charges(order, inclusive)
+    taxes = _taxes(order, live, shares, inclusive)
 
-    # Shipping.
+    priced = tuple(
+        PricedLine(
+            centra_line_id=ln.id, quantity=ln.quantity, unit_price=ln.unit_original_price,
+            discount=ln.unit_original_price.times(ln.quantity) - net, tax=tax,
+            tax_rate=rate_key(ln.tax_percent), voucher_share=share,
+        )
+        for ln, net, tax, share in zip(live, nets, taxes.lines, shares, strict=True)
+    )
+    charges: list[Charge] = []
+    if order.shipping.amount != 0:
+        charges.append(Charge(type=FREIGHT, amount=order.shipping, tax=order.shipping_tax,
+                              tax_rate=taxes.shipping_rate))
+    if order.handling.amount != 0:
+        charges.append(Charge(type=HANDLING, amount=order.handling, tax=taxes.handling_tax,
+                              tax_rate=taxes.handling_rate))
+    totals = _totals(priced, charges, cur, inclusive)
+    pricing = Pricing(currency=cur, prices_include_tax=inclusive, lines=priced,
+                      charges=tuple(charges), totals=totals)
+    _tie_out(pricing.lines, pricing.charges, pricing.totals, order)
+    return pricing
+
+
+def _check_charges(order: CentraOrder, inclusive: bool) -> None:
     ship, ship_tax = order.shipping, order.shipping_tax
     if ship.amount < 0 or ship_tax.amount < 0:
         raise _mismatch("shipping", "shipping and its tax of at least 0",
@@ -259,57 +363,12 @@ def price_order(order: CentraOrder) -> Pricing:
     if ship.amount == 0 and ship_tax.amount != 0:
         raise _mismatch("shipping", "no shipping tax on free shipping", ship_tax,
                         order=order.number)
-    if order.prices_include_tax and ship_tax.amount > ship.amount:
+    if inclusive and ship_tax.amount > ship.amount:
         raise _mismatch("shipping", f"shipping tax within the tax-inclusive shipping {ship}",
                         ship_tax, order=order.number)
-
-    # Tax per rate.
-    breakdown = tax_by_rate(order)
-    breakdown_total = _sum(breakdown.values(), cur)
-    if breakdown_total != order.tax_total:
-        raise _mismatch("tax_total", order.tax_total, f"{breakdown_total} (sum of the per-rate "
-                        f"breakdown {_fmt_breakdown(breakdown)})", order=order.number)
-    line_rates = [rate_key(ln.tax_percent) for ln in live]
-    ship_rate = _shipping_rate(order, breakdown, line_rates)
-    line_tax: list[Money] = [zero] * len(live)
-    for rate in sorted(set(breakdown) | set(line_rates) | {ship_rate}):
-        total = breakdown.get(rate, zero)
-        rest = total - ship_tax if rate == ship_rate else total
-        component = rate_component(rate)
-        if rest.amount < 0:
-            raise _mismatch(component, total, f"{ship_tax} on the shipping alone",
-                            order=order.number)
-        idx = [i for i, r in enumerate(line_rates) if r == rate]
-        if rest.amount != 0 and not idx:
-            raise _mismatch(component, f"{total} on lines of this rate",
-                            f"no line at {format(rate, 'f')}% to carry {rest}",
-                            order=order.number)
-        # Weighted by net amount; where every line of the rate is down to zero (a voucher took
-        # it all, but Centra's own split left tax there) the split is even: Centra's figure is
-        # still posted exactly, nothing is absorbed.
-        weights = [nets[i].minor for i in idx]
-        if rate == 0 and total.amount != 0:
-            raise _mismatch(component, "no tax at a 0% rate", total, order=order.number)
-        for i, part in zip(idx, allocate(rest, weights), strict=True):
-            line_tax[i] = part
-
-    priced = tuple(
-        PricedLine(
-            centra_line_id=ln.id, quantity=ln.quantity, unit_price=ln.unit_original_price,
-            discount=ln.unit_original_price.times(ln.quantity) - net, tax=tax,
-            tax_rate=rate, voucher_share=share,
-        )
-        for ln, net, tax, rate, share in zip(live, nets, line_tax, line_rates, shares,
-                                             strict=True)
-    )
-    charges: tuple[Charge, ...] = ()
-    if ship.amount != 0:
-        charges = (Charge(type=FREIGHT, amount=ship, tax=ship_tax, tax_rate=ship_rate),)
-    totals = _totals(priced, charges, cur, order.prices_include_tax)
-    pricing = Pricing(currency=cur, prices_include_tax=order.prices_include_tax, lines=priced,
-                      charges=charges, totals=totals)
-    _tie_out(pricing.lines, pricing.charges, pricing.totals, order)
-    return pricing
+    if order.handling.amount < 0:
+        raise _mismatch("handling", "a handling fee of at least 0", order.handling,
+                        order=order.number)
 
 
 def _totals(lines: Sequence[PricedLine | SalesOrderLine], charges: Sequence[Charge], cur: str,
@@ -329,27 +388,26 @@ def _totals(lines: Sequence[PricedLine | SalesOrderLine], charges: Sequence[Char
 def _tie_out(lines: Sequence[PricedLine | SalesOrderLine], charges: Sequence[Charge],
              totals: SalesOrderTotals, order: CentraOrder) -> None:
     cur = order.currency.upper()
-    zero = Money.zero(cur)
     live = order.live_lines()
     expected_lines = _sum((ln.line_value for ln in live), cur) - order.voucher_discount
     posted_lines = totals.merchandise - totals.discount
     if posted_lines != expected_lines:
         raise _mismatch("lines", f"{expected_lines} (line values less the voucher discount)",
                         posted_lines, order=order.number)
-    if totals.charges != order.shipping:
-        raise _mismatch("shipping", order.shipping, totals.charges, order=order.number)
+    for kind, component, want in ((FREIGHT, "shipping", order.shipping),
+                                  (HANDLING, "handling", order.handling)):
+        got = _sum((c.amount for c in charges if c.type == kind), cur)
+        if got != want:
+            raise _mismatch(component, want, got, order=order.number)
+    if totals.charges != order.shipping + order.handling:
+        raise _mismatch("shipping", order.shipping + order.handling, totals.charges,
+                        order=order.number)
+    freight_tax = _sum((c.tax for c in charges if c.type == FREIGHT), cur)
+    if freight_tax != order.shipping_tax:
+        raise _mismatch("shipping", f"shipping tax {order.shipping_tax}", freight_tax,
+                        order=order.number)
     if totals.tax != order.tax_total:
         raise _mismatch("tax_total", order.tax_total, totals.tax, order=order.number)
-    breakdown = tax_by_rate(order)
-    posted: dict[Decimal, Money] = {}
-    for rate, tax in [*((ln.tax_rate, ln.tax) for ln in lines),
-                      *((c.tax_rate, c.tax) for c in charges)]:
-        key = rate_key(rate)
-        posted[key] = posted.get(key, zero) + tax
-    for rate in sorted(set(posted) | set(breakdown)):
-        want, got = breakdown.get(rate, zero), posted.get(rate, zero)
-        if want != got:
-            raise _mismatch(rate_component(rate), want, got, order=order.number)
     if totals.total != order.grand_total:
         raise _mismatch("grand_total", order.grand_total, totals.total, order=order.number)
 
@@ -357,10 +415,11 @@ def _tie_out(lines: Sequence[PricedLine | SalesOrderLine], charges: Sequence[Cha
 def check_against_centra(sales_order: SalesOrder, order: CentraOrder) -> None:
     """Check a sales order (built now or frozen earlier) ties out to the Centra order.
 
-    Merchandise − discount = Σ line values − voucher discount; charges = shipping; line and
-    charge taxes sum to Centra's tax total and, per rate, to Centra's per-rate figure; the
-    total (tax added only where prices exclude it) = Centra's grand total. Also checks the
-    sales order's own totals add up (:func:`check_bluecherry_rules`).
+    Merchandise − discount = Σ line values − voucher discount; the freight charge = shipping
+    with Centra's shipping tax, the handling charge = the handling fee; line and charge taxes
+    sum to Centra's tax total; the total (tax added only where prices exclude it) = Centra's
+    grand total. Also checks the sales order's own totals add up
+    (:func:`check_bluecherry_rules`).
     """
     if sales_order.currency != order.currency.upper():
         raise InvalidRecord(f"sales order in {sales_order.currency}, Centra order in "
@@ -461,7 +520,7 @@ def build_sales_order(
                              order=order.number)
     ship_via = ship_via_for(order, rules)
     resolved = catalogue.resolve_lines(order.live_lines())
-    pricing = price_order(order)
+    pricing = price_order(order, prices_include_tax=market.prices_include_tax)
     order_date = local_order_date(order, market)
     lines = []
     for no, pl in enumerate(pricing.lines, start=1):

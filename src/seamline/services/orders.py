@@ -631,7 +631,7 @@ class OrderFlow:
                 ).all()
             if not rows:
                 return done
-            pairs = [(str(d["snapshot"]["id"]), str(d["order_no"])) for _, d in rows]
+            pairs = [(int(key), str(d["order_no"])) for key, d in rows]
             self.centra.set_external_ids(pairs)
             # Keep the orders confirmed before a failing confirm: a retry starts after them,
             # so one flaky confirm cannot throw away (and starve) a whole batch's progress.
@@ -753,7 +753,7 @@ class OrderFlow:
 
 #: What Seamline itself writes to a Centra order after posting (and the timestamp that moves
 #: with it): a snapshot that differs only in these has not been changed by anyone else.
-_WRITEBACK_FIELDS = ("external_id", "is_locked", "updated_at")
+_WRITEBACK_FIELDS = ("is_locked", "updated_at")
 
 
 def _own_writebacks_only(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:

@@ -21,6 +21,7 @@ def market_codes(mapping: MarketMapping) -> MarketCodes:
         store=mapping.store, order_type=mapping.order_type, terms=mapping.terms,
         season=mapping.season, mode=mapping.mode, cutoff=mapping.cutoff_time,
         timezone=mapping.timezone, confirm_after_post=mapping.confirm_after_post,
+        prices_include_tax=mapping.prices_include_tax,
     )
 
 

@@ -86,9 +86,12 @@ class FakeCentra:
         """Forget everything: orders, shipments, stock, events, emails, faults, calls."""
         with getattr(self, "_lock", threading.RLock()):
             self.orders: dict[int, CentraOrder] = {}
-            #: Centra order id (hash) → external id.
-            self.external_ids: dict[str, str] = {}
+            #: Order number (Centra's internal id of an order in ID conversions) → external id.
+            self.external_ids: dict[int, str] = {}
             self.shipments: dict[int, CentraShipment] = {}
+            #: Shipment id → the (order line id, quantity) pairs it was created with (Centra
+            #: keeps this link internally; its schema publishes none).
+            self.shipment_order_lines: dict[int, tuple[tuple[int, int], ...]] = {}
             #: (warehouse id, SKU) → physical quantity.
             self.stock: dict[tuple[int, str], int] = {}
             #: (warehouse id, SKU) → allocated quantity (seeded by tests).
@@ -105,6 +108,7 @@ class FakeCentra:
             self._faults: list[_Fault] = []
             self._next_event = 1
             self._next_shipment = 1
+            self._next_shipment_line = 1
 
     # -- seeding and inspection ---------------------------------------------------------------
 
@@ -177,21 +181,16 @@ class FakeCentra:
 
     # -- CentraGateway ------------------------------------------------------------------------
 
-    def _view(self, order: CentraOrder) -> CentraOrder:
-        ext = self.external_ids.get(order.id)
-        return order if ext == order.external_id else replace(order, external_id=ext)
-
     def get_order(self, number: int) -> CentraOrder | None:
         with self._lock:
             self._before("get_order", number, write=False)
-            order = self.orders.get(number)
-            return None if order is None else self._view(order)
+            return self.orders.get(number)
 
     def get_orders(self, numbers: Sequence[int]) -> list[CentraOrder]:
         with self._lock:
             self._before("get_orders", tuple(numbers), write=False)
             wanted = sorted(set(numbers))
-            return [self._view(self.orders[n]) for n in wanted if n in self.orders]
+            return [self.orders[n] for n in wanted if n in self.orders]
 
     def iter_orders(
         self,
@@ -203,7 +202,7 @@ class FakeCentra:
         with self._lock:
             self._before("iter_orders", updated_from, updated_to, created_from, write=False)
             found = [
-                self._view(o) for o in self.orders.values()
+                o for o in self.orders.values()
                 if (updated_from is None or o.updated_at >= updated_from)
                 and (updated_to is None or o.updated_at <= updated_to)
                 and (created_from is None
@@ -212,17 +211,22 @@ class FakeCentra:
         found.sort(key=lambda o: (o.updated_at, o.number))
         yield from found
 
-    def set_external_ids(self, pairs: Sequence[tuple[str, str]]) -> None:
+    def set_external_ids(self, pairs: Sequence[tuple[int, str]]) -> None:
         with self._lock:
             self._before("set_external_ids", tuple(pairs), write=True)
-            known = {o.id for o in self.orders.values()}
-            unknown = [oid for oid, _ in pairs if oid not in known]
+            unknown = [n for n, _ in pairs if int(n) not in self.orders]
             if unknown:
                 raise Rejected(f"centra setIdConversions: unknown orders {unknown}",
                                system="centra",
                                codes=[{"code": f"Order {u} not found"} for u in unknown])
-            for oid, ext in pairs:
-                self.external_ids[oid] = ext
+            for number, ext in pairs:
+                self.external_ids[int(number)] = str(ext)
+
+    def get_external_ids(self, numbers: Sequence[int]) -> dict[int, str]:
+        with self._lock:
+            self._before("get_external_ids", tuple(numbers), write=False)
+            return {int(n): self.external_ids[int(n)] for n in numbers
+                    if int(n) in self.external_ids}
 
     def confirm_order(self, number: int) -> None:
         with self._lock:
@@ -301,7 +305,7 @@ class FakeCentra:
         left = {line.id: line.quantity for line in order.lines}
         for s in self.shipments.values():
             if s.order_number == order.number:
-                for lid, q in s.line_quantities().items():
+                for lid, q in self.shipment_order_lines.get(s.id, ()):
                     left[lid] = left.get(lid, 0) - q
         return left
 
@@ -329,10 +333,14 @@ class FakeCentra:
             shipment = CentraShipment(
                 id=self._next_shipment, number=f"{order_number}-{seq}",
                 order_number=order_number, external_id=external_id,
-                lines=tuple(ShipmentLine(line_id=lid, quantity=q) for lid, q in lines),
+                lines=tuple(ShipmentLine(id=self._next_shipment_line + i, quantity=q)
+                            for i, (_, q) in enumerate(lines)),
                 is_good_to_go=good_to_go, is_paid=capture, is_shipped=False)
             self._next_shipment += 1
+            self._next_shipment_line += len(lines)
             self.shipments[shipment.id] = shipment
+            self.shipment_order_lines[shipment.id] = tuple((int(lid), int(q))
+                                                           for lid, q in lines)
             payments = order.payments
             if capture:
                 unit = {line.id: line.unit_price for line in order.lines}

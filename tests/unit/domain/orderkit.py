@@ -19,7 +19,6 @@ from seamline.domain.orders import (
     CentraOrder,
     OrderLine,
     OrderStatus,
-    TaxPart,
 )
 
 CURRENCIES = ("SEK", "EUR", "GBP", "JPY", "USD", "KWD")
@@ -46,6 +45,7 @@ def market(**kw: Any) -> MarketCodes:
         "centra_market": 1, "currency": "SEK", "division": "D01", "warehouse": "W01",
         "customer": "WEBSE",
         "store": "SE", "order_type": "ECOM", "terms": "PREPAID", "season": "FW26", "mode": "daily",
+        "prices_include_tax": True,
         "cutoff": time(23, 0), "timezone": "Europe/Stockholm", "confirm_after_post": True,
     }
     base.update(kw)
@@ -66,16 +66,21 @@ def line(
     id: int, *, qty: int = 1, original: str = "100.00", price: str | None = None,
     value: str | None = None, rate: str = "25", cancelled: int = 0, n: int | None = None,
     currency: str = "SEK", sku: str | None = None, ean: str | None = None,
+    tax: str | None = None, inclusive: bool = True,
 ) -> OrderLine:
-    """A Centra line; the item is catalogue item ``n`` (default: the id) by EAN-13."""
+    """A Centra line; the item is catalogue item ``n`` (default: the id) by EAN-13. Its own
+    tax (``lineValue`` with less without) is Centra's rounding of the line value at ``rate``
+    unless ``tax`` is given."""
     item = id if n is None else n
     unit = Money.of(price or original, currency)
     lv = Money.of(value, currency) if value is not None else unit.times(qty)
+    own = (Money.of(tax, currency) if tax is not None
+           else Money.from_minor(centra_tax(lv.minor, Decimal(rate), inclusive), currency))
     return OrderLine(
         id=id, sku=sku if sku is not None else f"SKU-{item}",
         ean=ean if ean is not None else "0" + upc(item), quantity=qty,
         cancelled_quantity=cancelled, unit_original_price=Money.of(original, currency),
-        unit_price=unit, line_value=lv, tax_percent=Decimal(rate),
+        unit_price=unit, line_value=lv, tax_percent=Decimal(rate), tax=own,
     )
 
 
@@ -93,9 +98,8 @@ def order(**kw: Any) -> CentraOrder:
                                 city="Stockholm", zip_code="11622", country="SE"),
         "customer_email": "ada@example.com",
         "lines": (line(1),),
-        "shipping": m("49.00"), "shipping_tax": m("9.80"), "voucher_discount": m("0.00"),
-        "tax_total": m("29.80"), "tax_breakdown": (TaxPart(rate=Decimal(25), amount=m("29.80")),),
-        "grand_total": m("149.00"),
+        "shipping": m("49.00"), "shipping_tax": m("9.80"), "handling": m("0.00", cur),
+        "voucher_discount": m("0.00"), "tax_total": m("29.80"), "grand_total": m("149.00"),
     }
     base.update(kw)
     return CentraOrder(**base)
@@ -159,6 +163,7 @@ def centra_orders(draw: st.DrawFn) -> CentraOrder:
             id=1000 + i, sku=f"SKU-{i}", ean="0" + upc(i), quantity=qty,
             cancelled_quantity=cancelled, unit_original_price=money(orig),
             unit_price=money(price), line_value=money(price * qty), tax_percent=rate,
+            tax=money(centra_tax(price * qty, rate, inclusive)),
         )
         for i, orig, price, qty, cancelled, rate in raw
     )
@@ -173,22 +178,15 @@ def centra_orders(draw: st.DrawFn) -> CentraOrder:
     shipping = draw(st.one_of(st.just(0), st.integers(1, 100 * scale)))
     ship_rate = draw(st.sampled_from(pool))
     ship_tax = centra_tax(shipping, ship_rate, inclusive) if shipping else 0
-    if ship_tax:
-        per_rate[ship_rate] = per_rate.get(ship_rate, 0) + ship_tax
-    tax_total = sum(per_rate.values())
-    all_rates = {ln.tax_percent for ln in live} | ({ship_rate} if ship_tax else set())
-    give_breakdown = len(all_rates) > 1 or draw(st.booleans())
-    breakdown = tuple(TaxPart(rate=r, amount=money(a)) for r, a in sorted(per_rate.items())
-                      if a) if give_breakdown else ()
-    give_ship_rate = len(set(pool)) > 1 or draw(st.booleans())
-    grand = sum(values) - voucher + shipping + (0 if inclusive else tax_total)
+    handling = draw(st.one_of(st.just(0), st.integers(1, 50 * scale)))
+    handling_tax = centra_tax(handling, ship_rate, inclusive) if handling else 0
+    tax_total = sum(per_rate.values()) + ship_tax + handling_tax
+    grand = sum(values) - voucher + shipping + handling + (0 if inclusive else tax_total)
     return order(
-        currency=cur, prices_include_tax=inclusive, lines=lines, number=draw(
-            st.integers(1, 10**7)),
-        shipping=money(shipping), shipping_tax=money(ship_tax),
-        shipping_tax_percent=ship_rate if give_ship_rate and shipping else None,
-        voucher_discount=money(voucher), tax_total=money(tax_total), tax_breakdown=breakdown,
-        grand_total=money(grand),
+        currency=cur, prices_include_tax=inclusive if tax_total else None, lines=lines,
+        number=draw(st.integers(1, 10**7)),
+        shipping=money(shipping), shipping_tax=money(ship_tax), handling=money(handling),
+        voucher_discount=money(voucher), tax_total=money(tax_total), grand_total=money(grand),
     )
 
 

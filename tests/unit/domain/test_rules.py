@@ -23,12 +23,13 @@ def test_settings_become_market_codes_and_posting_rules() -> None:
         "markets": [{"centra_market": 1, "currency": "sek", "division": "D01",
                      "warehouse": "W01", "customer": "WEBSE", "store": "SE",
                      "order_type": "ECOM", "terms": "PREPAID", "season": "FW26",
-                     "mode": "daily", "cutoff": "22:30", "timezone": "Europe/Stockholm",
+                     "prices_include_tax": False, "mode": "daily", "cutoff": "22:30", "timezone": "Europe/Stockholm",
                      "confirm_after_post": True}],
         "shipping_options": {"se-standard": "PNORD"},
         "sku_overrides": {"CENTRA-1": "SKU-3"},
     })
     (codes,) = market_codes_from_settings(settings)
+    assert codes.prices_include_tax is False
     assert (codes.currency, codes.mode, codes.cutoff, codes.timezone, codes.confirm_after_post,
             codes.customer) == ("SEK", "daily", time(22, 30), "Europe/Stockholm", True, "WEBSE")
     r = posting_rules_from_settings(settings)

@@ -42,7 +42,7 @@ from seamline.adapters.centra.translate import (
     payment_from_json,
     rate_limit_from_json,
     shipment_from_json,
-    stock_level_from_json,
+    stock_levels_from_json,
 )
 from seamline.adapters.centra.types import (
     CentraShipment,
@@ -69,6 +69,9 @@ log = logging.getLogger(__name__)
 
 #: Centra's documented maximum for ``limit`` / ``first``.
 MAX_PAGE = 200
+#: Lines read with each order of a page (``erpOrder``'s ``lines(limit: 50)``); a full first
+#: page means the order may have more, read with ``order_lines``.
+LINES_FIRST_PAGE = 50
 #: Sizes per ``setStock`` mutation (no documented limit; many per call saves mutation tokens).
 STOCK_CHUNK = 100
 #: Complexity estimate per order node (settled against ``extensions.complexity`` afterwards).
@@ -241,8 +244,25 @@ class CentraClient:
             chunk = wanted[i:i + self.page_size]
             data = self._call("orders_by_number", {"numbers": chunk, "limit": len(chunk)},
                               complexity=ORDER_COMPLEXITY * len(chunk))
-            out.extend(order_from_json(node) for node in data["orders"])
+            out.extend(self._order(node) for node in data["orders"])
         return out
+
+    def _order(self, node: Mapping[str, Any]) -> CentraOrder:
+        """Translate one order node, first reading all its lines again when the first page of
+        lines came back full (Centra pages nested lists: 20 by default, at most 200)."""
+        lines = node.get("lines")
+        if isinstance(lines, list) and len(lines) >= LINES_FIRST_PAGE:
+            node = {**node, "lines": self._all_lines(int(node["number"]))}
+        return order_from_json(node)
+
+    def _all_lines(self, number: int) -> list[Any]:
+        def fetch(page: int) -> list[Any]:
+            data = self._call("order_lines", {"number": number, "limit": MAX_PAGE, "page": page},
+                              complexity=30 * MAX_PAGE)
+            rows = data["orders"]
+            return list(rows[0]["lines"]) if rows else []
+
+        return list(iter_pages(fetch, limit=MAX_PAGE))
 
     def iter_orders(
         self,
@@ -263,7 +283,7 @@ class CentraClient:
             return conn
 
         for node in iter_connection(fetch):
-            yield order_from_json(node)
+            yield self._order(node)
 
     def iter_orders_paged(self, where: Mapping[str, Any] | None = None) -> Iterator[CentraOrder]:
         """Every order matching an ``OrderFilter`` by ``orders(limit, page)``, by number."""
@@ -275,21 +295,41 @@ class CentraClient:
             return list(data["orders"])
 
         for node in iter_pages(fetch, limit=self.page_size):
-            yield order_from_json(node)
+            yield self._order(node)
 
     def _order_state(self, number: int) -> Mapping[str, Any] | None:
         data = self._call("order_state", {"number": number}, complexity=20)
         rows = data["orders"]
         return rows[0] if rows else None
 
-    def set_external_ids(self, pairs: Sequence[tuple[str, str]]) -> None:
+    def set_external_ids(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """Keep each ``(order number, external id)`` as the order's ID conversion (for orders
+        the internal id is the order number). Idempotent."""
         if not pairs:
             return
         for i in range(0, len(pairs), MAX_PAGE):
             chunk = pairs[i:i + MAX_PAGE]
             self._call("set_id_conversions", {"input": [
-                {"objectType": "Order", "internalId": oid, "externalId": ext}
-                for oid, ext in chunk]}, idempotent=True)
+                {"objectType": "Order", "internalId": int(number), "externalId": str(ext)}
+                for number, ext in chunk]}, idempotent=True)
+
+    def get_external_ids(self, numbers: Sequence[int]) -> dict[int, str]:
+        """The external ids this integration keeps on the given orders, by order number
+        (orders without one are left out)."""
+        wanted = list(dict.fromkeys(int(n) for n in numbers))
+        out: dict[int, str] = {}
+        for i in range(0, len(wanted), MAX_PAGE):
+            chunk = wanted[i:i + MAX_PAGE]
+
+            def fetch(page: int, chunk: list[int] = chunk) -> list[Any]:
+                data = self._call("id_conversions",
+                                  {"internalIds": chunk, "limit": MAX_PAGE, "page": page},
+                                  complexity=2 * MAX_PAGE)
+                return list(data["idConversions"])
+
+            for entry in iter_pages(fetch, limit=MAX_PAGE):
+                out[int(entry["internalId"])] = str(entry["externalId"])
+        return out
 
     def confirm_order(self, number: int) -> None:
         """PENDING → CONFIRMED; an order already past PENDING is left alone. After an
@@ -360,8 +400,8 @@ class CentraClient:
 
     def get_shipment(self, shipment_id: int) -> CentraShipment | None:
         data = self._call("shipment_by_id", {"id": shipment_id}, complexity=30)
-        node = data["shipment"]
-        return None if node is None else shipment_from_json(node)
+        rows = data["shipments"]
+        return shipment_from_json(rows[0]) if rows else None
 
     def find_shipment(self, order: int, external_id: str) -> CentraShipment | None:
         """The read-back of ``create_shipment``: the order's shipment with that external id."""
@@ -441,14 +481,16 @@ class CentraClient:
         return sent
 
     def get_stock(self, warehouse_id: int, skus: Sequence[str]) -> list[StockLevel]:
-        """Stock of the given SKUs in one warehouse."""
+        """Stock of the given SKUs in one warehouse (``productSizes`` by SKU, each with its
+        ``stock`` in that warehouse)."""
         out: list[StockLevel] = []
-        skus = list(skus)
+        skus = list(dict.fromkeys(skus))
         for i in range(0, len(skus), MAX_PAGE):
             chunk = skus[i:i + MAX_PAGE]
             data = self._call("stock_levels", {"warehouse": int(warehouse_id), "skus": chunk,
                                                "limit": len(chunk)}, complexity=4 * len(chunk))
-            out.extend(stock_level_from_json(s) for s in data["stock"])
+            for node in data["productSizes"]:
+                out.extend(stock_levels_from_json(node, int(warehouse_id)))
         return out
 
     # -- rate limits --------------------------------------------------------------------------

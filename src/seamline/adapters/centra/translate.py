@@ -2,11 +2,15 @@
 
 Normalisation (see ``seamline.domain.orders`` for the conventions):
 
-- the price mode comes from the tax Centra reports: ``taxAdded`` ≠ 0 means prices exclude tax
-  (US sales tax); otherwise prices include it (VAT). With no tax at all both modes give the same
-  figures, so the choice cannot change an amount;
-- line prices are fetched both with and without tax (aliases ``…Inc``/``…Ex``) and the ones in the
-  order's price mode are kept;
+- the price mode the order's figures show: ``taxIncluded`` ≠ 0 means prices include tax (VAT),
+  ``taxAdded`` ≠ 0 that tax is added on top (US sales tax); with neither, ``None`` (both modes
+  give the same amounts; the market's configured mode decides how the order posts). Both at
+  once is a malformed order;
+- line prices are fetched both with and without tax (aliases ``…Inc``/``…Ex``); the ones in the
+  order's price mode are kept, and their difference (``lineValue`` with less without tax) is
+  the line's own tax;
+- the currency is the grand total's (Centra's ``Order`` has no currency field: every
+  ``MonetaryValue`` carries its own);
 - discounts (``totals.discounts``, ``discountsApplied.value``) are negative in Centra and positive
   in the domain;
 - every amount goes through ``parse_amount``: a value with more decimals than its currency allows
@@ -33,18 +37,18 @@ from seamline.domain.orders import (
     OrderLine,
     OrderStatus,
     PaymentEntry,
-    TaxPart,
     Voucher,
 )
 from seamline.exceptions import InvalidRecord
 
 __all__ = [
+    "order_currency",
     "order_from_json",
     "parse_datetime",
     "payment_from_json",
     "rate_limit_from_json",
     "shipment_from_json",
-    "stock_level_from_json",
+    "stock_levels_from_json",
 ]
 
 Json = Mapping[str, Any]
@@ -127,34 +131,54 @@ def order_from_json(node: Json) -> CentraOrder:
         raise InvalidRecord(f"centra order {number}: malformed ({exc!r})") from exc
 
 
+def _tax_mode(tax_added: Money, tax_included: Money, number: int) -> bool | None:
+    if tax_added.amount != 0 and tax_included.amount != 0:
+        raise InvalidRecord(f"centra order {number}: tax both added ({tax_added}) and included "
+                            f"({tax_included})", order=number)
+    if tax_included.amount != 0:
+        return True
+    if tax_added.amount != 0:
+        return False
+    return None
+
+
+def _line(ln: Json, i: int, currency: str, mode: str) -> OrderLine:
+    where = f"lines[{i}]"
+    size = ln.get("productSize") or {}
+    value_inc = _money(ln["lineValueInc"], currency, f"{where}.lineValue(includingTax: true)")
+    value_ex = _money(ln["lineValueEx"], currency, f"{where}.lineValue(includingTax: false)")
+    return OrderLine(
+        id=int(ln["id"]),
+        sku=str(size.get("SKU") or ""),
+        ean=str(size.get("EAN") or ""),
+        product_name=str(ln.get("productName") or ""),
+        size=str(ln.get("size") or ""),
+        quantity=int(ln["quantity"]),
+        cancelled_quantity=int(ln.get("cancelledQuantity") or 0),
+        unit_original_price=_money(ln[f"unitOriginalPrice{mode}"], currency,
+                                   f"{where}.unitOriginalPrice"),
+        unit_price=_money(ln[f"unitPrice{mode}"], currency, f"{where}.unitPrice"),
+        line_value=value_inc if mode == "Inc" else value_ex,
+        tax_percent=_decimal(ln.get("taxPercent", 0), f"{where}.taxPercent"),
+        tax=value_inc - value_ex,
+    )
+
+
+def order_currency(node: Json) -> str:
+    """The order's currency: its grand total's (``Order`` has no currency field)."""
+    return str(node["grandTotal"]["currency"]["code"]).upper()
+
+
 def _order(node: Json) -> CentraOrder:
     number = int(node["number"])
     grand = node["grandTotal"]
-    currency = str((node.get("currency") or grand["currency"])["code"]).upper()
+    currency = order_currency(node)
     totals = node["totals"]
     tax_added = _money(totals["taxAdded"], currency, "totals.taxAdded")
     tax_included = _money(totals["taxIncluded"], currency, "totals.taxIncluded")
-    inclusive = tax_added.amount == 0
-    mode = "Inc" if inclusive else "Ex"
-
-    lines: list[OrderLine] = []
-    for i, ln in enumerate(node.get("lines") or ()):
-        where = f"lines[{i}]"
-        size = ln.get("productSize") or {}
-        lines.append(OrderLine(
-            id=int(ln["id"]),
-            sku=str(size.get("SKU") or ""),
-            ean=str(size.get("EAN") or ""),
-            product_name=str(ln.get("productName") or ""),
-            size=str(ln.get("size") or ""),
-            quantity=int(ln["quantity"]),
-            cancelled_quantity=int(ln.get("cancelledQuantity") or 0),
-            unit_original_price=_money(ln[f"unitOriginalPrice{mode}"], currency,
-                                       f"{where}.unitOriginalPrice"),
-            unit_price=_money(ln[f"unitPrice{mode}"], currency, f"{where}.unitPrice"),
-            line_value=_money(ln[f"lineValue{mode}"], currency, f"{where}.lineValue"),
-            tax_percent=_decimal(ln.get("taxPercent", 0), f"{where}.taxPercent"),
-        ))
+    shown = _tax_mode(tax_added, tax_included, number)
+    mode = "Ex" if shown is False else "Inc"
+    lines = [_line(ln, i, currency, mode) for i, ln in enumerate(node.get("lines") or ())]
 
     vouchers: list[Voucher] = []
     for i, d in enumerate(node.get("discountsApplied") or ()):
@@ -164,14 +188,6 @@ def _order(node: Json) -> CentraOrder:
             value=_positive(_money(d["value"], currency, f"discountsApplied[{i}].value")),
         ))
 
-    breakdown = tuple(
-        TaxPart(rate=_decimal(t["taxPercent"], "taxBreakdown.taxPercent"),
-                amount=_money(t["value"], currency, "taxBreakdown.value"))
-        for t in totals.get("taxBreakdown") or ()
-    )
-    rules = totals.get("shippingTaxRules") or ()
-    shipping_rate = (_decimal(rules[0]["taxPercent"], "shippingTaxRules.taxPercent")
-                     if rules else None)
     shipping_option = None
     spg = node.get("shippingPriceGroup")
     if isinstance(spg, Mapping) and isinstance(spg.get("shippingOption"), Mapping):
@@ -182,6 +198,8 @@ def _order(node: Json) -> CentraOrder:
     store = node["store"]
     market = node.get("market") or {}
     conversion = grand.get("conversionRate", 1)
+    zero = Money.zero(currency)
+    shipping_tax_field = "shippingTaxAdded" if shown is False else "shippingTaxIncluded"
     return CentraOrder(
         id=str(node["id"]),
         number=number,
@@ -191,7 +209,7 @@ def _order(node: Json) -> CentraOrder:
         market_name=str(market.get("name") or ""),
         currency=currency,
         conversion_rate=_decimal(conversion, "grandTotal.conversionRate"),
-        prices_include_tax=inclusive,
+        prices_include_tax=shown,
         order_date=parse_datetime(node["orderDate"], field="orderDate"),
         created_at=_opt_datetime(node.get("createdAt"), "createdAt"),
         updated_at=parse_datetime(node["updatedAt"], field="updatedAt"),
@@ -204,15 +222,14 @@ def _order(node: Json) -> CentraOrder:
         billing_address=billing,
         lines=tuple(lines),
         shipping=_money(totals["shipping"], currency, "totals.shipping"),
-        shipping_tax=_money(totals["shippingTaxIncluded" if inclusive else "shippingTaxAdded"],
-                            currency, "totals.shippingTax"),
-        shipping_tax_percent=shipping_rate,
+        shipping_tax=(_money(totals[shipping_tax_field], currency, f"totals.{shipping_tax_field}")
+                      if totals.get(shipping_tax_field) is not None else zero),
+        handling=(_money(totals["handling"], currency, "totals.handling")
+                  if totals.get("handling") is not None else zero),
         voucher_discount=_positive(_money(totals["discounts"], currency, "totals.discounts")),
         vouchers=tuple(vouchers),
-        tax_total=tax_included if inclusive else tax_added,
-        tax_breakdown=breakdown,
+        tax_total={True: tax_included, False: tax_added, None: zero}[shown],
         grand_total=_money(grand, currency, "grandTotal"),
-        external_id=str(node["externalId"]) if node.get("externalId") else None,
         payments=tuple(payment_from_json(p, currency) for p in node.get("paymentHistory") or ()),
     )
 
@@ -226,8 +243,7 @@ def shipment_from_json(node: Json) -> CentraShipment:
             number=str(node["number"]),
             order_number=int(order.get("number") or str(node["number"]).split("-")[0]),
             external_id=str(node["externalId"]) if node.get("externalId") else None,
-            lines=tuple(ShipmentLine(line_id=int(ln["orderLine"]["id"]),
-                                     quantity=int(ln["quantity"]))
+            lines=tuple(ShipmentLine(id=int(ln["id"]), quantity=int(ln["quantity"]))
                         for ln in node.get("lines") or ()),
             is_good_to_go=bool(node.get("isGoodToGo")),
             is_paid=bool(node.get("isPaid")),
@@ -241,12 +257,18 @@ def shipment_from_json(node: Json) -> CentraShipment:
         raise InvalidRecord(f"centra shipment: malformed ({exc!r})") from exc
 
 
-def stock_level_from_json(node: Json) -> StockLevel:
-    size = node.get("productSize") or {}
-    return StockLevel(sku=str(size.get("SKU") or ""), ean=str(size.get("EAN") or ""),
-                      physical=int(node["physicalQuantity"]),
-                      allocated=int(node["allocatedQuantity"]),
-                      free_to_allocate=int(node["freeToAllocateQuantity"]))
+def stock_levels_from_json(node: Json, warehouse_id: int) -> list[StockLevel]:
+    """One ``productSizes`` item with its ``stock(where: {warehouseId})`` rows → levels."""
+    out = []
+    for row in node.get("stock") or ():
+        wh = row.get("warehouse") or {}
+        if wh.get("id") is not None and int(wh["id"]) != warehouse_id:
+            continue
+        out.append(StockLevel(sku=str(node.get("SKU") or ""), ean=str(node.get("EAN") or ""),
+                              physical=int(row["physicalQuantity"]),
+                              allocated=int(row["allocatedQuantity"]),
+                              free_to_allocate=int(row["freeToAllocateQuantity"])))
+    return out
 
 
 def rate_limit_from_json(node: Json) -> RateLimitStatus:

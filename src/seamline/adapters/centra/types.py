@@ -10,8 +10,11 @@ __all__ = ["CentraShipment", "RateLimitStatus", "ShipmentLine", "StockLevel"]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ShipmentLine:
-    #: The order line (``ProductOrderLine.id``) shipped.
-    line_id: int
+    """A shipment line as Centra publishes it: its own id and quantity. Centra's schema has no
+    link from a shipment line back to the order line: the caller keeps which order lines it
+    sent (``createShipment`` lines, in order) alongside the shipment."""
+
+    id: int
     quantity: int
 
 
@@ -37,11 +40,10 @@ class CentraShipment:
         """The tracking numbers (Centra keeps one field; several are comma-separated)."""
         return tuple(t.strip() for t in self.tracking_number.split(",") if t.strip())
 
-    def line_quantities(self) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for line in self.lines:
-            out[line.line_id] = out.get(line.line_id, 0) + line.quantity
-        return out
+    @property
+    def quantity(self) -> int:
+        """Units in the shipment."""
+        return sum(line.quantity for line in self.lines)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
