@@ -4,9 +4,16 @@ integration must produce for each.
 Amounts are computed ONCE here, the way Centra computes them (:func:`centra_totals`): lines at
 their unit price (campaign and line discounts already applied, rounded to the minor unit), the
 order-level voucher split over tax rates by largest remainder, shipping (free over the market's
-threshold) taxed at the standard rate, tax per rate on the rate's net (shipping included at the
-standard rate) rounded to the minor unit, and a grand total of lines − vouchers + shipping
-(+ tax where prices exclude it). The sandbox stores these figures and serves them as they are.
+threshold) and any handling fee taxed at the standard rate, tax per rate on the rate's net
+(shipping and handling included at the standard rate) rounded to the minor unit, and a grand total
+of lines − vouchers + shipping + handling (+ tax where prices exclude it). The sandbox stores these
+figures and serves them as they are.
+
+Knobs beyond the outcome rates: ``handling_rate`` (share of the orders of markets with a
+``handling_fee`` that carry it), ``zero_tax_rate`` (share of orders in tax-exclusive markets, the
+US, whose customer is tax exempt: every tax 0), ``lines`` (every order gets exactly that many
+lines: long orders). They draw from their own random stream, so turning them on or off leaves the
+rest of a seed's orders as they were.
 
 Expected outcomes, checked in this order (the first that applies wins): an unmapped market (NO)
 or shipping option (``pickup-point``) → ``MAPPING_MISSING``; a line with a Centra-only SKU →
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -39,6 +46,7 @@ __all__ = [
     "OrderTotalsCalc",
     "VoucherSpec",
     "centra_totals",
+    "expected_charges",
     "generate_orders",
     "line_for",
     "make_order",
@@ -114,6 +122,11 @@ class OrderTotalsCalc:
     tax_breakdown: tuple[tuple[Decimal, Decimal], ...]
     tax_total: Decimal
     grand_total: Decimal
+    #: Handling fee in the price mode, and its tax at the standard rate (inside ``tax_total``).
+    handling: Decimal = Decimal(0)
+    handling_tax: Decimal = Decimal(0)
+    #: The rate shipping and handling are taxed at (0 for a tax-exempt order).
+    charge_rate: Decimal = Decimal(0)
 
 
 def _voucher_amount(v: VoucherSpec, base: Decimal, currency: str) -> Decimal:
@@ -123,11 +136,14 @@ def _voucher_amount(v: VoucherSpec, base: Decimal, currency: str) -> Decimal:
 
 
 def centra_totals(market: Market, lines: Sequence[GeneratedLine], vouchers: Sequence[VoucherSpec],
-                  *, shipping_price: Decimal | None = None) -> OrderTotalsCalc:
+                  *, shipping_price: Decimal | None = None, handling: Decimal = Decimal(0),
+                  tax_exempt: bool = False) -> OrderTotalsCalc:
     """The order totals the way Centra computes them (see the module docstring).
 
     ``shipping_price`` overrides the market's shipping price (pickup points); the threshold for
-    free shipping applies to the lines after vouchers.
+    free shipping applies to the lines after vouchers. ``handling`` is a fee in the price mode,
+    taxed at the standard rate; ``tax_exempt`` taxes shipping and handling at 0 (the lines of an
+    exempt order carry rate 0 themselves).
     """
     cur = market.currency
     line_values = q(sum((ln.line_value for ln in lines), Decimal(0)), cur)
@@ -142,7 +158,8 @@ def centra_totals(market: Market, lines: Sequence[GeneratedLine], vouchers: Sequ
     live = any(ln.quantity > 0 for ln in lines)
     free = not live or line_values - discount >= market.free_shipping_over
     shipping = q(Decimal(0) if free else price, cur)
-    std = market.tax_rate
+    handling = q(handling, cur) if live else Decimal(0)
+    std = Decimal(0) if tax_exempt else market.tax_rate
     # Net per rate: the lines of the rate, less the rate's share of the vouchers.
     rates: list[Decimal] = []
     for ln in lines:
@@ -154,6 +171,8 @@ def centra_totals(market: Market, lines: Sequence[GeneratedLine], vouchers: Sequ
     net = {r: per_rate_lines[i] - shares[i] for i, r in enumerate(rates)}
     if shipping:
         net[std] = net.get(std, Decimal(0)) + shipping
+    if handling:
+        net[std] = net.get(std, Decimal(0)) + handling
 
     def tax_of(amount: Decimal, rate: Decimal) -> Decimal:
         if market.prices_include_tax:
@@ -163,7 +182,7 @@ def centra_totals(market: Market, lines: Sequence[GeneratedLine], vouchers: Sequ
     breakdown = tuple((r, tax_of(a, r)) for r, a in sorted(net.items(), reverse=True))
     tax_total = q(sum((t for _, t in breakdown), Decimal(0)), cur)
     shipping_tax = tax_of(shipping, std)
-    grand = line_values - discount + shipping
+    grand = line_values - discount + shipping + handling
     if not market.prices_include_tax:
         grand += tax_total
     return OrderTotalsCalc(
@@ -171,6 +190,7 @@ def centra_totals(market: Market, lines: Sequence[GeneratedLine], vouchers: Sequ
         voucher_values=tuple(q(v, cur) for v in voucher_values),
         shipping=shipping, shipping_tax=shipping_tax, tax_breakdown=breakdown,
         tax_total=tax_total, grand_total=q(grand, cur),
+        handling=handling, handling_tax=tax_of(handling, std), charge_rate=std,
     )
 
 
@@ -213,7 +233,16 @@ class GeneratedOrder:
     #: Centra's grand total was made not to tie out on purpose (TOTAL_MISMATCH unless an
     #: earlier check already stops the order).
     inconsistent: bool = False
+    #: The customer is tax exempt (tax-exclusive markets only): every tax is 0.
+    tax_exempt: bool = False
+    #: The BlueCherry charges a correct integration posts: (type, amount in the price mode, tax),
+    #: ``FREIGHT`` for shipping and ``HANDLING`` for a handling fee, each only when non-zero.
+    expected_charges: tuple[tuple[str, Decimal, Decimal], ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def handling(self) -> Decimal:
+        return self.totals.handling
 
     @property
     def expected_line_count(self) -> int:
@@ -234,14 +263,25 @@ def make_order(market: Market, lines: list[GeneratedLine], *, seq: int, order_da
                customer: dict[str, str] | None = None,
                shipping_address: dict[str, str] | None = None,
                billing_address: dict[str, str] | None = None,
-               payment_method: str = "adyen") -> GeneratedOrder:
-    """One order from explicit lines: Centra's totals and the expected outcome."""
+               payment_method: str = "adyen", handling: Decimal | None = None,
+               tax_exempt: bool = False) -> GeneratedOrder:
+    """One order from explicit lines: Centra's totals and the expected outcome.
+
+    ``handling``: a handling fee in the price mode (taxed at the standard rate). ``tax_exempt``:
+    a tax-exempt customer in a tax-exclusive market (its lines are re-rated to 0%).
+    """
     cur = market.currency
+    if tax_exempt:
+        if market.prices_include_tax:
+            raise ValueError(f"a tax-exempt order needs a tax-exclusive market, not "
+                             f"{market.code}")
+        lines = [replace(ln, tax_percent=Decimal(0)) for ln in lines]
     option = shipping_option or market.shipping_option
     pickup = option == UNMAPPED_SHIPPING_OPTION
     ship_price = q(market.shipping_price * Decimal("0.6"), cur) if pickup \
         else market.shipping_price
-    totals = centra_totals(market, lines, vouchers, shipping_price=ship_price)
+    totals = centra_totals(market, lines, vouchers, shipping_price=ship_price,
+                           handling=handling or Decimal(0), tax_exempt=tax_exempt)
     grand = totals.grand_total + (quantum(cur) if inconsistent else Decimal(0))
     missing: list[str] = []
     if market.id not in MARKET_CODES:
@@ -277,8 +317,19 @@ def make_order(market: Market, lines: list[GeneratedLine], *, seq: int, order_da
         waits_for="hold" if on_hold else ("payment" if waiting_for_payment else None),
         expected_total=format(grand, "f"), expected_currency=cur,
         expected_lines=tuple((ln.item.sku, ln.quantity) for ln in lines),
-        inconsistent=inconsistent,
+        inconsistent=inconsistent, tax_exempt=tax_exempt,
+        expected_charges=expected_charges(totals),
     )
+
+
+def expected_charges(totals: OrderTotalsCalc) -> tuple[tuple[str, Decimal, Decimal], ...]:
+    """The BlueCherry charges of an order with these totals: freight, then handling."""
+    out: list[tuple[str, Decimal, Decimal]] = []
+    if totals.shipping:
+        out.append(("FREIGHT", totals.shipping, totals.shipping_tax))
+    if totals.handling:
+        out.append(("HANDLING", totals.handling, totals.handling_tax))
+    return tuple(out)
 
 
 def line_for(world: World, market: Market, item: CatalogueItem, quantity: int, *,
@@ -337,14 +388,26 @@ def generate_orders(world: World, n: int, *, seed: int, start: datetime,
                     hold_rate: float = 0.04,
                     waiting_payment_rate: float = 0.03,
                     markets: Sequence[Market] | None = None,
-                    spacing: timedelta = timedelta(seconds=37)) -> list[GeneratedOrder]:
+                    spacing: timedelta = timedelta(seconds=37),
+                    handling_rate: float = 0.25,
+                    zero_tax_rate: float = 0.05,
+                    lines: int | None = None) -> list[GeneratedOrder]:
     """``n`` seeded orders placed from ``start`` on, across the markets by weight.
 
     ``available(warehouse_id, size_id)`` gives free-to-allocate stock; the generator never asks
     for more than it (it counts its own orders too), so the orders can all be placed without
     overselling. Without it stock is taken as unlimited.
+
+    ``handling_rate``: share of the orders of markets with a ``handling_fee`` (DE, US) that
+    carry the fee. ``zero_tax_rate``: share of orders of tax-exclusive markets (US) whose
+    customer is tax exempt. ``lines``: every order gets exactly this many distinct sizes (fewer
+    only when free stock runs out).
     """
+    if lines is not None and lines < 1:
+        raise ValueError("lines must be 1 or more")
     rng = random.Random(seed)
+    # The newer knobs draw from their own stream: the orders of a seed stay what they were.
+    extra_rng = random.Random(f"seamline-extra-{seed}")
     mkts = tuple(markets or world.markets)
     taken: dict[tuple[int, int], int] = {}
     sellable = tuple(i for i in world.catalogue if not i.centra_only)
@@ -360,8 +423,10 @@ def generate_orders(world: World, n: int, *, seed: int, start: datetime,
         market = _pick_market(rng, mkts)
         cur = market.currency
         wh = market.centra_warehouse
-        lines: list[GeneratedLine] = []
+        order_lines: list[GeneratedLine] = []
         n_lines = rng.choices((1, 2, 3, 4), weights=(45, 30, 17, 8), k=1)[0]
+        if lines is not None:
+            n_lines = lines
         want_unknown = bool(centra_only) and rng.random() < unknown_sku_rate
         used: set[int] = set()
         for li in range(n_lines):
@@ -372,6 +437,9 @@ def generate_orders(world: World, n: int, *, seed: int, start: datetime,
                 if cand.size_id not in used and free(wh, cand) >= 1:
                     item = cand
                     break
+            if item is None and lines is not None and pool is sellable:
+                item = next((c for c in pool if c.size_id not in used and free(wh, c) >= 1),
+                            None)
             if item is None:
                 continue
             used.add(item.size_id)
@@ -389,10 +457,10 @@ def generate_orders(world: World, n: int, *, seed: int, start: datetime,
             if rng.random() < 0.1:
                 line_disc = Decimal(rng.choice((5, 10, 15)))
                 unit = q(unit * (HUNDRED - line_disc) / HUNDRED, cur)
-            lines.append(GeneratedLine(item=item, quantity=qty, tax_percent=rate,
+            order_lines.append(GeneratedLine(item=item, quantity=qty, tax_percent=rate,
                                        unit_original_price=q(original, cur), unit_price=unit,
                                        campaign=campaign, line_discount_percent=line_disc))
-        if not lines:
+        if not order_lines:
             break  # stock exhausted: stop rather than oversell
         vouchers: list[VoucherSpec] = []
         roll = rng.random()
@@ -413,12 +481,17 @@ def generate_orders(world: World, n: int, *, seed: int, start: datetime,
         on_hold = rng.random() < hold_rate
         waiting = (not on_hold) and rng.random() < waiting_payment_rate
         inconsistent = rng.random() < inconsistent_rate
+        handling_roll, exempt_roll = extra_rng.random(), extra_rng.random()
+        handling = market.handling_fee if (market.handling_fee
+                                           and handling_roll < handling_rate) else None
+        exempt = (not market.prices_include_tax) and exempt_roll < zero_tax_rate
         orders.append(make_order(
-            market, lines, seq=seq, order_date=start + spacing * seq, vouchers=vouchers,
+            market, order_lines, seq=seq, order_date=start + spacing * seq, vouchers=vouchers,
             shipping_option=UNMAPPED_SHIPPING_OPTION if pickup else None,
             status="CONFIRMED" if rng.random() < 0.3 else "PENDING",
             on_hold=on_hold, waiting_for_payment=waiting, inconsistent=inconsistent,
             customer={"email": email, "firstName": first, "lastName": last},
             shipping_address=ship_addr, billing_address=bill_addr,
-            payment_method=rng.choice(("adyen", "klarna", "stripe"))))
+            payment_method=rng.choice(("adyen", "klarna", "stripe")),
+            handling=handling, tax_exempt=exempt))
     return orders

@@ -99,19 +99,23 @@ class Sandboxes:
     unless ``bluecherry_rate_limit`` (requests/s) is given. ``bluecherry_latency_s`` is added to
     every BlueCherry call. ``hold_seconds`` is how long a BlueCherry ``timeout`` /
     ``commit_then_drop`` fault keeps the request before dropping it (short, so tests are fast).
+    ``centra_hide_fields`` (``Type.field`` names) starts Centra without those fields, as a
+    Centra lacking them would answer; ``self.centra.set_hidden_fields`` changes it later.
     """
 
     def __init__(self, *, seed: int = 1, lift_rate_limits: bool = False,
                  bluecherry_latency_s: float = 0.0, bluecherry_rate_limit: float | None = None,
                  hold_seconds: float = 1.0, centra_token: str = CENTRA_TOKEN,
-                 bluecherry_key: str = BLUECHERRY_KEY, clock: SimClock | None = None) -> None:
+                 bluecherry_key: str = BLUECHERRY_KEY, clock: SimClock | None = None,
+                 centra_hide_fields: Iterable[str] = ()) -> None:
         self.seed = seed
         self.clock = clock or SimClock()
         self.rate_limits_lifted = lift_rate_limits
         self.centra_token = centra_token
         self.bluecherry_key = bluecherry_key
         self.centra = CentraSandbox(state=CentraState(seed=seed, token=centra_token,
-                                                      clock=self.clock))
+                                                      clock=self.clock),
+                                    hide_fields=centra_hide_fields)
         if lift_rate_limits:
             self.centra.limiter.configure(enabled=False)
         self.bluecherry_app = create_bluecherry(seed=seed, api_key=bluecherry_key,

@@ -66,6 +66,9 @@ class Market:
     conversion_rate: Decimal
     centra_warehouse: int
     time_zone: str
+    #: A fixed handling fee (price mode) some of the market's orders carry (0: none). It is
+    #: taxed at the standard rate, like shipping.
+    handling_fee: Decimal = Decimal(0)
 
 
 MARKETS: tuple[Market, ...] = (
@@ -78,7 +81,8 @@ MARKETS: tuple[Market, ...] = (
            tax_rate=Decimal(19), reduced_rate=Decimal(7), price_factor=Decimal("0.0925"),
            price_step=Decimal("0.05"), shipping_option="eu-standard",
            shipping_price=Decimal("4.95"), free_shipping_over=Decimal(150), weight=25,
-           conversion_rate=Decimal("11.47"), centra_warehouse=1, time_zone="Europe/Berlin"),
+           conversion_rate=Decimal("11.47"), centra_warehouse=1, time_zone="Europe/Berlin",
+           handling_fee=Decimal("2.50")),
     Market(id=3, code="GB", name="United Kingdom", currency="GBP", country="GB",
            prices_include_tax=True, tax_rate=Decimal(20), reduced_rate=Decimal(0),
            price_factor=Decimal("0.079"), price_step=Decimal("0.05"),
@@ -94,7 +98,8 @@ MARKETS: tuple[Market, ...] = (
            prices_include_tax=False, tax_rate=Decimal("8.875"), reduced_rate=None,
            price_factor=Decimal("0.085"), price_step=Decimal(1), shipping_option="us-ground",
            shipping_price=Decimal("7.50"), free_shipping_over=Decimal(150), weight=15,
-           conversion_rate=Decimal("10.61"), centra_warehouse=2, time_zone="America/New_York"),
+           conversion_rate=Decimal("10.61"), centra_warehouse=2, time_zone="America/New_York",
+           handling_fee=Decimal("3.00")),
     # Deliberately unmapped in examples/seamline.toml: its orders end as MAPPING_MISSING.
     Market(id=6, code="NO", name="Norway", currency="NOK", country="NO", prices_include_tax=True,
            tax_rate=Decimal(25), reduced_rate=None, price_factor=Decimal("1.02"),

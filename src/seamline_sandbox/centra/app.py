@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -59,16 +60,24 @@ def _schema() -> GraphQLSchema:
     return build_schema()
 
 
-@lru_cache(maxsize=512)
-def _parse(query: str) -> tuple[DocumentNode | None, tuple[dict[str, Any], ...]]:
-    try:
-        doc = parse(query)
-    except GraphQLError as exc:
-        return None, (dict(exc.formatted),)
-    except RecursionError:
-        return None, ({"message": "Query is nested too deeply."},)
-    errors = validate(_schema(), doc)
-    return (None, tuple(dict(e.formatted) for e in errors)) if errors else (doc, ())
+Parsed = tuple[DocumentNode | None, tuple[dict[str, Any], ...]]
+
+
+def _parser(schema: GraphQLSchema) -> Callable[[str], Parsed]:
+    """A cached parse-and-validate against one schema (each sandbox may hide fields)."""
+
+    @lru_cache(maxsize=512)
+    def parse_and_validate(query: str) -> Parsed:
+        try:
+            doc = parse(query)
+        except GraphQLError as exc:
+            return None, (dict(exc.formatted),)
+        except RecursionError:
+            return None, ({"message": "Query is nested too deeply."},)
+        errors = validate(schema, doc)
+        return (None, tuple(dict(e.formatted) for e in errors)) if errors else (doc, ())
+
+    return parse_and_validate
 
 
 def _operation(doc: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
@@ -133,16 +142,27 @@ class CentraSandbox:
     """One sandbox instance: state, rate limits, faults, webhooks and the ASGI app."""
 
     def __init__(self, *, seed: int = 1, token: str = "sandbox-centra-token",  # noqa: S107
-                 orders: int = 0, state: CentraState | None = None) -> None:
+                 orders: int = 0, state: CentraState | None = None,
+                 hide_fields: Iterable[str] = ()) -> None:
         self.state = state or CentraState(seed=seed, token=token)
         self.limiter = RateLimiter(clock=lambda: time.monotonic() + self.state.clock.offset)
         self.faults = FaultPlan()
         self.webhooks: WebhookEmitter | None = None
         self.state.event_hooks.append(self._on_event)
-        self.schema = _schema()
+        self.hidden_fields: tuple[str, ...] = ()
+        self.set_hidden_fields(hide_fields)
         if orders:
             self.state.generate(orders)
         self.api = self._build_api()
+
+    def set_hidden_fields(self, names: Iterable[str]) -> None:
+        """Serve the published schema without these ``Type.field`` entries (tests: a Centra
+        lacking a field). Introspection stops listing them and a query selecting one gets the
+        standard "Cannot query field ..." error. An empty list restores the full schema."""
+        hidden = tuple(dict.fromkeys(names))
+        self.schema = build_schema(hidden) if hidden else _schema()
+        self.hidden_fields = hidden
+        self._parse = _parser(self.schema)
 
     # -- ASGI --------------------------------------------------------------------------------
 
@@ -196,7 +216,7 @@ class CentraSandbox:
             return _json(400, {**_errors("'variables' must be an object and 'operationName' "
                                          "a string.", "validation"), "extensions": ext})
         variables = json.loads(json.dumps(variables, default=float))  # Decimal → JSON number
-        doc, errors = _parse(body["query"])
+        doc, errors = self._parse(body["query"])
         if doc is None:
             return _json(200, {"errors": list(errors), "extensions": ext})
         op = _operation(doc, op_name)
@@ -306,7 +326,9 @@ class CentraSandbox:
                        vouchers=vouchers, shipping_option=spec.shipping_option,
                        status=spec.status, on_hold=spec.on_hold,
                        waiting_for_payment=spec.waiting_for_payment,
-                       inconsistent=spec.inconsistent)
+                       inconsistent=spec.inconsistent,
+                       handling=None if spec.handling is None else Decimal(spec.handling),
+                       tax_exempt=spec.tax_exempt)
         if spec.number is not None:
             g.number = spec.number
         st.place(g)
@@ -314,9 +336,9 @@ class CentraSandbox:
 
 
 def create_app(*, seed: int = 1, token: str = "sandbox-centra-token",  # noqa: S107
-               orders: int = 0) -> CentraSandbox:
-    """A ready sandbox (itself an ASGI app)."""
-    return CentraSandbox(seed=seed, token=token, orders=orders)
+               orders: int = 0, hide_fields: Iterable[str] = ()) -> CentraSandbox:
+    """A ready sandbox (itself an ASGI app); ``hide_fields``: ``Type.field`` names not served."""
+    return CentraSandbox(seed=seed, token=token, orders=orders, hide_fields=hide_fields)
 
 
 ALL = sorted(ALL_PERMISSIONS)

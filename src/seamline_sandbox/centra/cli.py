@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 __all__ = ["command"]
@@ -23,6 +25,10 @@ def command(  # noqa: PLR0917 (typer options)
     mutations_10s: int = typer.Option(20, help="MUTATION_COUNT quota per 10 s (Growth: 20)."),
     retry_after: float = typer.Option(
         -1, help="Fixed Retry-After seconds on 429 (-1: the real wait)."),
+    hide_field: Annotated[list[str] | None, typer.Option(
+        "--hide-field",
+        help="Serve the schema without this field, as Type.field (repeatable; tests of a "
+             "Centra that lacks a field).")] = None,
 ) -> None:
     """Run a faithful local Centra Integration API (GraphQL) with a /_sandbox/ control API."""
     # Imported here so that `seamline --help` stays fast.
@@ -30,7 +36,7 @@ def command(  # noqa: PLR0917 (typer options)
 
     from seamline_sandbox.centra.app import create_app  # noqa: PLC0415
 
-    sandbox = create_app(seed=seed, token=token, orders=orders)
+    sandbox = create_app(seed=seed, token=token, orders=orders, hide_fields=hide_field or ())
     sandbox.limiter.configure(sizes={"REQUEST_COUNT:TEN_SECONDS": requests_10s,
                                      "MUTATION_COUNT:TEN_SECONDS": mutations_10s},
                               retry_after=retry_after, enabled=not lift_rate_limits)

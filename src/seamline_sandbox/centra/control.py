@@ -29,6 +29,16 @@ class GenerateBody(BaseModel):
     pickup_point_rate: float = Field(0.02, ge=0, le=1)
     hold_rate: float = Field(0.04, ge=0, le=1)
     waiting_payment_rate: float = Field(0.03, ge=0, le=1)
+    #: Share of the orders of markets with a handling fee (DE, US) that carry it.
+    handling_rate: float = Field(0.25, ge=0, le=1)
+    #: Share of the orders of tax-exclusive markets (US) whose customer is tax exempt.
+    zero_tax_rate: float = Field(0.05, ge=0, le=1)
+    #: Every order gets exactly this many lines (long orders); None: 1-4 at random.
+    lines: int | None = Field(None, ge=1, le=500)
+
+
+class HideFieldsBody(BaseModel):
+    fields: list[str] = Field(default_factory=list, max_length=500)
 
 
 class FaultBody(BaseModel):
@@ -101,7 +111,7 @@ class ExplicitLine(BaseModel):
 
 class ExplicitOrder(BaseModel):
     market_id: int = 1
-    lines: list[ExplicitLine] = Field(min_length=1, max_length=100)
+    lines: list[ExplicitLine] = Field(min_length=1, max_length=500)
     number: int | None = Field(None, ge=1, le=2**31 - 1)
     voucher_percent: float = Field(0, ge=0, le=100)
     voucher_fixed: str | None = Field(None, pattern=r"^\d{1,9}(\.\d{1,3})?$")
@@ -111,6 +121,10 @@ class ExplicitOrder(BaseModel):
     waiting_for_payment: bool = False
     inconsistent: bool = False
     order_date: datetime | None = None
+    #: A handling fee in the price mode (taxed at the market's standard rate).
+    handling: str | None = Field(None, pattern=r"^\d{1,9}(\.\d{1,3})?$")
+    #: A tax-exempt customer (tax-exclusive markets only: every tax 0).
+    tax_exempt: bool = False
 
 
 def generated_summary(g: GeneratedOrder) -> dict[str, Any]:
@@ -121,6 +135,9 @@ def generated_summary(g: GeneratedOrder) -> dict[str, Any]:
         "expected_total": g.expected_total, "expected_lines": [list(x) for x in
                                                                g.expected_lines],
         "status": g.status, "shipping_option": g.shipping_option,
+        "tax_exempt": g.tax_exempt,
+        "expected_charges": [{"type": t, "amount": format(a, "f"), "tax": format(x, "f")}
+                             for t, a, x in g.expected_charges],
         "totals": {k: (format(v, "f") if isinstance(v, Decimal) else
                        [[format(a, "f") for a in t] if isinstance(t, tuple) else format(t, "f")
                         for t in v])
@@ -135,6 +152,7 @@ def order_state(sb: CentraSandbox, o: OrderRec) -> dict[str, Any]:
         "isWaitingForPayment": o.is_waiting_for_payment, "isLocked": o.is_locked,
         "externalId": o.external_id, "updatedAt": o.updated_at.isoformat(),
         "grandTotal": format(o.grand_total, "f"),
+        "handling": format(o.totals.handling, "f"), "taxExempt": o.tax_exempt,
         "lines": [{"id": ln.id, "sku": ln.item.sku, "quantity": ln.quantity,
                    "cancelled": ln.cancelled, "inShipments": ln.in_shipments,
                    "shipped": ln.shipped} for ln in o.lines],
@@ -245,8 +263,19 @@ def build_control_router(sb: CentraSandbox) -> APIRouter:
 
     @r.get("/id-conversions")
     def id_conversions() -> list[dict[str, Any]]:
-        return [{"integration": n, "objectType": t, "internalId": i, "externalId": x}
-                for (n, t, i), x in st.id_conversions.items()]
+        return [{"id": c.id, "integration": c.integration, "objectType": c.object_type,
+                 "internalId": c.internal_id, "externalId": c.external_id}
+                for c in st.id_conversions.values()]
+
+    @r.get("/schema/hidden-fields")
+    def hidden_fields() -> dict[str, Any]:
+        return {"fields": list(sb.hidden_fields)}
+
+    @r.post("/schema/hidden-fields")
+    def hide(body: HideFieldsBody) -> dict[str, Any]:
+        """Serve the published schema without these ``Type.field`` entries ([] restores it)."""
+        sb.set_hidden_fields(body.fields)
+        return {"fields": list(sb.hidden_fields)}
 
     @r.get("/events")
     def events() -> list[dict[str, Any]]:

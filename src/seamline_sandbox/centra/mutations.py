@@ -24,6 +24,11 @@ def _state(info: Info) -> CentraState:
     return st
 
 
+def _integration(info: Info) -> str:
+    integration: str = info.context["token"].integration
+    return integration
+
+
 def _warehouse(ref: dict[str, Any] | None, path: str) -> int:
     ref = ref or {}
     if ref.get("id") is not None and int(ref["id"]) in CENTRA_WAREHOUSES:
@@ -47,30 +52,26 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                     return payload([exc])
         return resolver
 
-    def confirm(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:
-        o = st.find_order(input.get("order"))
+    def confirm(st: CentraState, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        o = st.find_order(input.get("order"), _integration(info))
         st.confirm(o)
         return payload(order=o)
 
-    def lock(st: CentraState, _i: Any, input: dict[str, Any]) -> dict[str, Any]:
-        orders = [st.find_order(ref) for ref in input["orders"]]
+    def lock(st: CentraState, info: Info, input: dict[str, Any]) -> dict[str, Any]:
+        orders = [st.find_order(ref, _integration(info)) for ref in input["orders"]]
         for o in orders:
             st.set_lock(o, bool(input["isLocked"]))
         return payload(orders=orders)
 
-    def update(st: CentraState, _i: Any, order: dict[str, Any],
+    def update(st: CentraState, info: Info, order: dict[str, Any],
                input: dict[str, Any]) -> dict[str, Any]:
-        o = st.find_order(order)
+        o = st.find_order(order, _integration(info))
         if input.get("isOnHold") is not None:
             st.set_hold(o, bool(input["isOnHold"]))
         if input.get("cancelLines"):
             st.cancel_lines(o, [(c["line"]["id"], c["quantity"],
                                  c.get("stockAction") or "RELEASE_BACK_TO_WAREHOUSE")
                                 for c in input["cancelLines"]])
-        for which in ("shipping", "billing"):
-            if input.get(f"{which}Address"):
-                st.edit_address(o, which, {k: v for k, v in input[f"{which}Address"].items()
-                                           if v is not None})
         return payload(order=o)
 
     def cancel(st: CentraState, _i: Any, id: str,
@@ -80,9 +81,9 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         warnings = st.cancel_order(o, remove_from_stock=remove)
         return payload(warnings=warnings, order=o)
 
-    def create_shipment(st: CentraState, _i: Any,
+    def create_shipment(st: CentraState, info: Info,
                         input: dict[str, Any]) -> dict[str, Any]:
-        o = st.find_order(input.get("order"))
+        o = st.find_order(input.get("order"), _integration(info))
         lines = None if input.get("lines") is None else [
             (ln["orderLine"]["id"], ln["quantity"]) for ln in input["lines"]]
         s = st.create_shipment(
@@ -119,13 +120,15 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                 "value": mv(o, p.value), "paymentMethod": o.payment_method,
                 "paramsJSON": "{}"}
 
-    def capture_order(st: CentraState, _i: Any, order: dict[str, Any]) -> dict[str, Any]:
-        o = st.find_order(order)
-        return payload(paymentHistoryEntry=_entry(st, o.number, st.capture_order(o)))
+    def capture_order(st: CentraState, info: Info, order: dict[str, Any]) -> dict[str, Any]:
+        o = st.find_order(order, _integration(info))
+        return payload(order=o,
+                       paymentHistoryEntry=_entry(st, o.number, st.capture_order(o)))
 
     def capture_shipment(st: CentraState, _i: Any, id: int) -> dict[str, Any]:
         s = _shipment(st, id)
-        return payload(paymentHistoryEntry=_entry(st, s.order_number, st.capture_shipment(s)))
+        return payload(shipment=s, paymentHistoryEntry=_entry(st, s.order_number,
+                                                              st.capture_shipment(s)))
 
     def _stock_entries(st: CentraState, data: dict[str, Any], qty_key: str,  # noqa: PLR0917
                        variant_key: str, size_qty_key: str,
@@ -217,32 +220,33 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
                        input: dict[str, Any]) -> dict[str, Any]:
         integ = info.context["token"].integration
         ids = set(input["eventsIds"])
-        before = len(st.events)
         st.events = [e for e in st.events if not (e.integration == integ and e.id in ids)]
-        return payload(confirmedCount=before - len(st.events))
+        return payload()
 
     def set_ids(st: CentraState, info: Info,
                 input: list[dict[str, Any]]) -> dict[str, Any]:
-        integ = info.context["token"].integration
-        done: list[dict[str, Any]] = []
+        integ = _integration(info)
+        entries: list[Any] = []
         errors: list[SandboxError] = []
         for i, c in enumerate(input):
             try:
-                internal, external = st.set_id_conversion(integ, c["objectType"],
-                                                          c["internalId"], c["externalId"])
+                entries.append(st.set_id_conversion(integ, c["objectType"], c["internalId"],
+                                                    c["externalId"]))
             except SandboxError as exc:
-                errors.append(SandboxError(exc.message, ["input", str(i)]))
-                continue
-            done.append({"objectType": c["objectType"], "internalId": internal,
-                         "externalId": external})
-        return payload(errors, idConversions=done)
+                errors.append(SandboxError(exc.message, ["input", str(i), *exc.path]))
+        return payload(errors, entries=entries)
 
     def unset_ids(st: CentraState, info: Info,
                   input: list[dict[str, Any]]) -> dict[str, Any]:
-        integ = info.context["token"].integration
-        for c in input:
-            st.unset_id_conversion(integ, c["objectType"], c["internalId"])
-        return payload(idConversions=[])
+        integ = _integration(info)
+        errors: list[SandboxError] = []
+        for i, c in enumerate(input):
+            try:
+                st.unset_id_conversion(st.find_id_conversion(integ, c["objectType"],
+                                                             c["idConversion"]))
+            except SandboxError as exc:
+                errors.append(SandboxError(exc.message, ["input", str(i), *exc.path]))
+        return payload(errors)
 
     for name, perm, fn in (
         ("confirmOrder", "Order:write", confirm),

@@ -26,7 +26,7 @@ from seamline_sandbox.generator import (
 )
 from seamline_sandbox.world import CENTRA_WAREHOUSES, CatalogueItem, Market, World, build_world
 
-__all__ = ["CentraState", "Clock", "OrderRec", "SandboxError", "ShipmentRec"]
+__all__ = ["CentraState", "Clock", "IdConversionRec", "OrderRec", "SandboxError", "ShipmentRec"]
 
 HUNDRED = Decimal(100)
 
@@ -92,6 +92,9 @@ class ShipmentRec:
     number: str
     order_number: int
     lines: list[tuple[int, int]]  # (order line id, quantity)
+    #: The shipment lines' own ids, one per entry of ``lines`` (the link to the order line is
+    #: kept here only: the published ShipmentLine has no field for it).
+    line_ids: list[int]
     created_at: datetime
     updated_at: datetime
     is_good_to_go: bool = True
@@ -108,6 +111,19 @@ class ShipmentRec:
     return_tracking: str | None = None
     additional_message: str | None = None
     external_id: str | None = None
+    #: (amount, currency) from ShipmentInfoInput.internalShippingCost.
+    internal_shipping_cost: tuple[Decimal, str] | None = None
+
+
+@dataclass(slots=True)
+class IdConversionRec:
+    """One ID-conversion entry of one integration (for orders ``internal_id`` is the number)."""
+
+    id: int
+    integration: str
+    object_type: str
+    internal_id: int
+    external_id: str
 
 
 @dataclass(slots=True)
@@ -135,7 +151,12 @@ class OrderRec:
     payment_method: str
     warehouse_id: int
     is_locked: bool = False
+    #: The external id last set for the order through setIdConversions (any integration); the
+    #: per-integration entries are in ``CentraState.id_conversions``.
     external_id: str | None = None
+    #: Handling fee (price mode) and a tax-exempt customer, kept for recomputation.
+    handling: Decimal = Decimal(0)
+    tax_exempt: bool = False
     payments: list[PaymentRec] = field(default_factory=list)
     shipment_ids: list[int] = field(default_factory=list)
     internal_comment: str = ""
@@ -199,7 +220,7 @@ class CentraState:
         self.generated: dict[int, GeneratedOrder] = {}
         self.shipments: dict[int, ShipmentRec] = {}
         self.emails: list[dict[str, Any]] = []
-        self.id_conversions: dict[tuple[str, str, str], str] = {}
+        self.id_conversions: dict[tuple[str, str, int], IdConversionRec] = {}
         self.listeners: dict[str, dict[str, frozenset[str] | None]] = {}
         self.events: list[EventRec] = []
         self.stock_changes: list[dict[str, Any]] = []
@@ -210,6 +231,8 @@ class CentraState:
         self._next_shipment = 1
         self._next_payment = 1
         self._next_event = 1
+        self._next_shipment_line = 1
+        self._next_id_conversion = 1
         self._gen_batches = 0
         self.event_hooks: list[Callable[[EventRec], None]] = []
         rng = random.Random(seed)
@@ -226,15 +249,23 @@ class CentraState:
         phys, alloc = self.inventory.get((warehouse, size_id), [0, 0])
         return phys - alloc
 
-    def find_order(self, ref: dict[str, Any] | None) -> OrderRec:
+    def order_by_external_id(self, integration: str | None, external: str) -> OrderRec | None:
+        """The order whose ID conversion (of ``integration``; any when None) is ``external``."""
+        for (integ, otype, internal), rec in self.id_conversions.items():
+            if otype == "Order" and rec.external_id == external and (
+                    integration is None or integ == integration):
+                return self.orders.get(internal)
+        return None
+
+    def find_order(self, ref: dict[str, Any] | None,
+                   integration: str | None = None) -> OrderRec:
         ref = ref or {}
         if ref.get("number") is not None:
             o = self.orders.get(int(ref["number"]))
         elif ref.get("id") is not None:
             o = self.orders_by_id.get(str(ref["id"]))
         elif ref.get("externalId") is not None:
-            o = next((x for x in self.orders.values() if x.external_id == ref["externalId"]),
-                     None)
+            o = self.order_by_external_id(integration, str(ref["externalId"]))
         else:
             raise SandboxError("Order input needs id, number or externalId.", ["order"])
         if o is None:
@@ -328,6 +359,7 @@ class CentraState:
                 shipping_price=g.shipping_price, totals=g.totals, grand_total=g.grand_total,
                 payment_method=g.payment_method, warehouse_id=wh,
                 mismatch=g.grand_total - g.totals.grand_total,
+                handling=g.totals.handling, tax_exempt=g.tax_exempt,
             )
             if not g.is_waiting_for_payment:
                 o.payments.append(self._payment("AUTHORIZATION", "SUCCESS", o.grand_total,
@@ -347,7 +379,8 @@ class CentraState:
     def recompute(self, o: OrderRec) -> None:
         """Centra recomputes totals after a line change (vouchers, shipping, tax per rate)."""
         o.totals = centra_totals(o.market, [ln.as_generated() for ln in o.lines], o.vouchers,
-                                 shipping_price=o.shipping_price)
+                                 shipping_price=o.shipping_price, handling=o.handling,
+                                 tax_exempt=o.tax_exempt)
         o.grand_total = o.totals.grand_total + o.mismatch
 
     def confirm(self, o: OrderRec) -> None:
@@ -476,9 +509,12 @@ class CentraState:
                 o.line(line_id).in_shipments += qty
             now = self.now()
             seq = len(o.shipment_ids) + 1
+            line_ids = list(range(self._next_shipment_line, self._next_shipment_line + len(lines)))
+            self._next_shipment_line += len(lines)
             s = ShipmentRec(self._next_shipment, f"{o.number}-{seq}", o.number, list(lines),
-                            now, now, is_good_to_go=good_to_go, is_paid=paid or capture,
-                            additional_message=message, external_id=external_id)
+                            line_ids, now, now, is_good_to_go=good_to_go,
+                            is_paid=paid or capture, additional_message=message,
+                            external_id=external_id)
             self._next_shipment += 1
             if paid or capture:
                 s.paid_at = now
@@ -502,6 +538,10 @@ class CentraState:
         s.packages = info.get("packagesNumber", s.packages)
         s.tracking = info.get("trackingNumber", s.tracking)
         s.return_tracking = info.get("returnTrackingNumber", s.return_tracking)
+        cost = info.get("internalShippingCost")
+        if cost is not None:
+            s.internal_shipping_cost = (Decimal(repr(cost["value"])),
+                                        str(cost["currencyIsoCode"]))
 
     def update_shipment(self, s: ShipmentRec, data: dict[str, Any]) -> None:
         with self.lock:
@@ -563,7 +603,8 @@ class CentraState:
     def _capture_shipment(self, o: OrderRec, s: ShipmentRec) -> PaymentRec:
         value = self.shipment_value(s)
         if not any(self.shipments[i].is_captured for i in o.shipment_ids):
-            value += o.totals.shipping  # shipping is captured on one shipment only
+            # shipping and handling are captured on one shipment only
+            value += o.totals.shipping + o.totals.handling
         p = self._payment("CAPTURE", "SUCCESS", value, f"capture-{s.number}")
         o.payments.append(p)
         s.is_captured = True
@@ -640,26 +681,60 @@ class CentraState:
 
     # -- id conversions ------------------------------------------------------------------------
 
-    def set_id_conversion(self, integration: str, object_type: str, internal: str,
-                          external: str) -> tuple[str, str]:
+    def set_id_conversion(self, integration: str, object_type: str, internal: int,
+                          external: str) -> IdConversionRec:
+        """Set (or overwrite) one entry; for orders ``internal`` is the order NUMBER."""
         with self.lock:
             if not external or len(external) > 255:
                 raise SandboxError("externalId must be 1-255 characters.", ["externalId"])
+            o: OrderRec | None = None
             if object_type == "Order":
-                o = self.find_order({"id": internal} if not internal.isdigit()
-                                    else {"number": int(internal)})
-                internal = str(o.number)
-                if o.external_id != external:
-                    o.external_id = external
-                    o.updated_at = max(self.now(), o.updated_at)
-            self.id_conversions[(integration, object_type, internal)] = external
-            return internal, external
+                o = self.orders.get(internal)
+                if o is None:
+                    raise SandboxError(f"Order with number {internal} not found.",
+                                       ["internalId"])
+            elif object_type == "Shipment" and internal not in self.shipments:
+                raise SandboxError(f"Shipment {internal} not found.", ["internalId"])
+            elif object_type == "ProductSize" and internal not in self.items_by_size:
+                raise SandboxError(f"Product size {internal} not found.", ["internalId"])
+            key = (integration, object_type, internal)
+            rec = self.id_conversions.get(key)
+            if rec is None:
+                rec = IdConversionRec(self._next_id_conversion, integration, object_type,
+                                      internal, external)
+                self._next_id_conversion += 1
+                self.id_conversions[key] = rec
+            rec.external_id = external
+            if o is not None and o.external_id != external:
+                o.external_id = external
+                o.updated_at = max(self.now(), o.updated_at)
+            return rec
 
-    def unset_id_conversion(self, integration: str, object_type: str, internal: str) -> None:
+    def find_id_conversion(self, integration: str, object_type: str,
+                           ref: dict[str, Any]) -> IdConversionRec:
+        """The entry named by exactly one of ``id``, ``internalId``, ``externalId``."""
+        given = [k for k in ("id", "internalId", "externalId") if ref.get(k) is not None]
+        if len(given) != 1:
+            raise SandboxError("Give exactly one of id, internalId or externalId.",
+                               ["idConversion"])
+        key, value = given[0], ref[given[0]]
+        for rec in self.id_conversions.values():
+            if rec.integration != integration or rec.object_type != object_type:
+                continue
+            if (key == "id" and rec.id == value) or (
+                    key == "internalId" and rec.internal_id == value) or (
+                    key == "externalId" and rec.external_id == value):
+                return rec
+        raise SandboxError(f"ID conversion not found: {object_type} {key} {value}.",
+                           ["idConversion", key])
+
+    def unset_id_conversion(self, rec: IdConversionRec) -> None:
         with self.lock:
-            self.id_conversions.pop((integration, object_type, internal), None)
-            if object_type == "Order" and internal.isdigit() and int(internal) in self.orders:
-                self.orders[int(internal)].external_id = None
+            self.id_conversions.pop((rec.integration, rec.object_type, rec.internal_id), None)
+            if rec.object_type == "Order" and rec.internal_id in self.orders:
+                o = self.orders[rec.internal_id]
+                if o.external_id == rec.external_id:
+                    o.external_id = None
 
     # -- snapshots for the control API ---------------------------------------------------------
 

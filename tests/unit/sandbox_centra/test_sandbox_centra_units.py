@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from graphql import GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
 from seamline_sandbox.centra.ratelimit import RateLimiter
-from seamline_sandbox.centra.resolvers import to_float
+from seamline_sandbox.centra.resolvers import build_schema, php_date, to_float
 from seamline_sandbox.centra.webhooks import encode_body, sign
 from seamline_sandbox.faults import FaultKind, FaultPlan
 
@@ -108,3 +110,28 @@ def test_money_that_a_float_cannot_hold_exactly_is_refused() -> None:
     """An amount with too many significant digits is never silently rounded."""
     with pytest.raises(ValueError):
         to_float(Decimal("12345678901234567.89"))
+
+
+def test_datetime_format_argument_follows_php_date_characters() -> None:
+    """createdAt(format: ...) uses PHP date() characters; a backslash escapes one."""
+    dt = datetime(2026, 11, 2, 8, 5, 9, tzinfo=UTC)
+    assert php_date(dt, "Y-m-d\\TH:i:sP") == "2026-11-02T08:05:09+00:00"
+    assert php_date(dt, "D, d M y g:i A U") == "Mon, 02 Nov 26 8:05 AM 1793606709"
+
+
+def test_hiding_an_unknown_field_or_an_interface_field_on_its_implementation_is_refused() -> None:
+    """A typo is an error, and an interface field is hidden on the interface (everywhere)."""
+    with pytest.raises(ValueError, match="no field"):
+        build_schema(["Order.nope"])
+    with pytest.raises(ValueError, match="interface Order"):
+        build_schema(["DirectToConsumerOrder.lines"])
+    schema = build_schema(["Order.lines", "OrderFilter.externalId"])
+    for name in ("Order", "DirectToConsumerOrder", "WholesaleOrder"):
+        t = schema.get_type(name)
+        assert isinstance(t, (GraphQLObjectType, GraphQLInterfaceType))
+        assert "lines" not in t.fields
+    flt = schema.get_type("OrderFilter")
+    assert isinstance(flt, GraphQLInputObjectType)
+    assert "externalId" not in flt.fields
+    full = build_schema()
+    assert "lines" in full.get_type("Order").fields  # type: ignore[union-attr]
