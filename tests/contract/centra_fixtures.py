@@ -103,12 +103,13 @@ class FakeWorld:
             lines=(OrderLine(id=n * 10 + 1, sku="KNIT-BLK-M", ean="0012345678905",
                              quantity=2, unit_original_price=sek("500"),
                              unit_price=sek("500"), line_value=sek("1000"),
-                             tax_percent=Decimal(25)),
+                             tax_percent=Decimal(25), tax=sek("200")),
                    OrderLine(id=n * 10 + 2, sku="TEE-WHT-S", ean="0012345678912",
                              quantity=1, unit_original_price=sek("300"),
                              unit_price=sek("300"), line_value=sek("300"),
-                             tax_percent=Decimal(25))),
-            shipping=sek("49"), shipping_tax=sek("9.80"), voucher_discount=sek("0"),
+                             tax_percent=Decimal(25), tax=sek("60"))),
+            shipping=sek("49"), shipping_tax=sek("9.80"), handling=sek("0"),
+            voucher_discount=sek("0"),
             tax_total=sek("269.80"), grand_total=sek("1349"))
         self.gateway.add_order(order)
         return n

@@ -79,18 +79,24 @@ def test_iter_orders_yields_a_window_oldest_update_first_across_pages(
     assert stamps == sorted(stamps)
 
 
-def test_external_ids_are_idempotent_and_visible_on_the_order(
+def test_external_ids_are_written_and_read_back_by_order_number(
         centra_world: CentraWorld) -> None:
-    """setIdConversions twice leaves one external id, read back as the order's externalId."""
+    """setIdConversions twice with the order number as internal id leaves one external id,
+    read back by that number through idConversions; other orders have none."""
     n = centra_world.place_order()
-    order = centra_world.gateway.get_order(n)
-    assert order is not None
-    assert order.external_id is None
-    centra_world.gateway.set_external_ids([(order.id, "SO-000123")])
-    centra_world.gateway.set_external_ids([(order.id, "SO-000123")])
-    again = centra_world.gateway.get_order(n)
-    assert again is not None
-    assert again.external_id == "SO-000123"
+    other = centra_world.place_order()
+    gw = centra_world.gateway
+    assert gw.get_external_ids([n, other]) == {}
+    gw.set_external_ids([(n, "SO-000123")])
+    gw.set_external_ids([(n, "SO-000123")])
+    assert gw.get_external_ids([n, other]) == {n: "SO-000123"}
+
+
+def test_an_external_id_for_an_unknown_order_number_is_rejected(
+        centra_world: CentraWorld) -> None:
+    """An order number Centra does not have is a userError, not a silent success."""
+    with pytest.raises(Rejected):
+        centra_world.gateway.set_external_ids([(99_999_999, "SO-X")])
 
 
 def test_confirm_is_idempotent(centra_world: CentraWorld) -> None:
@@ -128,7 +134,7 @@ def test_a_shipment_is_created_completed_with_tracking_and_the_email_recorded(
     shipment = gw.create_shipment(n, [(line.id, 1)], external_id="BC-SHP-1")
     assert shipment.order_number == n
     assert shipment.external_id == "BC-SHP-1"
-    assert shipment.line_quantities() == {line.id: 1}
+    assert shipment.quantity == 1
     done = gw.complete_shipment(shipment.id, "DHL", "Express", ["JD0001", "JD0002"], True)
     assert done.is_shipped
     assert done.tracking_numbers == ("JD0001", "JD0002")
@@ -194,7 +200,7 @@ def test_a_dropped_create_shipment_is_ambiguous_and_the_read_back_finds_it(
         gw.create_shipment(n, [(order.lines[0].id, 1)], external_id="BC-SHP-9")
     found = gw.find_shipment(n, "BC-SHP-9")
     assert found is not None
-    assert found.line_quantities() == {order.lines[0].id: 1}
+    assert found.quantity == 1
     assert len(gw.get_shipments(n)) == 1
 
 

@@ -95,9 +95,9 @@ def test_a_ready_order_is_posted_once_and_written_back(env: Env) -> None:
     assert row.state == "synced"
     assert row.data["order_no"]
     assert row.data["line_map"] == {"1": 1}
+    assert env.centra.get_external_ids([1001]) == {1001: row.data["order_no"]}
     got = env.centra.get_order(1001)
     assert got is not None
-    assert got.external_id == row.data["order_no"]
     assert got.status is OrderStatus.CONFIRMED
 
 
@@ -169,7 +169,9 @@ def test_resyncing_unchanged_orders_enqueues_nothing(env: Env) -> None:
     env.sync_and_drain()
     seen = env.centra.get_order(1008)
     assert seen is not None
-    assert seen.external_id  # written back: the snapshot moves, the posted fields do not
+    # Written back (external id, confirmed): the snapshot moves, the posted fields do not.
+    assert seen.status is OrderStatus.CONFIRMED
+    assert env.centra.get_external_ids([1008])
     with env.db.begin() as conn:
         env.flow.record(conn, [seen])
     assert env.queue.list(task="orders.reconcile") == []  # nothing for anyone to check
@@ -182,7 +184,7 @@ def test_resyncing_unchanged_orders_enqueues_nothing(env: Env) -> None:
 def test_a_cancelled_line_after_posting_reaches_bluecherry_once(env: Env) -> None:
     """Cancelling a unit in Centra after posting cancels that unit in BlueCherry, once."""
     _place(env, order(number=1009, lines=(line(1, qty=2, value="200.00"),),
-                      tax_total=m("49.80"), tax_breakdown=(), grand_total=m("249.00")))
+                      tax_total=m("49.80"), grand_total=m("249.00")))
     env.sync_and_drain()
     assert env.ledger(1009).state == "synced"
     env.now += timedelta(minutes=5)

@@ -43,7 +43,7 @@ def test_a_failing_confirm_keeps_the_orders_written_back_before_it(sqlite_url: s
         assert env.ledger(n).state == "synced"
         got = env.centra.get_order(n)
         assert got is not None
-        assert got.external_id == env.ledger(n).data["order_no"]
+        assert env.centra.get_external_ids([n]) == {n: env.ledger(n).data["order_no"]}
         assert got.status is OrderStatus.CONFIRMED
 
 
@@ -67,4 +67,4 @@ def test_a_poll_requeues_the_write_back_a_finishing_job_missed(sqlite_url: str) 
     assert env.ledger(2101).state == "synced"
     got = env.centra.get_order(2101)
     assert got is not None
-    assert got.external_id == env.ledger(2101).data["order_no"]
+    assert env.centra.get_external_ids([2101]) == {2101: env.ledger(2101).data["order_no"]}
