@@ -157,6 +157,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         "orders-batch": ScheduleEntry(task="orders.batch", every_s=60),
         "orders-sweep": ScheduleEntry(task="orders.sweep", every_s=24 * 3600),
         "catalogue-sync": ScheduleEntry(task="catalogue.sync", every_s=3600),
+        # Every Centra operation against the environment's schema and the token's
+        # permissions: at start-up (the first tick), then every quarter of an hour.
+        "centra-schema": ScheduleEntry(task="centra.schema", every_s=900),
     }
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
@@ -181,4 +184,12 @@ def build(
         from seamline.services.orders import register_order_tasks  # noqa: PLC0415
 
         register_order_tasks(registry, lambda: container.orders)
+    if "centra.schema" not in registry:
+        from seamline.services.centra_guard import (  # noqa: PLC0415
+            CentraSchemaGuard,
+            register_guard_tasks,
+        )
+
+        register_guard_tasks(registry, lambda: CentraSchemaGuard(container.centra,
+                                                                 clock=queue.clock))
     return container

@@ -48,6 +48,7 @@ __all__ = [
     "RateLimited",
     "Rejected",
     "RetriableError",
+    "SchemaMismatch",
     "SeamlineError",
     "StoreError",
     "TotalMismatch",
@@ -159,6 +160,22 @@ class AuthFailed(PermanentError):
 
     exception_type = "AUTH_FAILED"
     owner = "integrator"
+
+
+class SchemaMismatch(PermanentError):
+    """The other system refused a query it does not know: a field, argument or type that its
+    schema lacks (an API version or environment difference, not bad data)."""
+
+    exception_type = "CENTRA_SCHEMA_MISMATCH"
+    owner = "integrator"
+
+    def __init__(self, message: str | None = None, *, operation: str = "",
+                 fields: Sequence[str] = (), **details: Any) -> None:
+        super().__init__(message, operation=operation, fields=list(fields), **details)
+        #: The operation refused (the adapter's document name).
+        self.operation = operation
+        #: What the schema lacks, as ``Type.field`` (or the server's message when unparsed).
+        self.fields: list[str] = list(fields)
 
 
 class Rejected(PermanentError):

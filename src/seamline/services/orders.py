@@ -70,6 +70,7 @@ from seamline.ports import BlueCherryGateway, CentraGateway
 from seamline.queue.core import JobQueue
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
+from seamline.services.centra_guard import parked_flows
 from seamline.services.exceptions import raise_exception, resolve_for_key
 from seamline.services.rules import (
     catalogue_from_items,
@@ -814,17 +815,30 @@ def register_order_tasks(registry: TaskRegistry, flow_factory: Callable[[], Orde
     def fetch(ctx: JobContext, args: dict[str, Any]) -> None:
         flow_factory().fetch(ctx.transaction, [int(n) for n in args["numbers"]])
 
+    def parked(ctx: JobContext) -> bool:
+        """Intake waits while Centra refuses the flow's operations (one exception says so)."""
+        with ctx.db.read() as conn:
+            stopped = "orders" in parked_flows(conn)
+        if stopped:
+            ctx.log.warning("order intake parked: Centra refuses its operations; see the "
+                            "CENTRA_SCHEMA_MISMATCH exception")
+        return stopped
+
     def poll(ctx: JobContext, args: dict[str, Any]) -> None:
+        if parked(ctx):
+            return
         flow = flow_factory()
         if args.get("events"):
             flow.drain_events(ctx.transaction)
         flow.poll(ctx.transaction)
 
     def events(ctx: JobContext, args: dict[str, Any]) -> None:
-        flow_factory().drain_events(ctx.transaction)
+        if not parked(ctx):
+            flow_factory().drain_events(ctx.transaction)
 
     def sweep(ctx: JobContext, args: dict[str, Any]) -> None:
-        flow_factory().sweep(ctx.transaction, days=args.get("days"))
+        if not parked(ctx):
+            flow_factory().sweep(ctx.transaction, days=args.get("days"))
 
     def batches(ctx: JobContext, args: dict[str, Any]) -> None:
         with ctx.transaction() as conn:

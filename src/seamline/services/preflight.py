@@ -101,6 +101,7 @@ def _bluecherry(settings: Settings) -> tuple[MasterData | None, list[str]]:
 
 def _centra(settings: Settings) -> list[str]:
     from seamline.adapters.centra.client import CentraClient  # noqa: PLC0415
+    from seamline.adapters.centra.schema_check import check_live  # noqa: PLC0415
 
     if settings.centra.token is None:
         return ["centra.token: not set; set SEAMLINE_CENTRA_TOKEN"]
@@ -108,6 +109,9 @@ def _centra(settings: Settings) -> list[str]:
         client = CentraClient(settings.centra)
         try:
             client.rate_limits()
+            # Every operation against the schema this environment serves, then each read
+            # once: fields the environment lacks or the token may not read, by operation.
+            return [p.line() for p in check_live(client)]
         finally:
             client.close()
     except AuthFailed:

@@ -5,9 +5,9 @@ see ``tests/contract/published``). A field Centra does not publish fails here, n
 from __future__ import annotations
 
 import pytest
-from contract.published import published_schema_path
 from graphql import GraphQLSchema, build_schema, parse, validate
 
+from contract.published import published_schema_path
 from seamline.adapters.centra import queries
 
 

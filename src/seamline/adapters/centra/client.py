@@ -37,6 +37,7 @@ from seamline.adapters.centra.errors import classify
 from seamline.adapters.centra.events import event_from_json
 from seamline.adapters.centra.limiter import RateLimiter
 from seamline.adapters.centra.pagination import iter_connection, iter_pages
+from seamline.adapters.centra.schema_check import INTROSPECTION_QUERY, SchemaProblem, check_live
 from seamline.adapters.centra.translate import (
     order_from_json,
     payment_from_json,
@@ -54,9 +55,11 @@ from seamline.domain.events import CentraEvent
 from seamline.domain.orders import CentraOrder, OrderStatus, PaymentEntry
 from seamline.exceptions import (
     AmbiguousWrite,
+    AuthFailed,
     ConfigError,
     ExternalError,
     NotFound,
+    PermanentError,
     RateLimited,
     Rejected,
     TransientError,
@@ -173,11 +176,12 @@ class CentraClient:
         return self.clock.now().timestamp()
 
     def _send(self, operation: str, variables: Mapping[str, Any], *, complexity: float,
-              mutation: bool) -> dict[str, Any]:
+              mutation: bool, document: str | None = None) -> dict[str, Any]:
         """One exchange: limiter, POST, classification. No retries here."""
         self.limiter.acquire(mutation=mutation, complexity=complexity)
-        body = json.dumps({"query": queries.load(operation), "variables": dict(variables),
-                           "operationName": None}, default=_json_default)
+        body = json.dumps({"query": document or queries.load(operation),
+                           "variables": dict(variables), "operationName": None},
+                          default=_json_default)
         started = time.monotonic()
         try:
             response = self.http.post(self.settings.base_url, content=body.encode("utf-8"),
@@ -492,6 +496,40 @@ class CentraClient:
             for node in data["productSizes"]:
                 out.extend(stock_levels_from_json(node, int(warehouse_id)))
         return out
+
+    # -- schema preflight ---------------------------------------------------------------------
+
+    def introspect(self) -> dict[str, Any]:
+        """The environment's schema as this token sees it (GraphQL introspection ``data``)."""
+        for attempt in stamina.retry_context(
+            on=self._retry_hook(idempotent=True), attempts=self.retry.attempts,
+            timeout=self.retry.budget_s, wait_initial=self.retry.wait_initial_s,
+            wait_max=self.retry.wait_max_s, wait_jitter=self.retry.wait_jitter_s,
+        ):
+            with attempt:
+                return self._send("introspection", {}, complexity=500, mutation=False,
+                                  document=INTROSPECTION_QUERY)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def check_schema(self) -> list[SchemaProblem]:
+        """Every operation held against this environment's schema and this token's
+        permissions (``schema_check.check_live``): empty when all of them can run."""
+        return check_live(self)
+
+    def probe(self, operation: str, variables: Mapping[str, Any]) -> list[str]:
+        """Run a read once and return Centra's error messages (empty: it was answered).
+        Refusals of the whole request (credentials, rate limit, outage) still raise."""
+        if queries.is_mutation(operation):
+            raise ValueError(f"{operation} is a write; only reads are probed")
+        try:
+            self._call(operation, variables, complexity=50)
+        except AuthFailed as exc:
+            if exc.status in (401, 403):
+                raise
+            return list(exc.details.get("messages") or [exc.message])
+        except PermanentError as exc:
+            return list(exc.details.get("messages") or [exc.message])
+        return []
 
     # -- rate limits --------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ what happened                          raised
 429                                    ``RateLimited(retry_after=…)`` (delta, epoch or date)
 5xx, timeout, connection error: query  ``TransientError``
 5xx, timeout, connection error: write  ``AmbiguousWrite`` (read back before any retry)
-GraphQL ``errors``, authorization      ``AuthFailed``
+GraphQL ``errors``, authorization      ``AuthFailed`` naming the permission
+GraphQL ``errors``, unknown field      ``SchemaMismatch`` naming ``Type.field`` and the operation
 GraphQL ``errors``, anything else      ``PermanentError`` with the messages
 ``userErrors`` in a mutation payload   ``Rejected`` with the messages as codes
 other 4xx, body not JSON               ``PermanentError``
@@ -30,12 +31,14 @@ from typing import Any
 
 import httpx
 
+from seamline.adapters.centra.schema_check import problems_from_messages
 from seamline.exceptions import (
     AmbiguousWrite,
     AuthFailed,
     PermanentError,
     RateLimited,
     Rejected,
+    SchemaMismatch,
     TransientError,
 )
 
@@ -161,9 +164,23 @@ def classify(
     if errors:
         messages = _messages(errors) or ["unknown GraphQL error"]
         text = "; ".join(messages)
-        if _categories(errors) & _AUTH_CATEGORIES:
-            raise AuthFailed(f"centra {operation}: {text}", system=SYSTEM, status=status)
-        raise PermanentError(f"centra {operation}: {text}", system=SYSTEM, status=status)
+        problems = problems_from_messages(operation, messages)
+        if _categories(errors) & _AUTH_CATEGORIES or any(p.kind == "permission"
+                                                          for p in problems):
+            needed = sorted({p.field for p in problems if p.kind == "permission"})
+            hint = (f"; the token lacks {', '.join(needed)}: add it to the integration's API "
+                    "token" if needed else "")
+            raise AuthFailed(f"centra {operation}: {text}{hint}", system=SYSTEM, status=status,
+                             permissions=needed, messages=messages)
+        missing = [p.field for p in problems if p.kind == "missing"]
+        if missing:
+            raise SchemaMismatch(
+                f"Centra refused operation {operation}: {', '.join(missing)} not in this "
+                "environment's schema (schema mismatch); run `seamline config check --online` "
+                "and see docs/centra-fields.md", system=SYSTEM, status=status,
+                operation=operation, fields=missing, messages=messages)
+        raise PermanentError(f"centra {operation}: {text}", system=SYSTEM, status=status,
+                             messages=messages)
     if status >= 400:
         raise PermanentError(where, system=SYSTEM, status=status)
     data = body.get("data")
