@@ -1,7 +1,7 @@
 """Centra's as-sold amounts → BlueCherry sales-order amounts, exact to the minor unit. Pure.
 
 The rules (DESIGN "Money rules"; where Centra's published schema gives no figure, the rule that
-fills the gap is docs/decisions/0002-tax-from-published-centra-fields.md):
+fills the gap is in docs/centra-fields.md, "Amounts the published schema does not give"):
 
 - the market's configured tax mode (``prices_include_tax``) decides how the order posts; an
   order whose own tax figures show the other mode (VAT inside the prices in a sales-tax market,
@@ -12,10 +12,11 @@ fills the gap is docs/decisions/0002-tax-from-published-centra-fields.md):
 - the voucher discount is spread across the lines by largest remainder weighted by line value;
 - tax: each line starts from Centra's own tax of the line (``lineValue`` with tax less
   ``lineValue`` without), the shipping keeps Centra's ``shipping_tax`` exactly, the handling fee
-  takes what is left of Centra's tax total (with a voucher on the order too, the tax of the fee
-  at the shipping's rate); what the voucher took off the tax (lines + charges − Centra's tax
-  total) is spread over the lines by largest remainder, weighted by each line's voucher share
-  at its rate. The taxes posted therefore sum exactly to Centra's tax total;
+  takes what Centra's tax total holds beyond the lines (less their voucher shares' tax at the
+  lines' rates) and the shipping; what is left (the tax a voucher took off, or per-line
+  rounding against Centra's per-rate total) is spread over the lines by largest remainder,
+  weighted by each line's voucher share at its rate (rounding: by its own tax). The taxes
+  posted therefore sum exactly to Centra's tax total;
 - shipping is one ``FREIGHT`` charge, the handling fee one ``HANDLING`` charge (each omitted
   when zero);
 - nothing is ever absorbed: when Centra's own figures do not tie out, :class:`TotalMismatch`
