@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from seamline.config import Settings
 from seamline.exceptions import ConfigError
@@ -69,7 +70,7 @@ QueuesOpt = Annotated[
 ConcurrencyOpt = Annotated[
     int | None,
     typer.Option("--concurrency", "-n", min=1,
-                 help="Jobs run at once (default: [queues.concurrency] per queue)."),
+                 help=escape("Jobs run at once (default: [queues.concurrency] per queue).")),
 ]
 
 
@@ -133,8 +134,10 @@ def register_process_commands(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         ctx: typer.Context, queues: QueuesOpt = None, concurrency: ConcurrencyOpt = None,
-        host: Annotated[str | None, typer.Option(help="Web host (default [web].host).")] = None,
-        port: Annotated[int | None, typer.Option(help="Web port (default [web].port).")] = None,
+        host: Annotated[str | None, typer.Option(
+            help=escape("Web host (default [web].host)."))] = None,
+        port: Annotated[int | None, typer.Option(
+            help=escape("Web port (default [web].port)."))] = None,
     ) -> None:
         """Worker + scheduler + web dashboard in one process (the embedded default)."""
         st = state(ctx)
