@@ -1,5 +1,6 @@
-"""What the CLI prints is what was written: configuration section names in square brackets
-survive ``--help`` and tables (Rich would read ``[web]`` as markup and drop it)."""
+"""What the CLI prints is true and as written: configuration section names in square brackets
+survive ``--help`` and tables (Rich would read ``[web]`` as markup and drop it), and
+``config check`` counts the schedules that will run."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from rich.text import Text
 from typer.testing import CliRunner
 
 from seamline.adapters.store import Database
+from seamline.config import load_settings
 from seamline.entrypoints.cli import build_app
+from seamline.entrypoints.cli.config_cmd import summary
 from seamline.services.exceptions import raise_exception
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,3 +100,27 @@ def test_table_cells_keep_square_brackets(tmp_path: Path, monkeypatch: pytest.Mo
     assert "shipping:[pickup-point]" in result.output
     assert "under C:\\ " in result.output
     assert "C:\\\\" not in result.output
+
+
+def test_config_check_counts_the_built_in_schedules(tmp_path: Path) -> None:
+    """The example configures no [schedules], yet four built-in schedules run; config check
+    says so and names them."""
+    proc = run("--config", str(EXAMPLE), "config", "check", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert ("schedules   4 will run: orders-poll every 5 min, orders-batch every 1 min, "
+            "orders-sweep every 1 d, catalogue-sync every 1 h") in proc.stdout
+
+
+def test_config_check_counts_configured_and_optional_schedules() -> None:
+    """A configured schedule adds to the built-in ones (or replaces one of the same name), and
+    the events queue adds its own schedule when switched on."""
+    settings = load_settings(EXAMPLE, env={}, overrides={
+        "centra": {"use_events_queue": True},
+        "schedules": {"orders-poll": {"task": "orders.poll", "every_s": 120},
+                      "nightly-report": {"task": "reports.daily", "every_s": 86400}},
+    })
+    line = next(x for x in summary(settings) if x.startswith("schedules"))
+    assert line.startswith("schedules   6 will run: ")
+    assert "orders-poll every 2 min (configured)" in line
+    assert "centra-events every 1 min" in line
+    assert "nightly-report every 1 d (configured)" in line

@@ -19,6 +19,7 @@ from rich.markup import escape
 from seamline.config import Settings
 from seamline.exceptions import ConfigError
 from seamline.logging import get_logger
+from seamline.schedules import schedules_with_defaults
 
 from ._state import err_console, out_console, state
 from ._wiring import build_runtime
@@ -127,7 +128,7 @@ def register_process_commands(app: typer.Typer) -> None:
         rt = build_runtime(settings)
         stop = threading.Event()
         with stop_on_signals(stop):
-            log.info("scheduler started", schedules=len(settings.schedules))
+            log.info("scheduler started", schedules=sorted(schedules_with_defaults(settings)))
             rt.scheduler().run(stop)
         log.info("scheduler stopped")
 
