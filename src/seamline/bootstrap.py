@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from seamline.adapters.store.db import Database
-from seamline.config import ScheduleEntry, Settings
+from seamline.config import Settings
 from seamline.exceptions import ConfigError
 from seamline.queue.core import JobQueue
 from seamline.queue.policy import RetryPolicy
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.scheduler import Scheduler
 from seamline.queue.worker import Worker
+from seamline.schedules import schedules_with_defaults
 from seamline.services.exceptions import ExceptionService
 
 if TYPE_CHECKING:
@@ -142,28 +143,6 @@ class Container:
         return Scheduler(self.db, self.queue, schedules_with_defaults(self.settings),
                          self.queue.clock,
                          poll_interval_s=min(1.0, self.settings.queues.poll_interval_s * 2))
-
-
-def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
-    """The configured ``[schedules]`` over the built-in ones (a configured name wins).
-
-    Built in: polling Centra by ``updatedAt`` (the safety net), daily batches (checked every
-    minute), the recovery sweep (daily), the BlueCherry catalogue sync (hourly) and, when
-    ``[centra].use_events_queue``, Centra's events queue (every minute).
-    """
-    builtin = {
-        "orders-poll": ScheduleEntry(task="orders.poll",
-                                     every_s=settings.orders.poll_interval_min * 60),
-        "orders-batch": ScheduleEntry(task="orders.batch", every_s=60),
-        "orders-sweep": ScheduleEntry(task="orders.sweep", every_s=24 * 3600),
-        "catalogue-sync": ScheduleEntry(task="catalogue.sync", every_s=3600),
-        # Every Centra operation against the environment's schema and the token's
-        # permissions: at start-up (the first tick), then every quarter of an hour.
-        "centra-schema": ScheduleEntry(task="centra.schema", every_s=900),
-    }
-    if settings.centra.use_events_queue:
-        builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
-    return {**builtin, **settings.schedules}
 
 
 def build(

@@ -34,6 +34,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from seamline_sandbox.generator import GeneratedOrder
 from seamline_sandbox.harness import (
@@ -277,8 +278,8 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
         by_type[(e.type, e.owner)] += 1
         orders_held = [int(x) for x in (e.details or {}).get("orders", [])]
         held[e.type].update(orders_held)
-        etable.add_row(e.type, e.owner, e.business_key,
-                       ", ".join(str(x) for x in orders_held) or "-")
+        etable.add_row(*(Text(cell) for cell in (e.type, e.owner, e.business_key,
+                                                  ", ".join(str(x) for x in orders_held) or "-")))
     out.print()
     out.print(etable if open_exc else "No open exceptions.")
     out.print("  by type and owner: " + (", ".join(

@@ -36,7 +36,7 @@ def world_master_data() -> MasterData:
         ship_vias=frozenset(w.BC_SHIP_VIAS),
         order_types=frozenset(w.BC_ORDER_TYPES),
         terms=frozenset(w.BC_TERMS),
-        seasons={code: div for code, (_, div) in w.BC_SEASONS.items()},
+        seasons={code: frozenset({div}) for code, (_, div) in w.BC_SEASONS.items()},
     )
 
 

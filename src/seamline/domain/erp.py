@@ -76,8 +76,15 @@ class MasterData:
     ship_vias: frozenset[str] = frozenset()
     order_types: frozenset[str] = frozenset()
     terms: frozenset[str] = frozenset()
-    #: season code → division code ("" when the season is company-wide)
-    seasons: dict[str, str] = field(default_factory=dict)
+    #: season code → every division BlueCherry lists it under ("" in the set: company-wide).
+    #: BlueCherry keeps seasons per division, so one code can be listed under several.
+    seasons: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def season_valid_for(self, season: str, division: str) -> bool:
+        """Whether ``season`` exists and may be used by ``division`` (listed under it, or
+        company-wide)."""
+        divisions = self.seasons.get(season)
+        return divisions is not None and ("" in divisions or division in divisions)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -61,13 +61,14 @@ def check_mappings(settings: Settings, master: MasterData) -> list[str]:
         if m.terms not in master.terms:
             problems.append(f"{at}.terms: {m.terms!r} is not a BlueCherry terms code "
                             f"({_known(master.terms)})")
-        season_div = master.seasons.get(m.season)
-        if season_div is None:
+        season_divs = master.seasons.get(m.season)
+        if season_divs is None:
             problems.append(f"{at}.season: {m.season!r} is not a BlueCherry season "
                             f"({_known(master.seasons)})")
-        elif season_div and division_ok and season_div != m.division:
-            problems.append(f"{at}.season: {m.season} belongs to division {season_div}, "
-                            f"not {m.division}")
+        elif division_ok and not master.season_valid_for(m.season, m.division):
+            problems.append(f"{at}.season: {m.season} belongs to division(s) "
+                            f"{', '.join(sorted(season_divs))}, not {m.division}; map a "
+                            f"season of {m.division}")
     for option, ship_via in settings.shipping_options.items():
         if ship_via not in master.ship_vias:
             problems.append(f"shipping_options.{option}: {ship_via!r} is not a BlueCherry ship "

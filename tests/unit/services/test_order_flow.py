@@ -26,7 +26,7 @@ MASTER = MasterData(
     customers={"WEBSE": Customer(code="WEBSE", division="D01", currency="SEK",
                                  terms="PREPAID", stores=("SE",))},
     ship_vias=frozenset({"PNORD", "UPSG"}), order_types=frozenset({"ECOM"}),
-    terms=frozenset({"PREPAID"}), seasons={"FW26": ""},
+    terms=frozenset({"PREPAID"}), seasons={"FW26": frozenset({""})},
 )
 
 

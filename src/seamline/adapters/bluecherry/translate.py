@@ -232,8 +232,17 @@ def master_data_from_wire(
         ship_vias=frozenset(_s(x, "code") for x in ship_vias),
         order_types=frozenset(_s(x, "code") for x in order_types),
         terms=frozenset(_s(x, "code") for x in terms),
-        seasons={_s(x, "code"): _s(x, "division") for x in seasons},
+        seasons=_seasons(seasons),
     )
+
+
+def _seasons(rows: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """Season code → the divisions it is listed under. BlueCherry's master data is per
+    division, so the same code comes once per division; every row counts, not the last."""
+    out: dict[str, set[str]] = {}
+    for x in rows:
+        out.setdefault(_s(x, "code"), set()).add(_s(x, "division"))
+    return {code: frozenset(divs) for code, divs in out.items()}
 
 
 def catalogue_item_from_wire(d: Mapping[str, Any]) -> CatalogueItem:

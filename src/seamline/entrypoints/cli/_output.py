@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from ._state import out_console
 
@@ -72,19 +73,24 @@ def print_table(
     rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *, title: str | None = None,
     empty: str = "nothing to show",
 ) -> None:
-    """A rich table of ``columns`` (``name`` or ``name:Header``)."""
+    """A rich table of ``columns`` (``name`` or ``name:Header``).
+
+    Title, headers and cells are plain ``Text``, never read as Rich markup: ``[...]`` in a value
+    (an exception's hint, say) is shown as it is. (``rich.markup.escape`` would do for brackets
+    but doubles a trailing backslash.)"""
     materialised = list(rows)
     if not materialised:
         out_console.print(empty, markup=False)
         return
-    table = Table(title=title, show_edge=False, header_style="bold")
+    table = Table(title=None if title is None else Text(title, style="table.title"),
+                  show_edge=False, header_style="bold")
     keys: list[str] = []
     for col in columns:
         key, _, header = col.partition(":")
         keys.append(key)
-        table.add_column(header or key)
+        table.add_column(Text(header or key))
     for row in materialised:
-        table.add_row(*(_cell(row.get(k)) for k in keys))
+        table.add_row(*(Text(_cell(row.get(k))) for k in keys))
     out_console.print(table)
 
 

@@ -10,6 +10,7 @@ import typer
 
 from seamline.config import Settings
 from seamline.exceptions import ConfigError
+from seamline.schedules import schedules_with_defaults
 
 from ._errors import EXIT_OTHER
 from ._state import err_console, out_console, state
@@ -46,6 +47,13 @@ def warnings_for(settings: Settings) -> list[str]:
     return out
 
 
+def _every(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 def summary(settings: Settings) -> list[str]:
     """A few lines that say what this configuration will do."""
     daily = [m for m in settings.markets if m.mode == "daily"]
@@ -59,6 +67,13 @@ def summary(settings: Settings) -> list[str]:
     def secret(v: object) -> str:
         return "set" if v is not None else "NOT SET"
 
+    schedules = schedules_with_defaults(settings)
+    listed = ", ".join(
+        f"{name} every {_every(entry.every_s)}"
+        + (" (configured)" if name in settings.schedules else "")
+        for name, entry in schedules.items()
+    )
+
     return [
         f"database    {display_url(settings.store.database_url)}",
         f"centra      {settings.centra.base_url} (token {secret(settings.centra.token)})",
@@ -69,7 +84,7 @@ def summary(settings: Settings) -> list[str]:
         f"shipping    {len(settings.shipping_options)} option(s) mapped",
         f"warehouses  {len(settings.warehouses)} Centra warehouse(s) mapped",
         f"queues      {', '.join(f'{q}×{n}' for q, n in settings.queues.concurrency.items())}",
-        f"schedules   {len(settings.schedules)}",
+        f"schedules   {len(schedules)} will run" + (f": {listed}" if listed else ""),
         f"web         http://{settings.web.host}:{settings.web.port}/",
     ]
 

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from seamline.exceptions import NotFound, SeamlineError
 
@@ -48,8 +49,8 @@ def _ledger_states(rt: Container) -> dict[str, int]:
 def sync(
     ctx: typer.Context,
     events: Annotated[bool | None, typer.Option(
-        "--events/--no-events", help="Drain Centra's events queue first (default: "
-                                     "[centra].use_events_queue).")] = None,
+        "--events/--no-events", help=escape("Drain Centra's events queue first (default: "
+                                            "[centra].use_events_queue)."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Intake now: read new and changed orders from Centra onto the ledger."""

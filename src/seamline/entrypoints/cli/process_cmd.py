@@ -14,10 +14,12 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from seamline.config import Settings
 from seamline.exceptions import ConfigError
 from seamline.logging import get_logger
+from seamline.schedules import schedules_with_defaults
 
 from ._state import err_console, out_console, state
 from ._wiring import build_runtime
@@ -69,7 +71,7 @@ QueuesOpt = Annotated[
 ConcurrencyOpt = Annotated[
     int | None,
     typer.Option("--concurrency", "-n", min=1,
-                 help="Jobs run at once (default: [queues.concurrency] per queue)."),
+                 help=escape("Jobs run at once (default: [queues.concurrency] per queue).")),
 ]
 
 
@@ -126,15 +128,17 @@ def register_process_commands(app: typer.Typer) -> None:
         rt = build_runtime(settings)
         stop = threading.Event()
         with stop_on_signals(stop):
-            log.info("scheduler started", schedules=len(settings.schedules))
+            log.info("scheduler started", schedules=sorted(schedules_with_defaults(settings)))
             rt.scheduler().run(stop)
         log.info("scheduler stopped")
 
     @app.command("run")
     def run(
         ctx: typer.Context, queues: QueuesOpt = None, concurrency: ConcurrencyOpt = None,
-        host: Annotated[str | None, typer.Option(help="Web host (default [web].host).")] = None,
-        port: Annotated[int | None, typer.Option(help="Web port (default [web].port).")] = None,
+        host: Annotated[str | None, typer.Option(
+            help=escape("Web host (default [web].host)."))] = None,
+        port: Annotated[int | None, typer.Option(
+            help=escape("Web port (default [web].port)."))] = None,
     ) -> None:
         """Worker + scheduler + web dashboard in one process (the embedded default)."""
         st = state(ctx)

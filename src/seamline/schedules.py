@@ -1,0 +1,34 @@
+"""The schedules a Seamline scheduler runs: the built-in ones and ``[schedules]`` over them.
+
+Kept apart from the composition root (and free of the store and the queue) so that
+``seamline config check`` can say which schedules will run without loading either.
+"""
+
+from __future__ import annotations
+
+from seamline.config import ScheduleEntry, Settings
+
+__all__ = ["schedules_with_defaults"]
+
+
+def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
+    """The configured ``[schedules]`` over the built-in ones (a configured name wins).
+
+    Built in: polling Centra by ``updatedAt`` (the safety net), daily batches (checked every
+    minute), the recovery sweep (daily), the BlueCherry catalogue sync (hourly), the Centra
+    schema check (at start-up, then every quarter of an hour) and, when
+    ``[centra].use_events_queue``, Centra's events queue (every minute).
+    """
+    builtin = {
+        "orders-poll": ScheduleEntry(task="orders.poll",
+                                     every_s=settings.orders.poll_interval_min * 60),
+        "orders-batch": ScheduleEntry(task="orders.batch", every_s=60),
+        "orders-sweep": ScheduleEntry(task="orders.sweep", every_s=24 * 3600),
+        "catalogue-sync": ScheduleEntry(task="catalogue.sync", every_s=3600),
+        # Every Centra operation against the environment's schema and the token's
+        # permissions: at start-up (the first tick), then every quarter of an hour.
+        "centra-schema": ScheduleEntry(task="centra.schema", every_s=900),
+    }
+    if settings.centra.use_events_queue:
+        builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
+    return {**builtin, **settings.schedules}
