@@ -31,16 +31,20 @@ from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.repos import (
+    Hold,
     LedgerEntry,
     audit,
     get_cursor,
     get_ledger,
     get_ledgers,
+    hold_order,
+    lock_open_exceptions,
     merge_ledger_data,
+    open_holds,
+    release_held_order,
     set_cursor,
     upsert_ledger,
 )
-from seamline.adapters.store.schema import exceptions as exceptions_table
 from seamline.adapters.store.schema import ledger as ledger_table
 from seamline.domain.erp import CatalogueItem
 from seamline.domain.events import CentraEvent
@@ -70,7 +74,7 @@ from seamline.ports import BlueCherryGateway, CentraGateway
 from seamline.queue.core import JobQueue
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
-from seamline.services.exceptions import raise_exception, resolve_for_key
+from seamline.services.exceptions import raise_exception, resolve_for_key, resolve_ids
 from seamline.services.rules import (
     catalogue_from_items,
     market_codes_from_settings,
@@ -355,6 +359,10 @@ class OrderFlow:
             data.pop(name, None)
         data.update(set_ or {})
         new_state = state or (row.state if row is not None else "new")
+        if row is not None and row.state == "parked" and new_state != "parked":
+            # Leaving parking (re-queued and mapped now, cancelled, on hold...): the order
+            # leaves the exceptions that held it, in this same transaction.
+            self._release_parks(conn, int(key), why=f"order {key} is {new_state} now")
         return upsert_ledger(conn, KIND, key, state=new_state, data=data, now=self.clock(), **kw)
 
     def _snapshot_moved(self, key: str, seen: Mapping[str, Any]) -> bool:
@@ -441,7 +449,7 @@ class OrderFlow:
             }, posted_hash=so.posted_hash())
             audit(conn, KIND, key, "posted", f"job:{ctx.job.id}",
                   {"order_no": outcome.order_no, "how": outcome.how})
-            self._release_parks(conn, number, data.get("parks", []))
+            self._release_parks(conn, number, why=f"order {number} posted")
             self.queue.enqueue(conn, "centra.writeback", {}, queue="writeback",
                                dedupe_key="centra.writeback")
             if _digest(data["snapshot"]) != posted_from["snapshot"]:
@@ -501,70 +509,65 @@ class OrderFlow:
 
     def _park(self, ctx: JobContext, order: CentraOrder,
               parks: list[tuple[str, MappingMissing | UnknownSku | TotalMismatch]]) -> None:
-        """Park the order on one exception per missing mapping (listing the orders it holds)."""
+        """Park the order on one exception per missing mapping: one row per (exception, order)
+        in the exception–order relation, written in the transaction that parks the order."""
         key = str(order.number)
+        parks = sorted(parks, key=lambda p: p[0])  # one lock order for every parker
         with ctx.transaction() as conn:
+            held_by: list[int] = []
             for business_key, exc in parks:
-                held = self._held_orders(conn, exc.exception_type, business_key)
-                if order.number not in held:
-                    held.append(order.number)
-                raise_exception(
+                exc_id = raise_exception(
                     conn, type=exc.exception_type, owner=exc.owner_for(),
                     business_key=business_key,
-                    message=_park_message(exc, held),
-                    details={**{k: v for k, v in exc.details.items() if k != "unknown"},
-                             "orders": sorted(held)},
+                    message=_park_message(exc, order.number),
+                    details={k: v for k, v in exc.details.items() if k != "unknown"},
                     now=self.clock(),
                 )
+                hold_order(conn, exc_id, key, now=self.clock())
+                held_by.append(exc_id)
+            # Parked on something else than before (the order changed in Centra): it leaves
+            # the exceptions that held it for a cause it no longer has.
+            self._release_parks(conn, order.number, keep=held_by,
+                                why=f"order {key} now waits on something else")
             self._patch(conn, key, state="parked", set_={
                 "parks": [b for b, _ in parks],
                 "reason": "; ".join(e.message for _, e in parks)})
 
-    def _held_orders(self, conn: Connection, type_: str, business_key: str) -> list[int]:
-        details = conn.execute(
-            sa.select(exceptions_table.c.details).where(
-                exceptions_table.c.type == type_, exceptions_table.c.business_key == business_key,
-                exceptions_table.c.state == "open")
-        ).scalar()
-        return [int(n) for n in (details or {}).get("orders", [])]
-
-    def _release_parks(self, conn: Connection, number: int, parks: Iterable[str]) -> None:
-        """The order posted: take it off the mapping exceptions that held it."""
-        for business_key in parks:
-            if business_key.startswith(f"{order_key(number)}:"):
-                resolve_for_key(conn, business_key, actor="system",
-                                note=f"order {number} posted", now=self.clock())
-                continue
-            for type_ in ("MAPPING_MISSING", "UNKNOWN_SKU"):
-                held = self._held_orders(conn, type_, business_key)
-                if number in held and held == [number]:
-                    resolve_for_key(conn, business_key, types=[type_], actor="system",
-                                    note=f"order {number} posted", now=self.clock())
+    def _release_parks(self, conn: Connection, number: int, *, keep: Iterable[int] = (),
+                       why: str) -> None:
+        """Take the order off every exception that holds it (but ``keep``); an exception that
+        then holds no order resolves: nothing waits on it any more."""
+        empty = release_held_order(conn, str(number), keep=keep)
+        resolve_ids(conn, empty, actor="system", note=why, now=self.clock())
 
     def requeue_parked(self, conn: Connection) -> int:
-        """Re-queue parked orders whose missing mapping or SKU now exists; resolve those
-        exceptions. Run after a configuration change and after each catalogue sync."""
+        """Re-queue the orders held by exceptions whose missing mapping or SKU now exists (read
+        from the exception–order relation). Run after a configuration change and after each
+        catalogue sync. Each such exception resolves once the last order it holds leaves it
+        (posted, or parked on something else); one that holds none resolves now."""
         catalogue = self.catalogue_cache.get(conn, self.rules)
-        fixed: set[str] = set()
+        # Lock first, then read who is held: a park committing meanwhile is seen, not lost.
+        fixable = lock_open_exceptions(conn, None, types=_FIXABLE)
+        holds = open_holds(conn)
+        by_order: dict[str, list[Hold]] = {}
+        for h in holds:
+            by_order.setdefault(h.order_key, []).append(h)
         n = 0
-        rows = conn.execute(
-            sa.select(ledger_table.c.business_key, ledger_table.c.data)
-            .where(ledger_table.c.kind == KIND, ledger_table.c.state == "parked")
-        ).all()
-        for key, data in rows:
-            parks = [p for p in (data or {}).get("parks", []) if not p.startswith("order:")]
-            # An order parked on its own totals waits for a person (edit-and-retry), not a fix.
-            if not parks or not all(self._mapping_exists(p, catalogue) for p in parks):
+        for key, on in by_order.items():
+            # An order held on its own totals waits for a person (edit-and-retry), not a fix;
+            # one held on two mappings waits until both exist.
+            if not all(h.type in _FIXABLE and self._mapping_exists(h.business_key, catalogue)
+                       for h in on):
                 continue
-            fixed.update(parks)
             if self.queue.enqueue(conn, "orders.post", {"number": int(key)}, queue="orders",
                                   dedupe_key=f"order:post:{key}",
                                   business_key=order_key(int(key))):
                 n += 1
-        for business_key in fixed:
-            resolve_for_key(conn, business_key, types=["MAPPING_MISSING", "UNKNOWN_SKU"],
-                            actor="system", note="the mapping now exists; orders re-queued",
-                            now=self.clock())
+        holding = {h.exception_id for h in holds}
+        resolve_ids(conn, [i for i, _, business_key in fixable if i not in holding
+                           and self._mapping_exists(business_key, catalogue)],
+                    actor="system", note="the mapping now exists; no order waits on it",
+                    now=self.clock())
         return n
 
     def _mapping_exists(self, park: str, catalogue: Catalogue) -> bool:
@@ -771,19 +774,22 @@ def _own_writebacks_only(old: Mapping[str, Any] | None, new: Mapping[str, Any]) 
     return strip(old) == strip(new)
 
 
-def _park_message(exc: MappingMissing | UnknownSku | TotalMismatch, held: list[int]) -> str:
-    orders = ", ".join(str(n) for n in sorted(held)[:10]) + (" …" if len(held) > 10 else "")
+#: Exceptions that hold orders until a mapping or a SKU exists (they re-queue themselves).
+_FIXABLE = ("MAPPING_MISSING", "UNKNOWN_SKU")
+
+
+def _park_message(exc: MappingMissing | UnknownSku | TotalMismatch, number: int) -> str:
+    """The cause and the fix; which orders wait is derived from the exception–order relation
+    when the exception is read (see ``ExceptionRecord``), never stored in the message."""
     if isinstance(exc, MappingMissing):
         what = exc.key.split(":", 1)[-1]
         hint = ("add a [[markets]] entry for it" if exc.kind == "market"
                 else "add it under [shipping_options]")
-        return (f"no {exc.kind.replace('_', ' ')} mapping for {what}: {hint}; "
-                f"{len(held)} order(s) wait: {orders}")
+        return f"no {exc.kind.replace('_', ' ')} mapping for {what}: {hint}"
     if isinstance(exc, UnknownSku):
         return (f"SKU {exc.sku} (GTIN {exc.gtin or '-'}) is not in BlueCherry's catalogue: add it "
-                f"in BlueCherry or map it under [sku_overrides]; {len(held)} order(s) wait: "
-                f"{orders}")
-    return f"{exc.message} (Centra order {held[0] if held else '?'})"
+                "in BlueCherry or map it under [sku_overrides]")
+    return f"{exc.message} (Centra order {number})"
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -16,6 +16,7 @@ from seamline.adapters.store.schema import exceptions as exceptions_table
 from seamline.domain.erp import Customer, MasterData
 from seamline.domain.orders import CentraOrder, OrderStatus
 from seamline.queue import JobQueue, RetryPolicy, TaskRegistry, Worker
+from seamline.services.exceptions import ExceptionService
 from seamline.services.orders import OrderFlow, register_order_tasks
 from seamline.testing.bluecherry import FakeBlueCherry
 from seamline.testing.centra import FakeCentra
@@ -122,7 +123,10 @@ def test_an_unmapped_shipping_option_parks_orders_on_one_exception(env: Env) -> 
     assert len(opened) == 1
     assert opened[0]["owner"] == "ecommerce"
     assert opened[0]["business_key"] == "mapping:shipping_option:pickup-point"
-    assert opened[0]["details"]["orders"] == [1003, 1004]
+    listed = ExceptionService(env.db).list(type="MAPPING_MISSING")
+    assert [e.orders for e in listed] == [(1003, 1004)]
+    assert listed[0].message.endswith("; 2 order(s) wait: 1003, 1004")
+    assert "orders" not in (opened[0]["details"] or {})  # the relation, not a stored list
     assert env.erp.orders == {}
     # The configuration gains the mapping: the orders re-queue themselves and post.
     env.flow.rules = rules(shipping_options={"se-standard": "PNORD", "pickup-point": "PNORD"})
