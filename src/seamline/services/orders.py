@@ -38,6 +38,7 @@ from seamline.adapters.store.repos import (
     get_ledger,
     get_ledgers,
     hold_order,
+    lock_name,
     lock_open_exceptions,
     merge_ledger_data,
     open_holds,
@@ -56,6 +57,7 @@ from seamline.domain.posting import (
     PostingRules,
     build_sales_order,
     business_day,
+    cutoff_instant,
     due_batches,
     find_market,
     gate,
@@ -86,9 +88,16 @@ __all__ = ["OrderFlow", "order_key", "register_order_tasks"]
 
 KIND = "order"
 SKU_KIND = "sku"
+#: A daily batch's report (one ledger row per market and day): released, late.
+BATCH_KIND = "batch"
 POLL_CURSOR = "centra.orders.updated_at"
 CATALOGUE_CURSOR = "bluecherry.skus.synced_at"
 WRITEBACK_BATCH = 100
+
+def _batch_cursor(market: MarketCodes) -> str:
+    """The cursor (and lock name) of a daily market's batches: the last day closed."""
+    return f"batch:{market.centra_market}/{market.currency or '*'}"
+
 
 def order_key(number: int) -> str:
     """The business key of an order's jobs and exceptions."""
@@ -271,8 +280,10 @@ class OrderFlow:
                     set_cursor(conn, POLL_CURSOR, mark.isoformat())
             seen += len(page)
         with tx() as conn:
+            # Every order updated before ``started`` has now been read: the cursor is the
+            # intake watermark the daily batches wait for (see ``run_batches``).
             current = get_cursor(conn, POLL_CURSOR)
-            if current is None:
+            if current is None or datetime.fromisoformat(current) < started:
                 set_cursor(conn, POLL_CURSOR, started.isoformat())
             self._ensure_writeback(conn)
         return seen
@@ -474,9 +485,9 @@ class OrderFlow:
         if market is not None and market.mode == "daily" and batch_day is None:
             eligible = data.get("eligible_at") or order.updated_at.isoformat()
             day = business_day(datetime.fromisoformat(eligible), market)
-            self._set_state(ctx, key, "batch", reason=f"daily batch {day.isoformat()}",
-                            set_={"eligible_at": eligible, "business_day": day.isoformat()})
-            return None
+            if not self._straggler(ctx, key, market, day, eligible):
+                return None
+            batch_day = day  # its day's batch has closed: post now, as part of that day
         if len(catalogue) == 0:
             # Never synced: an empty catalogue would make every SKU "unknown".
             with ctx.transaction() as conn:
@@ -500,6 +511,50 @@ class OrderFlow:
         except TotalMismatch as exc:
             self._park(ctx, order, [(f"{order_key(order.number)}:totals", exc)])
         return None
+
+    def _straggler(self, ctx: JobContext, key: str, market: MarketCodes, day: date,
+                   eligible: str) -> bool:
+        """File a daily-batch order under its business day ``day``: it waits for that day's
+        batch (False), or, when that batch has already closed, it is a straggler of that day
+        and posts at once (True), counted late on the day's batch report.
+
+        Decided under the market's batch lock, which ``run_batches`` holds while it closes a
+        day: either the batch sees this order waiting, or this order sees the day closed."""
+        cursor = _batch_cursor(market)
+        now = self.clock()
+        with ctx.transaction() as conn:
+            lock_name(conn, cursor)
+            closed = get_cursor(conn, cursor)
+            if closed is None or date.fromisoformat(closed) < day:
+                self._patch(conn, key, state="batch", set_={
+                    "reason": f"daily batch {day.isoformat()}",
+                    "eligible_at": eligible, "business_day": day.isoformat()})
+                return False
+            late_s = max(0, int((now - cutoff_instant(day, market)).total_seconds()))
+            self._patch(conn, key, set_={
+                "reason": f"straggler of the closed daily batch {day.isoformat()}",
+                "eligible_at": eligible, "business_day": day.isoformat(), "late_s": late_s})
+            self._note_straggler(conn, market, day, key, late_s)
+            audit(conn, KIND, key, "straggler", f"job:{ctx.job.id}",
+                  {"business_day": day.isoformat(), "late_s": late_s})
+        return True
+
+    def _note_straggler(self, conn: Connection, market: MarketCodes, day: date, key: str,
+                        late_s: int) -> None:
+        """Count a straggler on its day's batch report (the caller holds the batch lock)."""
+        report_key = f"{_batch_cursor(market)}:{day.isoformat()}"
+        row = get_ledger(conn, BATCH_KIND, report_key, for_update=True)
+        data: dict[str, Any] = (dict(row.data) if row is not None
+                                else {"day": day.isoformat(), "released": 0})
+        late = [str(k) for k in data.get("late_orders", [])]
+        if key in late:
+            return  # the same order decided twice (a retried job): counted once
+        late.append(key)
+        data.update({"late": len(late), "late_orders": late,
+                     "late_max_s": max(int(data.get("late_max_s", 0)), late_s),
+                     "late_total_s": int(data.get("late_total_s", 0)) + late_s})
+        upsert_ledger(conn, BATCH_KIND, report_key, state=row.state if row else "closed",
+                      data=data, now=self.clock())
 
     def _set_state(self, ctx: JobContext, key: str, state: str, *, reason: str,
                    set_: Mapping[str, Any] | None = None, drop: Iterable[str] = ()) -> None:
@@ -588,22 +643,37 @@ class OrderFlow:
     def run_batches(self, conn: Connection, *, day: date | None = None) -> int:
         """Release every due daily batch (or batch ``day`` explicitly) into the queue.
 
+        A due day closes only once intake has read Centra past its cut-off (the poll cursor is
+        the watermark), so an order placed before the cut-off but read late is in its batch;
+        one read after its day closed posts at once as a straggler of that day (``post``).
+        ``day`` given: that day is released now, watermark or not (stragglers still post).
         Each order is its own job with its dedupe key, so re-running a day posts nothing twice.
         """
         now = self.clock()
         released = 0
+        daily = sorted((m for m in self.markets if m.mode == "daily"), key=_batch_cursor)
+        for market in daily:  # one lock order for every closer and every straggler
+            lock_name(conn, _batch_cursor(market))
+        raw_mark = get_cursor(conn, POLL_CURSOR)
+        watermark = datetime.fromisoformat(raw_mark) if raw_mark else None
+        # Read after the locks: an order filed under a day meanwhile has committed.
         waiting = conn.execute(
             sa.select(ledger_table.c.business_key, ledger_table.c.data)
             .where(ledger_table.c.kind == KIND, ledger_table.c.state == "batch")
         ).all()
-        for market in self.markets:
-            if market.mode != "daily":
-                continue
-            cursor = f"batch:{market.centra_market}/{market.currency or '*'}"
+        for market in daily:
+            cursor = _batch_cursor(market)
             last = get_cursor(conn, cursor)
             days = [day] if day is not None else due_batches(
                 now, market, date.fromisoformat(last) if last else None)
             for d in days:
+                if day is None and (watermark is None
+                                    or watermark < cutoff_instant(d, market)):
+                    audit(conn, "batch", cursor, "waiting", "scheduler", {
+                        "day": d.isoformat(), "watermark": raw_mark,
+                        "why": "intake has not read Centra past the cut-off yet"})
+                    break
+                n = 0
                 for key, data in waiting:
                     snap = data["snapshot"]
                     if not market.covers(int(snap["market_id"]), str(snap["currency"])):
@@ -614,11 +684,47 @@ class OrderFlow:
                                           {"number": int(key), "batch_day": d.isoformat()},
                                           queue="orders", dedupe_key=f"order:post:{key}",
                                           business_key=order_key(int(key))):
-                        released += 1
+                        n += 1
+                released += n
                 if day is None or (last is None or d.isoformat() > last):
                     set_cursor(conn, cursor, d.isoformat(), now=now)
-                audit(conn, "batch", cursor, "released", "scheduler", {"day": d.isoformat()})
+                self._close_report(conn, market, d, released=n, watermark=raw_mark)
+                audit(conn, "batch", cursor, "released", "scheduler",
+                      {"day": d.isoformat(), "released": n, "watermark": raw_mark})
         return released
+
+    def _close_report(self, conn: Connection, market: MarketCodes, d: date, *, released: int,
+                      watermark: str | None) -> None:
+        report_key = f"{_batch_cursor(market)}:{d.isoformat()}"
+        row = get_ledger(conn, BATCH_KIND, report_key, for_update=True)
+        data: dict[str, Any] = (dict(row.data) if row is not None
+                                else {"day": d.isoformat(), "released": 0})
+        data.update({"released": int(data.get("released", 0)) + released,
+                     "closed_at": self.clock().isoformat(), "watermark": watermark})
+        upsert_ledger(conn, BATCH_KIND, report_key, state="closed", data=data,
+                      now=self.clock())
+
+    def batch_report(self, conn: Connection, day: date) -> list[dict[str, Any]]:
+        """Daily batch ``day`` per daily market: closed or not, how many orders it released,
+        and how many came late (read after it closed, posted at once as stragglers of the day)
+        and by how much (seconds after the cut-off: the longest and the mean)."""
+        out = []
+        for market in self.markets:
+            if market.mode != "daily":
+                continue
+            cursor = _batch_cursor(market)
+            row = get_ledger(conn, BATCH_KIND, f"{cursor}:{day.isoformat()}")
+            data: dict[str, Any] = row.data if row is not None else {}
+            late = int(data.get("late", 0))
+            out.append({
+                "market": cursor.removeprefix("batch:"), "day": day.isoformat(),
+                "cutoff": cutoff_instant(day, market).isoformat(),
+                "closed_at": data.get("closed_at"), "released": int(data.get("released", 0)),
+                "late": late, "late_max_s": int(data.get("late_max_s", 0)),
+                "late_mean_s": round(int(data.get("late_total_s", 0)) / late) if late else 0,
+                "late_orders": [int(k) for k in data.get("late_orders", [])],
+            })
+        return out
 
     # -- after posting -----------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ def test_unpostable_orders_are_absent_and_open_exceptions_of_the_expected_type(
     counts = sb.bluecherry_reference_counts()
     held: dict[str, set[int]] = {}
     for e in container.exceptions.list(state="open", limit=1000):
-        held.setdefault(e.type, set()).update(int(n) for n in e.details.get("orders", []))
+        held.setdefault(e.type, set()).update(int(n) for n in e.orders)
     unpostable = [g for g in orders if not g.postable and g.waits_for is None]
     assert unpostable
     for g in unpostable:
