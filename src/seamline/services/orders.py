@@ -274,6 +274,7 @@ class OrderFlow:
             prepared = self.snapshots(page)
             with tx() as conn:
                 self.record(conn, prepared)
+                lock_name(conn, POLL_CURSOR)  # two polls at once: the cursor never goes back
                 current = get_cursor(conn, POLL_CURSOR)
                 mark = min(newest, started)
                 if current is None or datetime.fromisoformat(current) < mark:
@@ -282,6 +283,7 @@ class OrderFlow:
         with tx() as conn:
             # Every order updated before ``started`` has now been read: the cursor is the
             # intake watermark the daily batches wait for (see ``run_batches``).
+            lock_name(conn, POLL_CURSOR)
             current = get_cursor(conn, POLL_CURSOR)
             if current is None or datetime.fromisoformat(current) < started:
                 set_cursor(conn, POLL_CURSOR, started.isoformat())

@@ -234,13 +234,14 @@ def get_cursor(conn: Connection, name: str) -> str | None:
 
 
 def set_cursor(conn: Connection, name: str, value: str, *, now: datetime | None = None) -> None:
-    """Store ``value`` as cursor ``name`` (insert or replace)."""
+    """Store ``value`` as cursor ``name`` (insert or replace, in one statement: two writers of
+    a new cursor cannot both insert it). A caller that compares before it writes (a cursor
+    that only moves forward) holds ``lock_name(conn, name)`` around the read and the write."""
     now = now or utcnow()
-    done = conn.execute(
-        sa.update(cursors).where(cursors.c.name == name).values(value=value, updated_at=now)
-    ).rowcount
-    if not done:
-        conn.execute(sa.insert(cursors).values(name=name, value=value, updated_at=now))
+    stmt = upsert_insert(conn)(cursors).values(name=name, value=value, updated_at=now)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[cursors.c.name],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}))
 
 
 def audit(  # noqa: PLR0917 - the documented call shape is positional
