@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_support import assert_no_order_waits_for_a_later_day
 
 from seamline.adapters.store.repos import get_ledger
 from seamline.bootstrap import Container
@@ -85,6 +86,7 @@ def test_orders_placed_before_the_cut_off_and_read_after_it_post_in_that_days_ba
     with container.db.read() as conn:
         (report,) = [r for r in flow.batch_report(conn, d) if r["market"] == "1/SEK"]
     assert (report["released"], report["late"]) == (60, 0)
+    assert_no_order_waits_for_a_later_day(container)
 
 
 def test_an_order_found_after_its_day_closed_posts_at_once_as_a_straggler_of_that_day(
@@ -107,3 +109,4 @@ def test_an_order_found_after_its_day_closed_posts_at_once_as_a_straggler_of_tha
     assert report["late"] == 40
     assert sorted(report["late_orders"]) == sorted(g.number for g in late)
     assert 600 <= report["late_max_s"] < 900
+    assert_no_order_waits_for_a_later_day(container)
