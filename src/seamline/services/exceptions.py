@@ -18,7 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import audit, requeue_job, upsert_insert, utcnow
+from seamline.adapters.store.repos import (
+    audit,
+    orders_held,
+    requeue_job,
+    upsert_insert,
+    utcnow,
+)
 from seamline.adapters.store.schema import exception_history, exceptions
 from seamline.exceptions import OWNERS, SeamlineError
 
@@ -28,6 +34,7 @@ __all__ = [
     "HistoryEntry",
     "raise_exception",
     "resolve_for_key",
+    "resolve_ids",
     "scrub",
 ]
 
@@ -93,11 +100,32 @@ class ExceptionRecord:
     resolved_by: str | None
     resolution: str | None
     history: tuple[HistoryEntry, ...] = field(default=())
+    #: The orders the exception holds (parked on it), from the exception–order relation.
+    orders: tuple[int | str, ...] = field(default=())
 
     @classmethod
-    def from_row(cls, row: Any, history: Iterable[HistoryEntry] = ()) -> ExceptionRecord:
+    def from_row(
+        cls, row: Any, history: Iterable[HistoryEntry] = (), orders: Iterable[str] = (),
+    ) -> ExceptionRecord:
         m = dict(row._mapping)
-        return cls(**m, history=tuple(history))
+        held = tuple(sorted((_order_ref(o) for o in orders), key=_order_sort))
+        if held:
+            # The list is derived here, never stored: the stored message names the cause.
+            m["message"] = f"{m['message']}; {_held_text(held)}"
+        return cls(**m, history=tuple(history), orders=held)
+
+
+def _order_ref(key: str) -> int | str:
+    return int(key) if key.isdigit() else key
+
+
+def _order_sort(ref: int | str) -> tuple[int, int, str]:
+    return (0, ref, "") if isinstance(ref, int) else (1, 0, ref)
+
+
+def _held_text(held: tuple[int | str, ...]) -> str:
+    shown = ", ".join(str(n) for n in held[:10]) + (" …" if len(held) > 10 else "")
+    return f"{len(held)} order(s) wait: {shown}"
 
 
 def _history(
@@ -153,9 +181,12 @@ def raise_exception(
     for _ in range(3):
         existing = conn.execute(sa.select(exceptions.c.id).where(open_row)).scalar()
         if existing is not None:
-            conn.execute(
+            # ``state = 'open'`` again in the UPDATE: under READ COMMITTED a concurrent resolve
+            # may commit between the SELECT and here; the UPDATE then re-checks the row, matches
+            # nothing, and the loop opens a new exception instead of counting on a closed one.
+            counted = conn.execute(
                 sa.update(exceptions)
-                .where(exceptions.c.id == existing)
+                .where(exceptions.c.id == existing, exceptions.c.state == "open")
                 .values(
                     count=exceptions.c.count + 1,
                     last_seen=now,
@@ -167,7 +198,9 @@ def raise_exception(
                     severity=severity,
                     owner=owner,
                 )
-            )
+            ).rowcount
+            if not counted:
+                continue
             _history(conn, int(existing), "repeated", "system", message, now=now)
             return int(existing)
         insert = (
@@ -223,17 +256,37 @@ def resolve_for_key(
     ids = [int(i) for i in found.scalars()]
     if not ids:
         return []
+    return resolve_ids(conn, ids, actor=actor, note=note, now=now)
+
+
+def resolve_ids(
+    conn: Connection,
+    ids: Iterable[int],
+    *,
+    actor: str = "system",
+    note: str = "",
+    now: datetime | None = None,
+) -> list[int]:
+    """Resolve those of exceptions ``ids`` that are still open; returns the ones resolved.
+
+    The UPDATE itself checks ``state = 'open'``, so two resolvers racing (or a person skipping
+    while a job resolves) close an exception once, with one history entry.
+    """
+    ids = sorted(set(ids))
+    if not ids:
+        return []
     now = now or utcnow()
-    conn.execute(
+    ids = sorted(int(i) for i in conn.execute(
         sa.update(exceptions)
-        .where(exceptions.c.id.in_(ids))
+        .where(exceptions.c.id.in_(ids), exceptions.c.state == "open")
         .values(
             state="resolved",
             resolved_at=now,
             resolved_by=actor,
             resolution=note or "resolved automatically",
         )
-    )
+        .returning(exceptions.c.id)
+    ).scalars())
     for i in ids:
         _history(conn, i, "resolved", actor, note or "resolved automatically", now=now)
     return ids
@@ -257,8 +310,9 @@ class ExceptionService:
                 .where(exception_history.c.exception_id == exception_id)
                 .order_by(exception_history.c.id)
             ).all()
+            held = orders_held(conn, [exception_id]).get(exception_id, [])
         return ExceptionRecord.from_row(
-            row, (HistoryEntry(h.at, h.action, h.actor, h.note, h.detail) for h in hist)
+            row, (HistoryEntry(h.at, h.action, h.actor, h.note, h.detail) for h in hist), held
         )
 
     def list(
@@ -281,7 +335,9 @@ class ExceptionService:
         if business_key is not None:
             q = q.where(exceptions.c.business_key == business_key)
         with self.db.read() as conn:
-            return [ExceptionRecord.from_row(r) for r in conn.execute(q.limit(limit))]
+            rows = conn.execute(q.limit(limit)).all()
+            held = orders_held(conn, [int(r.id) for r in rows])
+        return [ExceptionRecord.from_row(r, orders=held.get(int(r.id), ())) for r in rows]
 
     def _close(self, exception_id: int, state: str, actor: str, note: str) -> ExceptionRecord:
         now = self.clock()
@@ -295,16 +351,18 @@ class ExceptionService:
                 raise SeamlineError(f"exception {exception_id} does not exist")
             if row.state != "open":
                 raise SeamlineError(f"exception {exception_id} is already {row.state}")
-            conn.execute(
+            closed = conn.execute(
                 sa.update(exceptions)
-                .where(exceptions.c.id == exception_id)
+                .where(exceptions.c.id == exception_id, exceptions.c.state == "open")
                 .values(
                     state=state,
                     resolved_at=now,
                     resolved_by=actor,
                     resolution=note,
                 )
-            )
+            ).rowcount
+            if not closed:  # closed meanwhile (a job resolved it between the read and here)
+                raise SeamlineError(f"exception {exception_id} is no longer open")
             action = "skipped" if state == "skipped" else "resolved"
             _history(conn, exception_id, action, actor, note, now=now)
             audit(

@@ -31,16 +31,21 @@ from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.repos import (
+    Hold,
     LedgerEntry,
     audit,
     get_cursor,
     get_ledger,
     get_ledgers,
+    hold_order,
+    lock_name,
+    lock_open_exceptions,
     merge_ledger_data,
+    open_holds,
+    release_held_order,
     set_cursor,
     upsert_ledger,
 )
-from seamline.adapters.store.schema import exceptions as exceptions_table
 from seamline.adapters.store.schema import ledger as ledger_table
 from seamline.domain.erp import CatalogueItem
 from seamline.domain.events import CentraEvent
@@ -52,6 +57,7 @@ from seamline.domain.posting import (
     PostingRules,
     build_sales_order,
     business_day,
+    cutoff_instant,
     due_batches,
     find_market,
     gate,
@@ -71,7 +77,7 @@ from seamline.queue.core import JobQueue
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
 from seamline.services.centra_guard import parked_flows
-from seamline.services.exceptions import raise_exception, resolve_for_key
+from seamline.services.exceptions import raise_exception, resolve_for_key, resolve_ids
 from seamline.services.rules import (
     catalogue_from_items,
     market_codes_from_settings,
@@ -83,9 +89,16 @@ __all__ = ["OrderFlow", "order_key", "register_order_tasks"]
 
 KIND = "order"
 SKU_KIND = "sku"
+#: A daily batch's report (one ledger row per market and day): released, late.
+BATCH_KIND = "batch"
 POLL_CURSOR = "centra.orders.updated_at"
 CATALOGUE_CURSOR = "bluecherry.skus.synced_at"
 WRITEBACK_BATCH = 100
+
+def _batch_cursor(market: MarketCodes) -> str:
+    """The cursor (and lock name) of a daily market's batches: the last day closed."""
+    return f"batch:{market.centra_market}/{market.currency or '*'}"
+
 
 def order_key(number: int) -> str:
     """The business key of an order's jobs and exceptions."""
@@ -262,14 +275,18 @@ class OrderFlow:
             prepared = self.snapshots(page)
             with tx() as conn:
                 self.record(conn, prepared)
+                lock_name(conn, POLL_CURSOR)  # two polls at once: the cursor never goes back
                 current = get_cursor(conn, POLL_CURSOR)
                 mark = min(newest, started)
                 if current is None or datetime.fromisoformat(current) < mark:
                     set_cursor(conn, POLL_CURSOR, mark.isoformat())
             seen += len(page)
         with tx() as conn:
+            # Every order updated before ``started`` has now been read: the cursor is the
+            # intake watermark the daily batches wait for (see ``run_batches``).
+            lock_name(conn, POLL_CURSOR)
             current = get_cursor(conn, POLL_CURSOR)
-            if current is None:
+            if current is None or datetime.fromisoformat(current) < started:
                 set_cursor(conn, POLL_CURSOR, started.isoformat())
             self._ensure_writeback(conn)
         return seen
@@ -356,6 +373,10 @@ class OrderFlow:
             data.pop(name, None)
         data.update(set_ or {})
         new_state = state or (row.state if row is not None else "new")
+        if row is not None and row.state == "parked" and new_state != "parked":
+            # Leaving parking (re-queued and mapped now, cancelled, on hold...): the order
+            # leaves the exceptions that held it, in this same transaction.
+            self._release_parks(conn, int(key), why=f"order {key} is {new_state} now")
         return upsert_ledger(conn, KIND, key, state=new_state, data=data, now=self.clock(), **kw)
 
     def _snapshot_moved(self, key: str, seen: Mapping[str, Any]) -> bool:
@@ -442,7 +463,7 @@ class OrderFlow:
             }, posted_hash=so.posted_hash())
             audit(conn, KIND, key, "posted", f"job:{ctx.job.id}",
                   {"order_no": outcome.order_no, "how": outcome.how})
-            self._release_parks(conn, number, data.get("parks", []))
+            self._release_parks(conn, number, why=f"order {number} posted")
             self.queue.enqueue(conn, "centra.writeback", {}, queue="writeback",
                                dedupe_key="centra.writeback")
             if _digest(data["snapshot"]) != posted_from["snapshot"]:
@@ -467,9 +488,9 @@ class OrderFlow:
         if market is not None and market.mode == "daily" and batch_day is None:
             eligible = data.get("eligible_at") or order.updated_at.isoformat()
             day = business_day(datetime.fromisoformat(eligible), market)
-            self._set_state(ctx, key, "batch", reason=f"daily batch {day.isoformat()}",
-                            set_={"eligible_at": eligible, "business_day": day.isoformat()})
-            return None
+            if not self._straggler(ctx, key, market, day, eligible):
+                return None
+            batch_day = day  # its day's batch has closed: post now, as part of that day
         if len(catalogue) == 0:
             # Never synced: an empty catalogue would make every SKU "unknown".
             with ctx.transaction() as conn:
@@ -494,6 +515,50 @@ class OrderFlow:
             self._park(ctx, order, [(f"{order_key(order.number)}:totals", exc)])
         return None
 
+    def _straggler(self, ctx: JobContext, key: str, market: MarketCodes, day: date,
+                   eligible: str) -> bool:
+        """File a daily-batch order under its business day ``day``: it waits for that day's
+        batch (False), or, when that batch has already closed, it is a straggler of that day
+        and posts at once (True), counted late on the day's batch report.
+
+        Decided under the market's batch lock, which ``run_batches`` holds while it closes a
+        day: either the batch sees this order waiting, or this order sees the day closed."""
+        cursor = _batch_cursor(market)
+        now = self.clock()
+        with ctx.transaction() as conn:
+            lock_name(conn, cursor)
+            closed = get_cursor(conn, cursor)
+            if closed is None or date.fromisoformat(closed) < day:
+                self._patch(conn, key, state="batch", set_={
+                    "reason": f"daily batch {day.isoformat()}",
+                    "eligible_at": eligible, "business_day": day.isoformat()})
+                return False
+            late_s = max(0, int((now - cutoff_instant(day, market)).total_seconds()))
+            self._patch(conn, key, set_={
+                "reason": f"straggler of the closed daily batch {day.isoformat()}",
+                "eligible_at": eligible, "business_day": day.isoformat(), "late_s": late_s})
+            self._note_straggler(conn, market, day, key, late_s)
+            audit(conn, KIND, key, "straggler", f"job:{ctx.job.id}",
+                  {"business_day": day.isoformat(), "late_s": late_s})
+        return True
+
+    def _note_straggler(self, conn: Connection, market: MarketCodes, day: date, key: str,
+                        late_s: int) -> None:
+        """Count a straggler on its day's batch report (the caller holds the batch lock)."""
+        report_key = f"{_batch_cursor(market)}:{day.isoformat()}"
+        row = get_ledger(conn, BATCH_KIND, report_key, for_update=True)
+        data: dict[str, Any] = (dict(row.data) if row is not None
+                                else {"day": day.isoformat(), "released": 0})
+        late = [str(k) for k in data.get("late_orders", [])]
+        if key in late:
+            return  # the same order decided twice (a retried job): counted once
+        late.append(key)
+        data.update({"late": len(late), "late_orders": late,
+                     "late_max_s": max(int(data.get("late_max_s", 0)), late_s),
+                     "late_total_s": int(data.get("late_total_s", 0)) + late_s})
+        upsert_ledger(conn, BATCH_KIND, report_key, state=row.state if row else "closed",
+                      data=data, now=self.clock())
+
     def _set_state(self, ctx: JobContext, key: str, state: str, *, reason: str,
                    set_: Mapping[str, Any] | None = None, drop: Iterable[str] = ()) -> None:
         with ctx.transaction() as conn:
@@ -502,70 +567,65 @@ class OrderFlow:
 
     def _park(self, ctx: JobContext, order: CentraOrder,
               parks: list[tuple[str, MappingMissing | UnknownSku | TotalMismatch]]) -> None:
-        """Park the order on one exception per missing mapping (listing the orders it holds)."""
+        """Park the order on one exception per missing mapping: one row per (exception, order)
+        in the exception–order relation, written in the transaction that parks the order."""
         key = str(order.number)
+        parks = sorted(parks, key=lambda p: p[0])  # one lock order for every parker
         with ctx.transaction() as conn:
+            held_by: list[int] = []
             for business_key, exc in parks:
-                held = self._held_orders(conn, exc.exception_type, business_key)
-                if order.number not in held:
-                    held.append(order.number)
-                raise_exception(
+                exc_id = raise_exception(
                     conn, type=exc.exception_type, owner=exc.owner_for(),
                     business_key=business_key,
-                    message=_park_message(exc, held),
-                    details={**{k: v for k, v in exc.details.items() if k != "unknown"},
-                             "orders": sorted(held)},
+                    message=_park_message(exc, order.number),
+                    details={k: v for k, v in exc.details.items() if k != "unknown"},
                     now=self.clock(),
                 )
+                hold_order(conn, exc_id, key, now=self.clock())
+                held_by.append(exc_id)
+            # Parked on something else than before (the order changed in Centra): it leaves
+            # the exceptions that held it for a cause it no longer has.
+            self._release_parks(conn, order.number, keep=held_by,
+                                why=f"order {key} now waits on something else")
             self._patch(conn, key, state="parked", set_={
                 "parks": [b for b, _ in parks],
                 "reason": "; ".join(e.message for _, e in parks)})
 
-    def _held_orders(self, conn: Connection, type_: str, business_key: str) -> list[int]:
-        details = conn.execute(
-            sa.select(exceptions_table.c.details).where(
-                exceptions_table.c.type == type_, exceptions_table.c.business_key == business_key,
-                exceptions_table.c.state == "open")
-        ).scalar()
-        return [int(n) for n in (details or {}).get("orders", [])]
-
-    def _release_parks(self, conn: Connection, number: int, parks: Iterable[str]) -> None:
-        """The order posted: take it off the mapping exceptions that held it."""
-        for business_key in parks:
-            if business_key.startswith(f"{order_key(number)}:"):
-                resolve_for_key(conn, business_key, actor="system",
-                                note=f"order {number} posted", now=self.clock())
-                continue
-            for type_ in ("MAPPING_MISSING", "UNKNOWN_SKU"):
-                held = self._held_orders(conn, type_, business_key)
-                if number in held and held == [number]:
-                    resolve_for_key(conn, business_key, types=[type_], actor="system",
-                                    note=f"order {number} posted", now=self.clock())
+    def _release_parks(self, conn: Connection, number: int, *, keep: Iterable[int] = (),
+                       why: str) -> None:
+        """Take the order off every exception that holds it (but ``keep``); an exception that
+        then holds no order resolves: nothing waits on it any more."""
+        empty = release_held_order(conn, str(number), keep=keep)
+        resolve_ids(conn, empty, actor="system", note=why, now=self.clock())
 
     def requeue_parked(self, conn: Connection) -> int:
-        """Re-queue parked orders whose missing mapping or SKU now exists; resolve those
-        exceptions. Run after a configuration change and after each catalogue sync."""
+        """Re-queue the orders held by exceptions whose missing mapping or SKU now exists (read
+        from the exception–order relation). Run after a configuration change and after each
+        catalogue sync. Each such exception resolves once the last order it holds leaves it
+        (posted, or parked on something else); one that holds none resolves now."""
         catalogue = self.catalogue_cache.get(conn, self.rules)
-        fixed: set[str] = set()
+        # Lock first, then read who is held: a park committing meanwhile is seen, not lost.
+        fixable = lock_open_exceptions(conn, None, types=_FIXABLE)
+        holds = open_holds(conn)
+        by_order: dict[str, list[Hold]] = {}
+        for h in holds:
+            by_order.setdefault(h.order_key, []).append(h)
         n = 0
-        rows = conn.execute(
-            sa.select(ledger_table.c.business_key, ledger_table.c.data)
-            .where(ledger_table.c.kind == KIND, ledger_table.c.state == "parked")
-        ).all()
-        for key, data in rows:
-            parks = [p for p in (data or {}).get("parks", []) if not p.startswith("order:")]
-            # An order parked on its own totals waits for a person (edit-and-retry), not a fix.
-            if not parks or not all(self._mapping_exists(p, catalogue) for p in parks):
+        for key, on in by_order.items():
+            # An order held on its own totals waits for a person (edit-and-retry), not a fix;
+            # one held on two mappings waits until both exist.
+            if not all(h.type in _FIXABLE and self._mapping_exists(h.business_key, catalogue)
+                       for h in on):
                 continue
-            fixed.update(parks)
             if self.queue.enqueue(conn, "orders.post", {"number": int(key)}, queue="orders",
                                   dedupe_key=f"order:post:{key}",
                                   business_key=order_key(int(key))):
                 n += 1
-        for business_key in fixed:
-            resolve_for_key(conn, business_key, types=["MAPPING_MISSING", "UNKNOWN_SKU"],
-                            actor="system", note="the mapping now exists; orders re-queued",
-                            now=self.clock())
+        holding = {h.exception_id for h in holds}
+        resolve_ids(conn, [i for i, _, business_key in fixable if i not in holding
+                           and self._mapping_exists(business_key, catalogue)],
+                    actor="system", note="the mapping now exists; no order waits on it",
+                    now=self.clock())
         return n
 
     def _mapping_exists(self, park: str, catalogue: Catalogue) -> bool:
@@ -586,22 +646,37 @@ class OrderFlow:
     def run_batches(self, conn: Connection, *, day: date | None = None) -> int:
         """Release every due daily batch (or batch ``day`` explicitly) into the queue.
 
+        A due day closes only once intake has read Centra past its cut-off (the poll cursor is
+        the watermark), so an order placed before the cut-off but read late is in its batch;
+        one read after its day closed posts at once as a straggler of that day (``post``).
+        ``day`` given: that day is released now, watermark or not (stragglers still post).
         Each order is its own job with its dedupe key, so re-running a day posts nothing twice.
         """
         now = self.clock()
         released = 0
+        daily = sorted((m for m in self.markets if m.mode == "daily"), key=_batch_cursor)
+        for market in daily:  # one lock order for every closer and every straggler
+            lock_name(conn, _batch_cursor(market))
+        raw_mark = get_cursor(conn, POLL_CURSOR)
+        watermark = datetime.fromisoformat(raw_mark) if raw_mark else None
+        # Read after the locks: an order filed under a day meanwhile has committed.
         waiting = conn.execute(
             sa.select(ledger_table.c.business_key, ledger_table.c.data)
             .where(ledger_table.c.kind == KIND, ledger_table.c.state == "batch")
         ).all()
-        for market in self.markets:
-            if market.mode != "daily":
-                continue
-            cursor = f"batch:{market.centra_market}/{market.currency or '*'}"
+        for market in daily:
+            cursor = _batch_cursor(market)
             last = get_cursor(conn, cursor)
             days = [day] if day is not None else due_batches(
                 now, market, date.fromisoformat(last) if last else None)
             for d in days:
+                if day is None and (watermark is None
+                                    or watermark < cutoff_instant(d, market)):
+                    audit(conn, "batch", cursor, "waiting", "scheduler", {
+                        "day": d.isoformat(), "watermark": raw_mark,
+                        "why": "intake has not read Centra past the cut-off yet"})
+                    break
+                n = 0
                 for key, data in waiting:
                     snap = data["snapshot"]
                     if not market.covers(int(snap["market_id"]), str(snap["currency"])):
@@ -612,11 +687,47 @@ class OrderFlow:
                                           {"number": int(key), "batch_day": d.isoformat()},
                                           queue="orders", dedupe_key=f"order:post:{key}",
                                           business_key=order_key(int(key))):
-                        released += 1
+                        n += 1
+                released += n
                 if day is None or (last is None or d.isoformat() > last):
                     set_cursor(conn, cursor, d.isoformat(), now=now)
-                audit(conn, "batch", cursor, "released", "scheduler", {"day": d.isoformat()})
+                self._close_report(conn, market, d, released=n, watermark=raw_mark)
+                audit(conn, "batch", cursor, "released", "scheduler",
+                      {"day": d.isoformat(), "released": n, "watermark": raw_mark})
         return released
+
+    def _close_report(self, conn: Connection, market: MarketCodes, d: date, *, released: int,
+                      watermark: str | None) -> None:
+        report_key = f"{_batch_cursor(market)}:{d.isoformat()}"
+        row = get_ledger(conn, BATCH_KIND, report_key, for_update=True)
+        data: dict[str, Any] = (dict(row.data) if row is not None
+                                else {"day": d.isoformat(), "released": 0})
+        data.update({"released": int(data.get("released", 0)) + released,
+                     "closed_at": self.clock().isoformat(), "watermark": watermark})
+        upsert_ledger(conn, BATCH_KIND, report_key, state="closed", data=data,
+                      now=self.clock())
+
+    def batch_report(self, conn: Connection, day: date) -> list[dict[str, Any]]:
+        """Daily batch ``day`` per daily market: closed or not, how many orders it released,
+        and how many came late (read after it closed, posted at once as stragglers of the day)
+        and by how much (seconds after the cut-off: the longest and the mean)."""
+        out = []
+        for market in self.markets:
+            if market.mode != "daily":
+                continue
+            cursor = _batch_cursor(market)
+            row = get_ledger(conn, BATCH_KIND, f"{cursor}:{day.isoformat()}")
+            data: dict[str, Any] = row.data if row is not None else {}
+            late = int(data.get("late", 0))
+            out.append({
+                "market": cursor.removeprefix("batch:"), "day": day.isoformat(),
+                "cutoff": cutoff_instant(day, market).isoformat(),
+                "closed_at": data.get("closed_at"), "released": int(data.get("released", 0)),
+                "late": late, "late_max_s": int(data.get("late_max_s", 0)),
+                "late_mean_s": round(int(data.get("late_total_s", 0)) / late) if late else 0,
+                "late_orders": [int(k) for k in data.get("late_orders", [])],
+            })
+        return out
 
     # -- after posting -----------------------------------------------------------------------
 
@@ -772,19 +883,22 @@ def _own_writebacks_only(old: Mapping[str, Any] | None, new: Mapping[str, Any]) 
     return strip(old) == strip(new)
 
 
-def _park_message(exc: MappingMissing | UnknownSku | TotalMismatch, held: list[int]) -> str:
-    orders = ", ".join(str(n) for n in sorted(held)[:10]) + (" …" if len(held) > 10 else "")
+#: Exceptions that hold orders until a mapping or a SKU exists (they re-queue themselves).
+_FIXABLE = ("MAPPING_MISSING", "UNKNOWN_SKU")
+
+
+def _park_message(exc: MappingMissing | UnknownSku | TotalMismatch, number: int) -> str:
+    """The cause and the fix; which orders wait is derived from the exception–order relation
+    when the exception is read (see ``ExceptionRecord``), never stored in the message."""
     if isinstance(exc, MappingMissing):
         what = exc.key.split(":", 1)[-1]
         hint = ("add a [[markets]] entry for it" if exc.kind == "market"
                 else "add it under [shipping_options]")
-        return (f"no {exc.kind.replace('_', ' ')} mapping for {what}: {hint}; "
-                f"{len(held)} order(s) wait: {orders}")
+        return f"no {exc.kind.replace('_', ' ')} mapping for {what}: {hint}"
     if isinstance(exc, UnknownSku):
         return (f"SKU {exc.sku} (GTIN {exc.gtin or '-'}) is not in BlueCherry's catalogue: add it "
-                f"in BlueCherry or map it under [sku_overrides]; {len(held)} order(s) wait: "
-                f"{orders}")
-    return f"{exc.message} (Centra order {held[0] if held else '?'})"
+                "in BlueCherry or map it under [sku_overrides]")
+    return f"{exc.message} (Centra order {number})"
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

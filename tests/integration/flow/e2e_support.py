@@ -7,6 +7,9 @@
 - :func:`run_cli` / :func:`start_worker_process`: the real ``seamline`` CLI as a subprocess.
 - :func:`expected_exception_key`: the business key of the open exception that must hold an
   unpostable generated order.
+- Store invariants (issue 17): every parked order is held by an open exception of its type and
+  every order an open exception holds is parked; no order placed before a closed day's
+  cut-off waits for a later day.
 """
 
 from __future__ import annotations
@@ -19,15 +22,24 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from seamline.adapters.store.repos import get_cursor, open_holds
+from seamline.adapters.store.schema import exceptions, ledger
+from seamline.bootstrap import Container
 from seamline.config import Settings
+from seamline.domain.batch import business_day, cutoff_instant
 from seamline_sandbox.generator import GeneratedOrder
 from seamline_sandbox.harness import Sandboxes
 
 __all__ = [
     "Chaos",
+    "assert_no_order_waits_for_a_later_day",
+    "assert_parked_orders_are_held_and_held_orders_parked",
     "cli_env",
     "exception_keys_for",
     "key_matches",
@@ -209,3 +221,68 @@ def exception_keys_for(g: GeneratedOrder) -> list[tuple[str, str]]:
 def key_matches(business_key: str, prefix: str) -> bool:
     """``mapping:market:6`` matches ``mapping:market:6/NOK``; other keys match exactly."""
     return business_key == prefix or business_key.startswith(prefix + "/")
+
+
+# -- store invariants ------------------------------------------------------------------------
+
+
+def _park_type(park: str) -> str:
+    if park.startswith("mapping:"):
+        return "MAPPING_MISSING"
+    if park.startswith("sku:"):
+        return "UNKNOWN_SKU"
+    return "TOTAL_MISMATCH"
+
+
+def assert_parked_orders_are_held_and_held_orders_parked(container: Container) -> None:
+    """Every ledger row ``parked`` is held (exception–order relation) by an open exception of
+    its type for each cause it names (a row parked by a 422, naming none, has an open exception
+    for its order); every order an open exception holds is ``parked``."""
+    with container.db.read() as conn:
+        parked = {str(k): d for k, d in conn.execute(
+            sa.select(ledger.c.business_key, ledger.c.data)
+            .where(ledger.c.kind == "order", ledger.c.state == "parked"))}
+        holds = open_holds(conn)
+        open_keys = {str(k) for k in conn.execute(
+            sa.select(exceptions.c.business_key).where(exceptions.c.state == "open")).scalars()}
+    held = {(h.order_key, h.type, h.business_key) for h in holds}
+    unheld = []
+    for key, data in parked.items():
+        parks = [str(p) for p in data.get("parks", [])]
+        if not parks:
+            if not any(k == f"order:{key}" or k.startswith(f"order:{key}:") for k in open_keys):
+                unheld.append((key, "no cause and no open exception"))
+            continue
+        unheld.extend((key, p) for p in parks if (key, _park_type(p), p) not in held)
+    assert unheld == [], f"parked orders no open exception holds: {unheld[:20]}"
+    not_parked = sorted({h.order_key for h in holds} - set(parked))
+    assert not_parked == [], f"orders held by an open exception but not parked: {not_parked[:20]}"
+
+
+def assert_no_order_waits_for_a_later_day(container: Container) -> None:
+    """For every daily market: no order is filed under a business day other than the one its
+    eligibility time gives, and none eligible before the cut-off of the last closed day still
+    waits for a batch."""
+    markets = [m for m in container.orders.markets if m.mode == "daily"]
+    with container.db.read() as conn:
+        rows = conn.execute(sa.select(ledger.c.business_key, ledger.c.state, ledger.c.data)
+                            .where(ledger.c.kind == "order")).all()
+        closed = {m: get_cursor(conn, f"batch:{m.centra_market}/{m.currency or '*'}")
+                  for m in markets}
+    wrong_day, waiting = [], []
+    for key, state, data in rows:
+        snap = data.get("snapshot") or {}
+        market = next((m for m in markets
+                       if m.covers(int(snap.get("market_id", 0)), str(snap.get("currency", "")))),
+                      None)
+        if market is None or not data.get("eligible_at") or not data.get("business_day"):
+            continue
+        day = business_day(datetime.fromisoformat(data["eligible_at"]), market)
+        if data["business_day"] != day.isoformat():
+            wrong_day.append((key, data["eligible_at"], data["business_day"]))
+        last = closed[market]
+        if state == "batch" and last and datetime.fromisoformat(data["eligible_at"]) < \
+                cutoff_instant(date.fromisoformat(last), market):
+            waiting.append((key, data["business_day"], last))
+    assert wrong_day == [], f"orders filed under another business day: {wrong_day[:20]}"
+    assert waiting == [], f"orders of a closed day waiting for a later batch: {waiting[:20]}"

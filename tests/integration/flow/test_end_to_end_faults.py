@@ -33,6 +33,8 @@ from typing import Any
 import pytest
 from e2e_support import (
     Chaos,
+    assert_no_order_waits_for_a_later_day,
+    assert_parked_orders_are_held_and_held_orders_parked,
     cli_env,
     exception_keys_for,
     key_matches,
@@ -145,7 +147,7 @@ def _assert_exceptions_via_cli(config: Path, env: dict[str, str],
             if exc_id not in details:
                 details[exc_id] = run_cli(config, env, "exceptions", "show", str(exc_id),
                                           "--json")
-            if g.number not in details[exc_id]["details"]["orders"]:
+            if g.number not in details[exc_id]["orders"]:
                 unheld.append((g.number, type_, f"{prefix} does not list it"))
     assert unheld == [], f"unpostable orders without their open exception: {unheld[:20]}"
     unexpected = [e for e in open_ if e["type"] not in
@@ -208,6 +210,7 @@ def test_two_thousand_orders_under_faults_on_both_sides_post_exactly_once(
         _assert_posted_once_with_totals(sb, orders)
         _assert_written_back(sb, orders)
         by_type = _assert_exceptions_via_cli(config, env, orders)
+        assert_parked_orders_are_held_and_held_orders_parked(container)
         container.close()
     centra_fired = fired["centra"]["fired"]
     bc_fired = fired["bluecherry"]["fired"]
@@ -263,6 +266,8 @@ def test_daily_batches_post_across_the_cut_off_and_a_late_release_goes_in_the_ne
         sb.clear_faults()
         _assert_posted_once_with_totals(sb, orders)
         _assert_written_back(sb, orders)
+        assert_parked_orders_are_held_and_held_orders_parked(container)
+        assert_no_order_waits_for_a_later_day(container)
         # The late ones went in the next day's batch; the others in day D's.
         with container.db.read() as conn:
             batch_day = {g.number: get_ledger(conn, "order", str(g.number)).data.get(

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from e2e_support import (
+    assert_parked_orders_are_held_and_held_orders_parked,
+)
 
 from seamline.bootstrap import Container
 from seamline_sandbox.generator import GeneratedOrder
@@ -55,13 +58,14 @@ def test_unpostable_orders_are_absent_and_open_exceptions_of_the_expected_type(
     counts = sb.bluecherry_reference_counts()
     held: dict[str, set[int]] = {}
     for e in container.exceptions.list(state="open", limit=1000):
-        held.setdefault(e.type, set()).update(int(n) for n in e.details.get("orders", []))
+        held.setdefault(e.type, set()).update(int(n) for n in e.orders)
     unpostable = [g for g in orders if not g.postable and g.waits_for is None]
     assert unpostable
     for g in unpostable:
         assert counts.get(sb.reference(g), 0) == 0
         assert g.number in held.get(g.expected_exception or "", set()), g.expected_missing
     assert set(held) <= {"MAPPING_MISSING", "UNKNOWN_SKU"}
+    assert_parked_orders_are_held_and_held_orders_parked(container)
 
 
 def test_waiting_orders_post_once_when_released_and_not_before(day: tuple) -> None:

@@ -3,6 +3,7 @@ errors."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,10 +18,11 @@ from seamline.adapters.store.repos import (
     get_ledger,
     get_ledgers,
     merge_ledger_data,
+    orders_held,
     set_cursor,
     upsert_ledger,
 )
-from seamline.adapters.store.schema import audit_log, metadata
+from seamline.adapters.store.schema import audit_log, exceptions, metadata
 from seamline.exceptions import StoreError
 from seamline.services.exceptions import raise_exception, scrub
 
@@ -37,7 +39,39 @@ def test_upgrading_twice_changes_nothing(db: Database) -> None:
     """A second upgrade is a no-op at head."""
     db.upgrade()
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                             marks=pytest.mark.postgres)])
+def test_migrating_to_the_exception_order_relation_keeps_every_held_order(
+    backend: str, request: pytest.FixtureRequest, sqlite_url: str,
+) -> None:
+    """0003 fills the relation from the orders an open exception listed and from the parked
+    ledger rows that name it (an order a lost update dropped from the list is held again), and
+    drops the stored list."""
+    url = sqlite_url if backend == "sqlite" else request.getfixturevalue("make_pg_database")()
+    database = Database(url)
+    try:
+        database.upgrade("0002")
+        when = datetime(2026, 12, 1, tzinfo=UTC)
+        with database.begin() as conn:
+            listed = raise_exception(conn, type="MAPPING_MISSING", owner="ecommerce",
+                                     business_key="mapping:market:6/NOK", message="no market",
+                                     details={"kind": "market", "orders": [1038, 1068]},
+                                     now=when)
+            for number, parks in ((1068, ["mapping:market:6/NOK"]),
+                                  (1069, ["mapping:market:6/NOK"]), (1070, [])):
+                upsert_ledger(conn, "order", str(number), state="parked",
+                              data={"parks": parks}, now=when)
+        database.upgrade()
+        with database.begin() as conn:
+            held = orders_held(conn, [listed])
+            details = conn.execute(sa.select(exceptions.c.details)).scalar()
+        assert held == {listed: ["1038", "1068", "1069"]}
+        assert details == {"kind": "market"}
+    finally:
+        database.dispose()
 
 
 def test_the_partial_unique_indexes_exist_in_the_database(db: Database) -> None:

@@ -16,6 +16,7 @@ from seamline.adapters.store.schema import exceptions as exceptions_table
 from seamline.domain.erp import Customer, MasterData
 from seamline.domain.orders import CentraOrder, OrderStatus
 from seamline.queue import JobQueue, RetryPolicy, TaskRegistry, Worker
+from seamline.services.exceptions import ExceptionService
 from seamline.services.orders import OrderFlow, register_order_tasks
 from seamline.testing.bluecherry import FakeBlueCherry
 from seamline.testing.centra import FakeCentra
@@ -122,7 +123,10 @@ def test_an_unmapped_shipping_option_parks_orders_on_one_exception(env: Env) -> 
     assert len(opened) == 1
     assert opened[0]["owner"] == "ecommerce"
     assert opened[0]["business_key"] == "mapping:shipping_option:pickup-point"
-    assert opened[0]["details"]["orders"] == [1003, 1004]
+    listed = ExceptionService(env.db).list(type="MAPPING_MISSING")
+    assert [e.orders for e in listed] == [(1003, 1004)]
+    assert listed[0].message.endswith("; 2 order(s) wait: 1003, 1004")
+    assert "orders" not in (opened[0]["details"] or {})  # the relation, not a stored list
     assert env.erp.orders == {}
     # The configuration gains the mapping: the orders re-queue themselves and post.
     env.flow.rules = rules(shipping_options={"se-standard": "PNORD", "pickup-point": "PNORD"})
@@ -228,12 +232,52 @@ def test_daily_batch_posts_after_the_cutoff_and_rerunning_posts_nothing_twice(
     assert env.erp.orders == {}
     env.now = datetime(2026, 11, 28, 22, 5, tzinfo=UTC)  # 23:05 in Stockholm
     with env.db.begin() as conn:
+        assert env.flow.run_batches(conn) == 0  # intake has not read past the cut-off yet
+    env.flow.poll(env.db.begin)
+    with env.db.begin() as conn:
         assert env.flow.run_batches(conn) == 1
     env.worker.drain()
     with env.db.begin() as conn:
         env.flow.run_batches(conn, day=date(2026, 11, 28))
     env.worker.drain()
     assert env.erp.count_by_external_reference("centra:1:1011") == 1
+
+
+def test_an_order_placed_before_the_cut_off_but_read_late_posts_in_its_day(
+    sqlite_url: str,
+) -> None:
+    """Intake lags the cut-off: the day's batch waits until intake has read Centra past the
+    cut-off, so the order read late is in that day's batch; an order found only after the day
+    closed posts at once as a straggler of that day, counted late on the batch report."""
+    env = Env(sqlite_url, mode="daily")
+    env.now = datetime(2026, 11, 28, 21, 30, tzinfo=UTC)  # 22:30 in Stockholm
+    _place(env, order(number=1021))
+    env.sync_and_drain()
+    before_cutoff = datetime(2026, 11, 28, 21, 50, tzinfo=UTC)  # 22:50 in Stockholm
+    env.centra.add_order(replace(order(number=1022), updated_at=before_cutoff))
+    env.now = datetime(2026, 11, 28, 22, 5, tzinfo=UTC)  # past the 23:00 cut-off
+    with env.db.begin() as conn:
+        assert env.flow.run_batches(conn) == 0  # intake is behind: the 28th stays open
+        assert env.flow.batch_report(conn, date(2026, 11, 28))[0]["closed_at"] is None
+    env.sync_and_drain()  # intake reads 1022 (and past the cut-off); the batch then closes
+    with env.db.begin() as conn:
+        assert env.flow.run_batches(conn) == 2
+    env.worker.drain()
+    env.sync_and_drain()
+    assert [(env.ledger(n).state, env.ledger(n).data["business_day"]) for n in (1021, 1022)] \
+        == [("synced", "2026-11-28")] * 2
+
+    # Found only after the day closed (Centra showed it late): posts now, in the 28th.
+    env.centra.add_order(replace(order(number=1023), updated_at=before_cutoff))
+    env.now = datetime(2026, 11, 28, 22, 10, tzinfo=UTC)
+    env.flow.fetch(env.db.begin, [1023])
+    env.worker.drain()
+    assert env.erp.count_by_external_reference("centra:1:1023") == 1
+    assert env.ledger(1023).data["business_day"] == "2026-11-28"
+    with env.db.begin() as conn:
+        report = env.flow.batch_report(conn, date(2026, 11, 28))
+    assert [(r["released"], r["late"], r["late_max_s"], r["late_orders"]) for r in report] \
+        == [(2, 1, 600, [1023])]
 
 
 def test_events_queue_intake_records_orders_then_confirms_every_event(env: Env) -> None:

@@ -7,6 +7,7 @@ caller does in that transaction (a ledger change and the job it implies commit t
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,16 +17,30 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import json_dumps
-from seamline.adapters.store.schema import audit_log, cursors, jobs, ledger
+from seamline.adapters.store.schema import (
+    audit_log,
+    cursors,
+    exception_orders,
+    exceptions,
+    jobs,
+    ledger,
+)
 
 __all__ = [
+    "Hold",
     "LedgerEntry",
     "audit",
     "dialect_insert",
     "get_cursor",
     "get_ledger",
     "get_ledgers",
+    "hold_order",
+    "lock_name",
+    "lock_open_exceptions",
     "merge_ledger_data",
+    "open_holds",
+    "orders_held",
+    "release_held_order",
     "requeue_job",
     "set_cursor",
     "upsert_ledger",
@@ -219,13 +234,14 @@ def get_cursor(conn: Connection, name: str) -> str | None:
 
 
 def set_cursor(conn: Connection, name: str, value: str, *, now: datetime | None = None) -> None:
-    """Store ``value`` as cursor ``name`` (insert or replace)."""
+    """Store ``value`` as cursor ``name`` (insert or replace, in one statement: two writers of
+    a new cursor cannot both insert it). A caller that compares before it writes (a cursor
+    that only moves forward) holds ``lock_name(conn, name)`` around the read and the write."""
     now = now or utcnow()
-    done = conn.execute(
-        sa.update(cursors).where(cursors.c.name == name).values(value=value, updated_at=now)
-    ).rowcount
-    if not done:
-        conn.execute(sa.insert(cursors).values(name=name, value=value, updated_at=now))
+    stmt = upsert_insert(conn)(cursors).values(name=name, value=value, updated_at=now)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[cursors.c.name],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}))
 
 
 def audit(  # noqa: PLR0917 - the documented call shape is positional
@@ -282,3 +298,128 @@ def requeue_job(conn: Connection, job_id: int, *, now: datetime | None = None) -
         )
     )
     return True
+
+
+# -- the orders an exception holds -----------------------------------------------------------
+#
+# Parking writes one row per (exception, order) and releasing deletes it, each in the
+# transaction that changes the order's ledger row: two workers parking on one exception at once
+# insert two rows (no read-modify-write of a shared list). Whoever decides "this exception holds
+# no order any more" locks the open exception rows first (``FOR UPDATE`` on PostgreSQL, in
+# business-key order; SQLite serialises writers at ``BEGIN IMMEDIATE``), and a parker holds the
+# same row lock from its count increment until it commits, so the emptiness check always sees a
+# concurrent park.
+
+
+def lock_open_exceptions(
+    conn: Connection, business_keys: Iterable[str] | None, *,
+    types: Iterable[str] | None = None,
+) -> list[tuple[int, str, str]]:
+    """Lock the open exceptions for ``business_keys`` (None: any key; optionally only
+    ``types``), in business key order; returns ``(id, type, business_key)`` of each."""
+    q = (sa.select(exceptions.c.id, exceptions.c.type, exceptions.c.business_key)
+         .where(exceptions.c.state == "open")
+         .order_by(exceptions.c.business_key, exceptions.c.id))
+    if business_keys is not None:
+        keys = sorted(set(business_keys))
+        if not keys:
+            return []
+        q = q.where(exceptions.c.business_key.in_(keys))
+    if types is not None:
+        q = q.where(exceptions.c.type.in_(list(types)))
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(of=exceptions)
+    return [(int(i), str(t), str(k)) for i, t, k in conn.execute(q)]
+
+
+def hold_order(
+    conn: Connection, exception_id: int, order_key: str, *, now: datetime | None = None,
+) -> bool:
+    """Record that exception ``exception_id`` holds order ``order_key`` (a repeat is a no-op);
+    True when the row is new."""
+    stmt = (upsert_insert(conn)(exception_orders)
+            .values(exception_id=exception_id, order_key=order_key,
+                    held_since=now or utcnow())
+            .on_conflict_do_nothing())
+    return bool(conn.execute(stmt).rowcount)
+
+
+def release_held_order(
+    conn: Connection, order_key: str, *, keep: Iterable[int] = (),
+) -> list[int]:
+    """Take order ``order_key`` off every exception that holds it (except ``keep``).
+
+    The open exceptions it leaves are locked first; returns the ids of those that now hold no
+    order at all (the caller decides whether that resolves them).
+    """
+    kept = set(keep)
+    held = conn.execute(
+        sa.select(exception_orders.c.exception_id, exceptions.c.business_key,
+                  exceptions.c.state)
+        .join(exceptions, exceptions.c.id == exception_orders.c.exception_id)
+        .where(exception_orders.c.order_key == order_key)
+    ).all()
+    leaving = [(int(i), str(k), str(st)) for i, k, st in held if int(i) not in kept]
+    if not leaving:
+        return []
+    locked = lock_open_exceptions(conn, [k for _, k, st in leaving if st == "open"])
+    open_ids = {i for i, _, _ in locked} & {i for i, _, _ in leaving}
+    conn.execute(sa.delete(exception_orders).where(
+        exception_orders.c.order_key == order_key,
+        exception_orders.c.exception_id.in_([i for i, _, _ in leaving])))
+    if not open_ids:
+        return []
+    still = set(conn.execute(
+        sa.select(exception_orders.c.exception_id).distinct()
+        .where(exception_orders.c.exception_id.in_(sorted(open_ids)))).scalars())
+    return sorted(open_ids - {int(i) for i in still})
+
+
+def orders_held(conn: Connection, exception_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The orders each exception holds (keys in ``order_key`` order; absent ids hold none)."""
+    ids = sorted(set(exception_ids))
+    out: dict[int, list[str]] = {}
+    if not ids:
+        return out
+    rows = conn.execute(
+        sa.select(exception_orders.c.exception_id, exception_orders.c.order_key)
+        .where(exception_orders.c.exception_id.in_(ids))
+        .order_by(exception_orders.c.exception_id, exception_orders.c.order_key))
+    for exc_id, key in rows:
+        out.setdefault(int(exc_id), []).append(str(key))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An order held by an open exception."""
+
+    exception_id: int
+    type: str
+    business_key: str
+    order_key: str
+
+
+def open_holds(conn: Connection, *, types: Iterable[str] | None = None) -> list[Hold]:
+    """Every (open exception, order) hold, optionally only for exceptions of ``types``."""
+    q = (sa.select(exceptions.c.id, exceptions.c.type, exceptions.c.business_key,
+                   exception_orders.c.order_key)
+         .join(exceptions, exceptions.c.id == exception_orders.c.exception_id)
+         .where(exceptions.c.state == "open")
+         .order_by(exceptions.c.business_key, exception_orders.c.order_key))
+    if types is not None:
+        q = q.where(exceptions.c.type.in_(list(types)))
+    return [Hold(int(i), str(t), str(k), str(o)) for i, t, k, o in conn.execute(q)]
+
+
+def lock_name(conn: Connection, name: str) -> None:
+    """Serialise the transactions that take the lock ``name`` until this one ends.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by a stable hash of the name. SQLite
+    needs none: write transactions run one at a time (``BEGIN IMMEDIATE``).
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+        int.from_bytes(digest, "big", signed=True))))

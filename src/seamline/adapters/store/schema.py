@@ -20,6 +20,7 @@ __all__ = [
     "audit_log",
     "cursors",
     "exception_history",
+    "exception_orders",
     "exceptions",
     "job_events",
     "jobs",
@@ -196,6 +197,18 @@ exception_history = sa.Table(
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
     sa.Column("detail", _NULLABLE_JSON, nullable=True),
+)
+
+#: Which orders an open exception holds (parked on it): one row per (exception, order), written
+#: in the transaction that parks or releases the order. A relation, not a list in ``details``, so
+#: two workers parking on one exception at once cannot overwrite each other's order.
+exception_orders = sa.Table(
+    "exception_orders",
+    metadata,
+    sa.Column("exception_id", sa.Integer, primary_key=True),
+    sa.Column("order_key", sa.String(255), primary_key=True),
+    _ts("held_since"),
+    sa.Index("ix_exception_orders_order_key", "order_key"),
 )
 
 audit_log = sa.Table(

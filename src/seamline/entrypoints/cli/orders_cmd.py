@@ -124,10 +124,16 @@ def post(
             time.sleep(min(pause, 1.0) or 0.05)
         pending = _due_wait(rt, POST_QUEUES)
         states = _ledger_states(rt)
+        report: list[dict[str, Any]] = []
+        if day is not None:
+            with rt.db.read() as conn:
+                report = rt.orders.batch_report(conn, day)
     finally:
         rt.close()
     result = {"batch_released": released, "jobs_run": ran, "ledger": states,
               "jobs_waiting": pending is not None}
+    if day is not None:
+        result["batch_report"] = report
     if as_json:
         print_json(result)
         return
@@ -136,6 +142,10 @@ def post(
                       markup=False)
     print_table([{"state": k, "orders": v} for k, v in sorted(states.items())],
                 ("state", "orders"), empty="no orders on the ledger")
+    if report:
+        print_table(report, ("market", "day", "closed_at:closed", "released", "late",
+                             "late_max_s:late max (s)", "late_mean_s:late mean (s)"),
+                    empty="")
     if pending is not None:
         err_console.print(f"some jobs wait for a later retry (next in {pending:.0f}s); "
                           "`seamline worker` or `seamline run` will post them", markup=False)
@@ -216,6 +226,7 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
         "state": row.state,
         "reason": data.get("reason"),
         "business_day": data.get("business_day"),
+        "late_s": data.get("late_s"),
         "order_no": order_no,
         "posted_at": data.get("posted_at"),
         "posted_how": data.get("posted_how"),
@@ -245,8 +256,8 @@ def show(ctx: typer.Context, number: int, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(story)
         return
-    head = {k: story[k] for k in ("number", "state", "reason", "business_day", "order_no",
-                                  "posted_at", "posted_how", "written_back_at")
+    head = {k: story[k] for k in ("number", "state", "reason", "business_day", "late_s",
+                                  "order_no", "posted_at", "posted_how", "written_back_at")
             if story[k] is not None}
     print_record(head)
     for section in ("centra", "payload", "bluecherry", "line_map"):
