@@ -276,7 +276,7 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
         etable.add_column(col)
     for e in sorted(open_exc, key=lambda e: (e.type, e.business_key)):
         by_type[(e.type, e.owner)] += 1
-        orders_held = [int(x) for x in (e.details or {}).get("orders", [])]
+        orders_held = [int(x) for x in e.orders]
         held[e.type].update(orders_held)
         etable.add_row(*(Text(cell) for cell in (e.type, e.owner, e.business_key,
                                                   ", ".join(str(x) for x in orders_held) or "-")))

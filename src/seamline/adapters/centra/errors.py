@@ -176,8 +176,8 @@ def classify(
         if missing:
             raise SchemaMismatch(
                 f"Centra refused operation {operation}: {', '.join(missing)} not in this "
-                "environment's schema (schema mismatch); run `seamline config check --online` "
-                "and see docs/centra-fields.md", system=SYSTEM, status=status,
+                f"environment's schema (schema mismatch: {text}); run `seamline config check "
+                "--online` and see docs/centra-fields.md", system=SYSTEM, status=status,
                 operation=operation, fields=missing, messages=messages)
         raise PermanentError(f"centra {operation}: {text}", system=SYSTEM, status=status,
                              messages=messages)
