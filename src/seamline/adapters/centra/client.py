@@ -72,9 +72,10 @@ log = logging.getLogger(__name__)
 
 #: Centra's documented maximum for ``limit`` / ``first``.
 MAX_PAGE = 200
-#: Lines read with each order of a page (``erpOrder``'s ``lines(limit: 50)``); a full first
-#: page means the order may have more, read with ``order_lines``.
-LINES_FIRST_PAGE = 50
+#: Lines read with each order of a page (``erpOrder``'s ``lines(limit: 10)``: nested lists
+#: multiply a query's complexity); a full first page means the order may have more, read again
+#: with ``order_lines``, 200 a page.
+LINES_FIRST_PAGE = 10
 #: Sizes per ``setStock`` mutation (no documented limit; many per call saves mutation tokens).
 STOCK_CHUNK = 100
 #: Complexity estimate per order node (settled against ``extensions.complexity`` afterwards).
