@@ -113,6 +113,12 @@ def _explicit_orders(sb: Sandboxes) -> list[GeneratedOrder]:
          "waiting_for_payment": True},
         {"market_id": 2, "lines": [{"sku": sellable[13].sku, "quantity": 1}],    # DE, voucher
          "voucher_percent": 15, "waiting_for_payment": True},
+        {"market_id": 3, "lines": [{"sku": i.sku, "quantity": 1}                 # GB, 25 lines
+                                   for i in sellable[20:45]]},
+        {"market_id": 2, "lines": [{"sku": sellable[15].sku, "quantity": 2}],    # DE, handling
+         "handling": "2.50"},
+        {"market_id": 5, "lines": [{"sku": sellable[17].sku, "quantity": 1}],    # US, exempt
+         "tax_exempt": True},
     ]
     return [sb.place_order(s) for s in specs]
 
@@ -160,6 +166,7 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
             out.print(f"  Store               {settings.store.database_url}")
             out.print("  Time is simulated: one clock shared by both sandboxes and Seamline is "
                       "moved forward between waves and past the 23:00 cut-off.")
+            _schema_check(container, result)
             per_wave = [n // len(WAVES) + (1 if i < n % len(WAVES) else 0)
                         for i in range(len(WAVES))]
             with Progress(SpinnerColumn(), TextColumn("{task.description}"),
@@ -197,6 +204,49 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
         finally:
             container.close()
     return result
+
+
+def _schema_check(container: Container, result: DemoResult) -> None:
+    """The preflight `config check --online` and start-up run: every GraphQL operation
+    Seamline sends, against the schema the Centra sandbox serves and the token's rights."""
+    from seamline.adapters.centra import queries  # noqa: PLC0415
+
+    check = getattr(container.centra, "check_schema", None)
+    if not callable(check):
+        return
+    problems = check()
+    total = len(queries.operation_names())
+    refused = {p.operation for p in problems}
+    out.print(f"  Centra schema check: {total - len(refused)} of {total} operations valid "
+              "against the schema Centra serves, every read allowed to the token"
+              if not problems else f"  Centra schema check: {len(problems)} problem(s)")
+    result.check("every Centra operation valid against the served schema", not problems,
+                 "; ".join(p.line() for p in problems[:3]))
+
+
+def _charges(sb: Sandboxes, result: DemoResult, bc_orders: list[dict[str, Any]]) -> None:
+    """Handling fees, long orders and tax-exempt orders, as Centra charged them."""
+    by_ref = {str(o["external_reference"]): o for o in bc_orders}
+    handled = [g for g in result.orders if g.postable and any(
+        t == "HANDLING" for t, _, _ in g.expected_charges)]
+    wrong = []
+    for g in handled:
+        bc = by_ref.get(sb.reference(g))
+        fees = [c for c in (bc or {}).get("charges", []) if c["type"] == "HANDLING"]
+        want = next(a for t, a, _ in g.expected_charges if t == "HANDLING")
+        if bc is not None and (len(fees) != 1 or Decimal(fees[0]["amount"]) != want):
+            wrong.append(g.number)
+    exempt = [g for g in result.orders if g.postable and g.tax_exempt]
+    exempt_ok = [g for g in exempt if (o := by_ref.get(sb.reference(g))) is not None
+                 and o["prices_include_tax"] is False and Decimal(o["totals"]["tax"]) == 0]
+    longest = max((len(o["lines"]) for o in bc_orders), default=0)
+    out.print(f"Charges and tax (read from the BlueCherry sandbox): {len(handled)} orders with "
+              f"a handling fee posted a HANDLING charge; {len(exempt_ok)} of {len(exempt)} "
+              f"tax-exempt US orders posted tax-exclusive with no tax; the longest order posted "
+              f"{longest} lines.")
+    result.check("handling fees posted as HANDLING charges", not wrong, str(wrong[:10]))
+    result.check("tax-exempt orders posted in their market's tax mode",
+                 len(exempt_ok) == len(exempt))
 
 
 def _ledger_states(container: Container) -> dict[str, int]:
@@ -309,6 +359,7 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
                  f"wrong or missing: {wrong_ids[:10]}" if wrong_ids else "")
     result.check("posted PENDING orders confirmed in Centra", not unconfirmed,
                  str(unconfirmed[:10]))
+    _charges(sb, result, bc_orders)
     waited = [g for g in result.orders if g.waits_for and g.postable]
     out.print(f"Held or unpaid at first, released at 20:00 and then posted once: "
               f"{sum(1 for g in waited if counts.get(sb.reference(g), 0) == 1)} of "

@@ -105,19 +105,22 @@ def complexity(doc: DocumentNode, op: OperationDefinitionNode,
                 if node.name.value == "freeToAllocateQuantity":
                     continue
                 mult = 1
+                limited = False
                 for arg in node.arguments or ():
                     if arg.name.value in ("limit", "first", "last"):
                         v = getattr(arg.value, "value", None)
                         if v is None and hasattr(arg.value, "name"):
                             v = variables.get(arg.value.name.value)
                         try:
-                            mult = max(1, min(200, int(v))) if v is not None else mult
+                            if v is not None:
+                                mult, limited = max(1, min(200, int(v))), True
                         except (TypeError, ValueError):
                             mult = 1
                 inner = count(node.selection_set, depth + 1)
-                if node.selection_set is not None and mult == 1 and node.name.value in (
+                # A list asked for without a limit costs its default page (20).
+                if node.selection_set is not None and not limited and node.name.value in (
                         "orders", "lines", "shipments", "stock", "productSizes", "events"):
-                    mult = 20 if node.name.value != "lines" else 5
+                    mult = 20
                 total += 1 + inner * mult
             elif isinstance(node, InlineFragmentNode):
                 total += count(node.selection_set, depth + 1)

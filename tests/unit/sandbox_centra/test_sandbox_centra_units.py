@@ -135,3 +135,20 @@ def test_hiding_an_unknown_field_or_an_interface_field_on_its_implementation_is_
     assert "externalId" not in flt.fields
     full = build_schema()
     assert "lines" in full.get_type("Order").fields  # type: ignore[union-attr]
+
+
+def test_complexity_multiplies_a_list_by_its_limit_and_an_unlimited_one_by_twenty() -> None:
+    """limit: 1 costs one item (not the default page); no limit costs Centra's default 20."""
+    from graphql import OperationDefinitionNode, parse
+
+    from seamline_sandbox.centra.app import complexity
+
+    def cost(query: str) -> int:
+        doc = parse(query)
+        op = next(d for d in doc.definitions if isinstance(d, OperationDefinitionNode))
+        return complexity(doc, op, {})
+
+    one = cost("{ orders(limit: 1) { number lines(limit: 200) { id } } }")
+    unlimited = cost("{ orders { number lines { id } } }")
+    assert one == 1 + (1 + 1 + 200 * 1)
+    assert unlimited == 1 + 20 * (1 + 1 + 20 * 1)
