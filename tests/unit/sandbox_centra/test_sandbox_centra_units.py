@@ -6,8 +6,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from graphql import GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
+from graphql import (
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+    parse,
+)
 
+from seamline_sandbox.centra.app import complexity
 from seamline_sandbox.centra.ratelimit import RateLimiter
 from seamline_sandbox.centra.resolvers import build_schema, php_date, to_float
 from seamline_sandbox.centra.webhooks import encode_body, sign
@@ -139,10 +146,6 @@ def test_hiding_an_unknown_field_or_an_interface_field_on_its_implementation_is_
 
 def test_complexity_multiplies_a_list_by_its_limit_and_an_unlimited_one_by_twenty() -> None:
     """limit: 1 costs one item (not the default page); no limit costs Centra's default 20."""
-    from graphql import OperationDefinitionNode, parse
-
-    from seamline_sandbox.centra.app import complexity
-
     def cost(query: str) -> int:
         doc = parse(query)
         op = next(d for d in doc.definitions if isinstance(d, OperationDefinitionNode))
