@@ -172,6 +172,8 @@ class SchemaMismatch(PermanentError):
     def __init__(self, message: str | None = None, *, operation: str = "",
                  fields: Sequence[str] = (), **details: Any) -> None:
         super().__init__(message, operation=operation, fields=list(fields), **details)
+        #: One exception for the cause, whichever job met it (the schema guard's key).
+        self.exception_key = "centra:schema"
         #: The operation refused (the adapter's document name).
         self.operation = operation
         #: What the schema lacks, as ``Type.field`` (or the server's message when unparsed).

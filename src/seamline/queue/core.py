@@ -341,7 +341,10 @@ class JobQueue:
                     type=decision.exception_type or "INTERNAL_ERROR",
                     owner=decision.owner or "integrator",
                     severity=getattr(exc, "severity", "error"),
-                    business_key=job.business_key or f"job:{job.id}",
+                    # An error may name the key it belongs to (one exception for one cause,
+                    # whichever job met it), else the job's business key.
+                    business_key=(getattr(exc, "exception_key", None) or job.business_key
+                                  or f"job:{job.id}"),
                     message=decision.reason,
                     details=details,
                     payload=job.args,

@@ -10,6 +10,7 @@ from orderkit import order
 from test_order_flow import Env
 
 from seamline.adapters.centra.schema_check import SchemaProblem
+from seamline.exceptions import SchemaMismatch
 from seamline.services.centra_guard import CentraSchemaGuard, register_guard_tasks
 
 
@@ -78,3 +79,27 @@ def test_a_gateway_that_cannot_introspect_is_never_parked(sqlite_url: str) -> No
     register_guard_tasks(env.registry, lambda: CentraSchemaGuard(env.centra))
     _check(env)
     assert env.open_exceptions() == []
+
+
+def test_a_poll_refused_for_a_missing_field_is_one_exception_however_often_it_runs(
+    sqlite_url: str,
+) -> None:
+    """Item 7: not raw GraphQL in EXTERNAL_ERROR per poll, but one CENTRA_SCHEMA_MISMATCH for
+    the integrator naming the field and the operation, counted on each repeat."""
+    env = Env(sqlite_url)
+
+    def refuse(**_: object) -> list[object]:
+        raise SchemaMismatch(
+            "Centra refused operation orders_updated: Order.externalId not in this "
+            "environment's schema (schema mismatch: Cannot query field \"externalId\" on type "
+            "\"Order\".)", system="centra", operation="orders_updated",
+            fields=["Order.externalId"])
+
+    env.centra.iter_orders = refuse  # type: ignore[method-assign]
+    for _ in range(3):
+        _run(env, "orders.poll")
+    (exc,) = env.open_exceptions()
+    assert (exc["type"], exc["owner"], exc["business_key"], exc["count"]) == (
+        "CENTRA_SCHEMA_MISMATCH", "integrator", "centra:schema", 3)
+    assert "Order.externalId" in exc["message"]
+    assert "orders_updated" in exc["message"]
