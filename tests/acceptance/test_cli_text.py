@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from seamline.adapters.store import Database
 from seamline.config import load_settings
 from seamline.entrypoints.cli import build_app
+from seamline.entrypoints.cli._state import out_console
 from seamline.entrypoints.cli.config_cmd import summary
 from seamline.services.exceptions import raise_exception
 
@@ -93,6 +94,8 @@ def test_table_cells_keep_square_brackets(tmp_path: Path, monkeypatch: pytest.Mo
         raise_exception(conn, type="MAPPING_MISSING", owner="ecommerce",
                         business_key="path", message="under C:\\")
     db.dispose()
+    # The CLI's console is created once per process: another test may have fixed its width.
+    monkeypatch.setattr(out_console, "_width", 300)
     result = CliRunner().invoke(build_app(plugins=False), ["exceptions", "list"],
                                 env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
