@@ -209,16 +209,19 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
 def _schema_check(container: Container, result: DemoResult) -> None:
     """The preflight `config check --online` and start-up run: every GraphQL operation
     Seamline sends, against the schema the Centra sandbox serves and the token's rights."""
-    from seamline.adapters.centra import queries  # noqa: PLC0415
+    from seamline.adapters.centra.schema_check import (  # noqa: PLC0415
+        ACTIVE_FLOWS,
+        FLOW_OPERATIONS,
+    )
 
     check = getattr(container.centra, "check_schema", None)
     if not callable(check):
         return
     problems = check()
-    total = len(queries.operation_names())
+    total = len({op for f in ACTIVE_FLOWS for op in FLOW_OPERATIONS[f]})
     refused = {p.operation for p in problems}
-    out.print(f"  Centra schema check: {total - len(refused)} of {total} operations valid "
-              "against the schema Centra serves, every read allowed to the token"
+    out.print(f"  Centra schema check: {total - len(refused)} of {total} order-flow operations "
+              "valid against the schema Centra serves, every read allowed to the token"
               if not problems else f"  Centra schema check: {len(problems)} problem(s)")
     result.check("every Centra operation valid against the served schema", not problems,
                  "; ".join(p.line() for p in problems[:3]))
