@@ -76,6 +76,8 @@ class CentraSettings(_Section):
     webhook_secret: SecretStr | None = None
     #: Seconds a webhook signature stays acceptable.
     webhook_tolerance_s: int = Field(300, ge=1)
+    #: Webhook bodies over this many bytes are refused unread (413).
+    webhook_max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)
     timeout_s: float = Field(10.0, gt=0)
     page_size: int = Field(100, ge=1, le=200)
     #: Integration name (the events queue and id conversions are per integration).
@@ -200,6 +202,8 @@ class ScheduleEntry(_Section):
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8700, ge=0, le=65535)
+    #: Any request body over this many bytes is refused unread (413), on every route.
+    max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)
 
 
 class AlertSettings(_Section):

@@ -55,8 +55,9 @@ def test_a_signed_order_notice_enqueues_one_fetch_per_order(served: tuple) -> No
     ]})
     body = "payload=" + quote(payload)
     url = f"{server.url}/webhooks/centra"
-    assert httpx.post(url, content=body, headers=_signed(body)).status_code == 200
-    assert httpx.post(url, content=body, headers=_signed(body)).status_code == 200
+    now = int(time.time())
+    assert httpx.post(url, content=body, headers=_signed(body, t=now)).status_code == 200
+    assert httpx.post(url, content=body, headers=_signed(body, t=now - 1)).status_code == 200
     jobs = _fetch_jobs(rt)
     assert sorted(j.args["numbers"][0] for j in jobs) == [1201, 1202]
 
@@ -70,3 +71,40 @@ def test_a_forged_or_stale_notice_is_refused_and_enqueues_nothing(served: tuple)
     stale = httpx.post(url, content=body, headers=_signed(body, t=int(time.time()) - 3600))
     assert (forged.status_code, stale.status_code) == (401, 401)
     assert _fetch_jobs(rt) == []
+
+
+def test_a_replay_is_refused_even_by_another_web_process_on_the_same_store(
+    served: tuple, sqlite_url: str,  # type: ignore[type-arg]
+) -> None:
+    """The store remembers each verified signature: a second app on the same database (another
+    process, or this one restarted) answers the replay 409 and enqueues nothing more."""
+    server, rt = served
+    body = "payload=" + quote(json.dumps({"type": "order", "action": "insert", "id": 3301}))
+    hdrs = _signed(body)
+    assert httpx.post(f"{server.url}/webhooks/centra", content=body,
+                      headers=hdrs).status_code == 200
+    settings = load_settings(env={"SEAMLINE_DATABASE_URL": sqlite_url,
+                                  "SEAMLINE_CENTRA_WEBHOOK_SECRET": SECRET})
+    other = build(settings, centra=FakeCentra(), erp=FakeBlueCherry())
+    app = create_app(settings, other.db, queue=other.queue, routers=web_routers(settings, other))
+    with ServerThread(app) as second:
+        again = httpx.post(f"{second.url}/webhooks/centra", content=body, headers=hdrs)
+    other.close()
+    assert again.status_code == 409
+    assert [j.args["numbers"][0] for j in _fetch_jobs(rt)] == [3301]
+
+
+def test_every_route_refuses_a_body_over_the_web_limit(served: tuple) -> None:  # type: ignore[type-arg]
+    """A body over [web].max_body_bytes is a 413 on any route, declared or streamed."""
+    server, _rt = served
+
+    def chunks() -> object:
+        for _ in range(2000):
+            yield b"{" * 1024
+
+    for path in ("/", "/healthz", "/metrics", "/no-such-route"):
+        declared = httpx.post(f"{server.url}{path}", content=b"{" * 1_000_001)
+        assert declared.status_code == 413, path
+    streamed = httpx.post(f"{server.url}/webhooks/centra", content=chunks(),  # type: ignore[arg-type]
+                          headers=_signed("x"))
+    assert streamed.status_code == 413

@@ -39,7 +39,7 @@ def test_upgrading_twice_changes_nothing(db: Database) -> None:
     """A second upgrade is a no-op at head."""
     db.upgrade()
     with db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import string
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -13,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seamline.adapters.centra.webhooks import (
+    MemoryReplayGuard,
     WebhookError,
     parse_webhook_body,
     sign,
@@ -50,9 +53,9 @@ class Client:
         return asyncio.run(go())
 
 
-def app_with(received: list[list[CentraEvent]]) -> Client:
+def app_with(received: list[list[CentraEvent]], **kw: Any) -> Client:
     app = FastAPI()
-    app.include_router(webhook_router(SECRET, 300, received.append, clock=lambda: NOW),
+    app.include_router(webhook_router(SECRET, 300, received.append, clock=lambda: NOW, **kw),
                        prefix="/webhooks/centra")
     return Client(app)
 
@@ -156,13 +159,128 @@ _header_text = st.text(alphabet=string.printable, max_size=120)
        sign_it=st.booleans())
 def test_the_endpoint_never_answers_500_whatever_arrives(body: bytes, sig: str | None,
                                                          sign_it: bool) -> None:
-    """Fuzzed bodies and headers only ever give 200, 400 or 401."""
+    """Fuzzed bodies and headers only ever give 200, 400, 401 or 409."""
     hdrs: dict[str, str] = {}
     if sign_it:
         hdrs = headers(body)
     elif sig is not None:
         hdrs = {"X-Centra-Signature": sig.replace("\n", " ").replace("\r", " ")}
     r = _client.post("/webhooks/centra", content=body, headers=hdrs)
-    assert r.status_code in (200, 400, 401)
+    # 409: hypothesis may send one signed body twice, and the second is a replay.
+    assert r.status_code in (200, 400, 401, 409)
     if not sign_it:
         assert r.status_code == 401
+
+
+def test_a_replayed_signed_request_is_refused_within_the_window_and_records_once() -> None:
+    """The same signed request twice: the first is recorded, the second is a 409 replay."""
+    received: list[list[CentraEvent]] = []
+    client = app_with(received)
+    body = body_for('{"type":"order","action":"update","id":41}')
+    first = client.post("/webhooks/centra", content=body, headers=headers(body))
+    again = client.post("/webhooks/centra", content=body, headers=headers(body))
+    assert (first.status_code, again.status_code) == (200, 409)
+    assert "already received" in again.json()["error"]
+    assert len(received) == 1
+    # Centra's own retry is signed anew (another timestamp): that one is accepted.
+    fresh = client.post("/webhooks/centra", content=body, headers=headers(body, t=NOW + 1))
+    assert fresh.status_code == 200
+
+
+def test_a_request_whose_recording_failed_may_be_sent_again() -> None:
+    """A 503 forgets the signature, so the sender's identical retry is not a replay."""
+    calls: list[int] = []
+
+    def flaky(events: list[CentraEvent]) -> None:
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise RuntimeError("db down")
+
+    app = FastAPI()
+    app.include_router(webhook_router(SECRET, 300, flaky, clock=lambda: NOW),
+                       prefix="/webhooks/centra")
+    body = body_for('{"type":"order","action":"update","id":5}')
+    codes = [Client(app).post("/webhooks/centra", content=body, headers=headers(body)).status_code
+             for _ in range(2)]
+    assert codes == [503, 200]
+
+
+def test_the_memory_guard_forgets_a_signature_once_its_window_has_closed() -> None:
+    """A remembered key blocks until it expires, then may be claimed again."""
+    guard = MemoryReplayGuard()
+    assert guard.claim("k", now=100, expires_at=400)
+    assert not guard.claim("k", now=399, expires_at=700)
+    assert guard.claim("k", now=401, expires_at=700)
+
+
+def test_a_body_declared_over_the_limit_is_refused_before_anything_else() -> None:
+    """Content-Length over the limit: 413, whether signed or not."""
+    client = app_with([], max_body_bytes=2048)
+    big = b"payload=" + b"x" * 3000
+    for hdrs in ({}, headers(big)):
+        r = client.post("/webhooks/centra", content=big, headers=hdrs)
+        assert r.status_code == 413, hdrs
+
+
+def test_a_streamed_body_is_read_only_up_to_the_limit() -> None:
+    """Without Content-Length (chunked), reading stops at the limit: 413, and the rest of the
+    stream is never asked for."""
+    pulled: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(1000):
+            pulled.append(i)
+            yield b"x" * 1024
+
+    app = FastAPI()
+    app.include_router(webhook_router(SECRET, 300, lambda e: None, clock=lambda: NOW,
+                                      max_body_bytes=4096), prefix="/webhooks/centra")
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.post("/webhooks/centra", content=chunks(),
+                                headers={"X-Centra-Signature": f"t={NOW},v1=00"})
+
+    r = asyncio.run(go())
+    assert r.status_code == 413
+    assert len(pulled) < 10
+
+
+def test_an_unsigned_request_is_refused_without_reading_its_body() -> None:
+    """No signature header: 401 before the body is read at all."""
+    pulled: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(100):
+            pulled.append(i)
+            yield b"x" * 1024
+
+    app = FastAPI()
+    app.include_router(webhook_router(SECRET, 300, lambda e: None, clock=lambda: NOW),
+                       prefix="/webhooks/centra")
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.post("/webhooks/centra", content=chunks())
+
+    assert asyncio.run(go()).status_code == 401
+    assert len(pulled) <= 1  # the transport may buffer the first chunk; the app reads none
+
+
+@pytest.mark.parametrize("bad_id", [
+    '"' + "9" * 5000 + '"', "9" * 5000, "9" * 25, str(2**53 + 1), "0", "-3", "1.5", '"12a"',
+    "true", "null", '""',
+])
+def test_one_bad_event_is_rejected_and_the_others_are_recorded(bad_id: str) -> None:
+    """An id outside 1..2^53 (or not an integer) rejects that event only; the answer names it."""
+    received: list[list[CentraEvent]] = []
+    body = body_for('{"events":[{"type":"order","action":"insert","id":11},'
+                    f'{{"type":"order","action":"insert","id":{bad_id}}},'
+                    '{"type":"order","action":"update","id":"9007199254740992"}]}')
+    r = app_with(received).post("/webhooks/centra", content=body, headers=headers(body))
+    assert r.status_code == 200
+    assert r.json()["received"] == 2
+    assert r.json()["rejected"] == [{"index": 1, "reason": "event id is not an integer in 1..2^53"}]
+    assert [e.object_reference for e in received[0]] == ["11", "9007199254740992"]

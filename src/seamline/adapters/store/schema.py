@@ -28,6 +28,7 @@ __all__ = [
     "metadata",
     "rate_buckets",
     "schedule_ticks",
+    "webhook_signatures",
 ]
 
 JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled")
@@ -242,4 +243,14 @@ rate_buckets = sa.Table(
     # A token count and a monotonic-ish epoch second: not money, so floats are right here.
     sa.Column("tokens", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+#: Verified webhook signatures, each kept until its tolerance window closes, so a captured
+#: request is accepted once (every web process sharing this database sees the same list).
+webhook_signatures = sa.Table(
+    "webhook_signatures",
+    metadata,
+    sa.Column("signature", sa.String(64), primary_key=True),
+    # Epoch seconds, compared with the webhook's own signed Unix timestamp.
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
 )

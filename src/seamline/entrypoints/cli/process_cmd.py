@@ -175,17 +175,21 @@ def register_process_commands(app: typer.Typer) -> None:
 def web_routers(settings: Settings, rt: Any) -> list[Any]:
     """Routers that ``run`` mounts besides the dashboard: the Centra webhook receiver at
     ``/webhooks/centra`` when ``SEAMLINE_CENTRA_WEBHOOK_SECRET`` is set (each verified notice
-    enqueues a fetch of the orders it names; polling stays on as the safety net)."""
+    enqueues a fetch of the orders it names; polling stays on as the safety net). Replays are
+    refused through the store, so every web process on one database sees the same signatures."""
     secret = settings.centra.webhook_secret
     if secret is None or not secret.get_secret_value():
         return []
     from seamline.adapters.centra.webhooks import webhook_router  # noqa: PLC0415 - lazy
+    from seamline.adapters.store.replays import StoreReplayGuard  # noqa: PLC0415 - lazy
 
     def on_events(events: list[Any]) -> None:
         rt.orders.enqueue_fetch(events)
 
     return [webhook_router(secret, settings.centra.webhook_tolerance_s, on_events,
-                           path="/webhooks/centra")]
+                           path="/webhooks/centra",
+                           max_body_bytes=settings.centra.webhook_max_body_bytes,
+                           replay_guard=StoreReplayGuard(rt.db))]
 
 
 def _web_server(settings: Settings, rt: Any, *, host: str | None, port: int | None) -> Any:

@@ -5,6 +5,8 @@
   ``seamline_exceptions_open{type,owner}``, read from the store at scrape time.
 - ``GET /``         a small server-rendered page: queue counts and open exceptions.
 
+Every request body, on every route, is limited to ``[web].max_body_bytes`` (413 beyond it).
+
 Other parts of Seamline add their own routes by passing routers (``routers=[...]``) or by
 ``app.include_router(...)`` on the returned app (the Centra webhook lives in its own router).
 """
@@ -28,6 +30,8 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
+
+from .limits import BodyLimitMiddleware
 
 __all__ = ["DashboardSource", "JobCount", "StoreDashboardSource", "create_app"]
 
@@ -161,6 +165,7 @@ def create_app(
     data: DashboardSource = source
 
     app = FastAPI(title="Seamline", version=__version__, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.web.max_body_bytes)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(data))
     app.state.settings = settings
