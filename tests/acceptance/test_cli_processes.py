@@ -20,6 +20,9 @@ SEAMLINE = Path(sys.executable).with_name("seamline")
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEAMLINE_")}
     env["SEAMLINE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'seamline.db'}"
+    # Credentials are required to start (nothing answers at the example's URLs: the jobs wait).
+    env["SEAMLINE_CENTRA_TOKEN"] = "tok-test"
+    env["SEAMLINE_BLUECHERRY_API_KEY"] = "key-test"
     return env
 
 
@@ -75,8 +78,8 @@ def test_a_worker_stops_with_exit_0_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_run_serves_the_dashboard_and_stops_with_exit_0_on_sigterm(tmp_path: Path) -> None:
-    """`seamline run` prints the dashboard URL, answers /healthz, shows the missing Centra token
-    as an integrator's exception on the dashboard, and exits 0 on SIGTERM."""
+    """`seamline run` prints the dashboard URL, answers /healthz and the dashboard, and exits 0
+    on SIGTERM."""
     port = _free_port()
     proc = _start(tmp_path, "run", "--port", str(port))
     url = f"http://127.0.0.1:{port}"
@@ -88,16 +91,11 @@ def test_run_serves_the_dashboard_and_stops_with_exit_0_on_sigterm(tmp_path: Pat
             break
         except httpx.TransportError:
             time.sleep(0.1)
-    # No SEAMLINE_CENTRA_TOKEN: the scheduled poll cannot run and says why, for the integrator.
     page = httpx.get(f"{url}/", timeout=5)
-    while time.monotonic() < deadline and "CONFIG_INVALID" not in page.text:
-        time.sleep(0.2)
-        page = httpx.get(f"{url}/", timeout=5)
     code, out, err = _stop(proc)
     assert health is not None, err
     assert health.json()["status"] == "ok"
-    assert "CONFIG_INVALID" in page.text
-    assert "SEAMLINE_CENTRA_TOKEN" in page.text
+    assert page.status_code == 200
     assert f"Dashboard: {url}/" in out
     assert code == 0, err
     assert "Traceback" not in err

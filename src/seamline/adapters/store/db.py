@@ -10,6 +10,7 @@ psycopg 3 (``postgresql+psycopg://``; a bare ``postgresql://`` is taken to mean 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -179,6 +180,35 @@ class Database:
             f"cannot use SQLite database {where}: {_first(text)} — does the directory exist and "
             f"is it writable? {_HINT}"
         )
+
+    def migration_state(self) -> tuple[str | None, str]:
+        """(the database's Alembic revision or None when never migrated, the latest revision)."""
+        # Alembic logs its set-up at INFO; reading a revision is not worth a line in the log.
+        alembic_log = logging.getLogger("alembic")
+        level = alembic_log.level
+        alembic_log.setLevel(logging.WARNING)
+        try:
+            from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - only here
+            from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+            head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+            assert head is not None  # the package ships its migrations
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+        except sa.exc.DBAPIError as exc:
+            raise StoreError(self._reason(exc)) from None
+        finally:
+            alembic_log.setLevel(level)
+        return current, head
+
+    def require_latest(self) -> None:
+        """Raise ``StoreError`` (one line: run ``seamline db upgrade``) unless migrated to head."""
+        current, head = self.migration_state()
+        if current == head:
+            return
+        state = ("has no Seamline tables" if current is None
+                 else f"is at revision {current}, not the latest ({head})")
+        raise StoreError(f"database {self.safe_url} {state}: run `seamline db upgrade`")
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply the packaged Alembic migrations up to ``revision``."""

@@ -2,11 +2,19 @@
 
 SIGTERM or SIGINT sets a stop event: the worker finishes or releases the jobs it holds, the
 scheduler stops ticking, the web server closes, and the process exits 0.
+
+None of them starts when it cannot work; each refusal is one line and an exit code:
+credentials missing (2: worker, run), ``--host`` beyond loopback without ``--insecure`` (2),
+the database unreachable or not at the latest migration (3: run ``seamline db upgrade``), the
+web port taken (1, naming it). ``run`` binds its port before it says it is running.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,14 +25,22 @@ import typer
 from rich.markup import escape
 
 from seamline.config import Settings
-from seamline.exceptions import ConfigError
+from seamline.exceptions import ConfigError, SeamlineError
 from seamline.logging import get_logger
 from seamline.schedules import schedules_with_defaults
 
 from ._state import err_console, out_console, state
 from ._wiring import build_runtime
 
-__all__ = ["parse_queues", "register_process_commands", "stop_on_signals"]
+__all__ = [
+    "PortInUse",
+    "bind_web_socket",
+    "is_loopback",
+    "parse_queues",
+    "register_process_commands",
+    "require_credentials",
+    "stop_on_signals",
+]
 
 log = get_logger("seamline.cli")
 
@@ -62,6 +78,56 @@ def parse_queues(raw: str | None, known: set[str]) -> list[str] | None:
             f"{', '.join(sorted(known))} (add one under [queues.concurrency] in the config)"
         )
     return names
+
+
+class PortInUse(SeamlineError):
+    """The web port is taken by another process (exit 1)."""
+
+
+def require_credentials(settings: Settings) -> None:
+    """``ConfigError`` (one line, exit 2) naming every credential the flows need but lack."""
+    missing = []
+    if settings.centra.token is None or not settings.centra.token.get_secret_value():
+        missing.append("SEAMLINE_CENTRA_TOKEN")
+    if settings.bluecherry.api_key is None or not settings.bluecherry.api_key.get_secret_value():
+        missing.append("SEAMLINE_BLUECHERRY_API_KEY")
+    if missing:
+        raise ConfigError(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set; set "
+            f"{'it' if len(missing) == 1 else 'them'} in the environment or the secrets file "
+            "(SEAMLINE_SECRETS_FILE), then start again"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_web_socket(host: str, port: int) -> socket.socket:
+    """The listening socket for the web server, bound now; ``PortInUse`` (exit 1) if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"web port {port} on {host} is in use by another program; stop it (`ss -ltnp "
+                f"'sport = :{port}'` shows which) or choose another with --port / [web].port"
+            ) from None
+        raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                        "check --host / [web].host and --port / [web].port") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 QueuesOpt = Annotated[
@@ -113,6 +179,8 @@ def register_process_commands(app: typer.Typer) -> None:
         st.setup_logging()
         rt = build_runtime(settings)
         names = parse_queues(queues, rt.known_queues())
+        require_credentials(settings)
+        rt.db.require_latest()
         stop = threading.Event()
         with stop_on_signals(stop):
             log.info("worker started", queues=names or "all", database=rt.db.safe_url)
@@ -126,6 +194,7 @@ def register_process_commands(app: typer.Typer) -> None:
         settings = st.settings()
         st.setup_logging()
         rt = build_runtime(settings)
+        rt.db.require_latest()
         stop = threading.Event()
         with stop_on_signals(stop):
             log.info("scheduler started", schedules=sorted(schedules_with_defaults(settings)))
@@ -134,24 +203,38 @@ def register_process_commands(app: typer.Typer) -> None:
 
     @app.command("run")
     def run(
-        ctx: typer.Context, queues: QueuesOpt = None, concurrency: ConcurrencyOpt = None,
+        ctx: typer.Context, *, queues: QueuesOpt = None, concurrency: ConcurrencyOpt = None,
         host: Annotated[str | None, typer.Option(
             help=escape("Web host (default [web].host)."))] = None,
         port: Annotated[int | None, typer.Option(
             help=escape("Web port (default [web].port)."))] = None,
+        insecure: Annotated[bool, typer.Option(
+            "--insecure",
+            help=escape("Allow a --host beyond loopback although the dashboard has no sign-in."),
+        )] = False,
     ) -> None:
         """Worker + scheduler + web dashboard in one process (the embedded default)."""
         st = state(ctx)
         settings = st.settings()
         st.setup_logging()
+        web_host = host or settings.web.host
+        web_port = settings.web.port if port is None else port
+        if not is_loopback(web_host) and not insecure:
+            raise ConfigError(
+                f"--host {web_host} would serve the dashboard beyond this machine, and it has no "
+                "sign-in yet; keep 127.0.0.1 (behind an authenticating proxy) or add --insecure"
+            )
         rt = build_runtime(settings)
         names = parse_queues(queues, rt.known_queues())
+        require_credentials(settings)
+        rt.db.require_latest()
+        sock = bind_web_socket(web_host, web_port)
         stop = threading.Event()
-        server = _web_server(settings, rt, host=host, port=port)
+        server = _web_server(settings, rt, host=web_host, port=sock.getsockname()[1])
         url = f"http://{server.config.host}:{server.config.port}/"
 
         def serve() -> None:
-            server.run()
+            server.run(sockets=[sock])
 
         def watch_web() -> None:
             stop.wait()
