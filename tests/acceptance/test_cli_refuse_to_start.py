@@ -108,15 +108,15 @@ def test_run_beyond_loopback_needs_insecure(tmp_path: Path) -> None:
     """--host 0.0.0.0 without --insecure: exit 2, one line; with --insecure the host check
     passes (shown here by reaching the port check on a port the test holds)."""
     _migrate(tmp_path)
-    refused = _seamline(tmp_path, "run", "--host", "0.0.0.0",  # noqa: S104 - the point
+    refused = _seamline(tmp_path, "run", "--host", "0.0.0.0",
                         env=_env(tmp_path, **CREDENTIALS))
     assert refused.returncode == 2, refused.stderr
     assert "add --insecure" in _one_line(refused)
     with socket.socket() as holder:
-        holder.bind(("0.0.0.0", 0))  # noqa: S104 - the point
+        holder.bind(("0.0.0.0", 0))
         holder.listen(1)
         port = holder.getsockname()[1]
-        allowed = _seamline(tmp_path, "run", "--host", "0.0.0.0", "--insecure",  # noqa: S104
+        allowed = _seamline(tmp_path, "run", "--host", "0.0.0.0", "--insecure",
                             "--port", str(port), env=_env(tmp_path, **CREDENTIALS))
     assert allowed.returncode == 1, allowed.stderr
     assert f"web port {port} on 0.0.0.0 is in use" in _one_line(allowed)
