@@ -4,7 +4,8 @@ Where the file is found: ``--config PATH``, else ``$SEAMLINE_CONFIG``, else ``./
 Secrets never live in the file: they come from the environment (``SEAMLINE_CENTRA_TOKEN``,
 ``SEAMLINE_BLUECHERRY_API_KEY``, ``SEAMLINE_CENTRA_WEBHOOK_SECRET``) or from a secrets file
 (``SEAMLINE_SECRETS_FILE``: a TOML file of the same names in lower case), and are held as
-``SecretStr`` so they never print. ``SEAMLINE_DATABASE_URL`` overrides ``[store].database_url``.
+``SecretStr`` so they never print. ``SEAMLINE_DATABASE_URL`` (or ``database_url`` in the secrets
+file) overrides ``[store].database_url``; a URL with a password is refused in the file.
 
 ``load_settings`` reports *every* problem at once, each with its key path and a hint, as a
 ``ConfigError``; ``seamline config check`` prints them.
@@ -12,6 +13,7 @@ Secrets never live in the file: they come from the environment (``SEAMLINE_CENTR
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -49,6 +51,17 @@ ENV_PREFIX = "SEAMLINE_"
 DEFAULT_CONFIG_NAME = "seamline.toml"
 
 _CUTOFF = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+@functools.cache
+def _currencies_in_use() -> frozenset[str]:
+    """ISO 4217 codes that are legal tender somewhere today, from babel's CLDR data (the same
+    data the money rules take minor units from); withdrawn codes such as DEM are not."""
+    from babel.core import get_global  # noqa: PLC0415 - only when a currency is checked
+
+    table = get_global("territory_currencies")
+    return frozenset(code for rows in table.values()
+                     for code, _start, end, tender in rows if end is None and tender)
 
 
 class _Section(BaseModel):
@@ -151,6 +164,8 @@ class MarketMapping(_Section):
     def _currency(cls, v: str | None) -> str | None:
         if v is not None and not (len(v) == 3 and v.isalpha()):
             raise ValueError("must be an ISO 4217 code such as SEK")
+        if v is not None and v.upper() not in _currencies_in_use():
+            raise ValueError(f"{v.upper()} is not an ISO 4217 currency in use (e.g. SEK, EUR)")
         return v.upper() if v else v
 
     @field_validator("cutoff")
@@ -269,6 +284,8 @@ _SECRETS: dict[str, tuple[str, str]] = {
     "CENTRA_TOKEN": ("centra", "token"),
     "CENTRA_WEBHOOK_SECRET": ("centra", "webhook_secret"),
     "BLUECHERRY_API_KEY": ("bluecherry", "api_key"),
+    # Not secret as such, but a PostgreSQL URL may carry the password.
+    "DATABASE_URL": ("store", "database_url"),
 }
 
 
@@ -292,6 +309,17 @@ def _read_secrets(env: Mapping[str, str], problems: list[str]) -> dict[str, str]
         if value:
             found[name] = value
     return found
+
+
+def _url_password(url: str) -> bool:
+    """Whether a database URL carries a password (``user:pass@host``)."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 - only when a URL is checked
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
+    try:
+        return bool(make_url(url).password)
+    except (ArgumentError, ValueError):
+        return bool(re.match(r"^[^:/]+://[^/@:]+:[^/@]+@", url))
 
 
 def _loc(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
@@ -364,14 +392,20 @@ def load_settings(
             data[forbidden[0]] = {
                 k: v for k, v in data[forbidden[0]].items() if k != forbidden[1]
             }
+    file_db = data.get("store", {}).get("database_url") if isinstance(
+        data.get("store"), dict) else None
+    if isinstance(file_db, str) and _url_password(file_db):
+        problems.append(
+            "store.database_url: holds a password; secrets do not belong in the file — set "
+            "SEAMLINE_DATABASE_URL (in the environment or SEAMLINE_SECRETS_FILE as "
+            "database_url) and keep the file's URL without it"
+        )
+    secrets = _read_secrets(env, problems)
     for name, (section, key) in _SECRETS.items():
-        secret = _read_secrets(env, problems).get(name)
+        secret = secrets.get(name)
         if secret is not None:
             data.setdefault(section, {})
             data[section] = {**data[section], key: secret}
-    db_env = env.get(f"{ENV_PREFIX}DATABASE_URL")
-    if db_env:
-        data["store"] = {**data.get("store", {}), "database_url": db_env}
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
