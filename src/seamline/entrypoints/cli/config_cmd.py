@@ -100,6 +100,27 @@ def _load_preflight() -> Callable[[Settings], list[str]] | None:
     return cast("Callable[[Settings], list[str]] | None", fn)
 
 
+def database_state(settings: Settings) -> tuple[str | None, str | None]:
+    """Connect to the database: (a problem, or None; its migration state, or None)."""
+    from seamline.exceptions import StoreError  # noqa: PLC0415 - lazy: keep start-up light
+
+    from ._wiring import open_database  # noqa: PLC0415 - lazy: keep start-up light
+
+    db = open_database(settings, check=False)
+    try:
+        db.check()
+        current, head = db.migration_state()
+    except StoreError as exc:
+        return f"store.database_url: {exc.message}", None
+    finally:
+        db.dispose()
+    if current == head:
+        return None, f"at the latest migration ({head})"
+    if current is None:
+        return None, f"reachable, not migrated yet (latest {head}): run `seamline db upgrade`"
+    return None, f"at migration {current}, latest {head}: run `seamline db upgrade`"
+
+
 @config_app.command("check")
 def check(
     ctx: typer.Context,
@@ -107,8 +128,8 @@ def check(
         bool,
         typer.Option(
             "--online",
-            help="Also check every code against BlueCherry's master data and that both "
-            "systems accept the credentials.",
+            help="Also check every code against BlueCherry's master data, that both "
+            "systems accept the credentials, and the database and its migration state.",
         ),
     ] = False,
 ) -> None:
@@ -116,6 +137,7 @@ def check(
     st = state(ctx)
     path = st.config_path
     settings = st.settings(require_file=True)
+    db_state: str | None = None
     for warning in warnings_for(settings):
         err_console.print(f"warning: {warning}", markup=False)
     if online:
@@ -127,7 +149,10 @@ def check(
                 markup=False,
             )
             raise typer.Exit(EXIT_OTHER)
-        problems = list(preflight(settings))
+        db_problem, db_state = database_state(settings)
+        problems = list(preflight(settings)) + ([db_problem] if db_problem else [])
+        if db_state is not None and "run `seamline db upgrade`" in db_state:
+            err_console.print(f"warning: database {db_state}", markup=False)
         if problems:
             raise ConfigError(
                 f"{path}: {len(problems)} problem(s) found online", problems=problems
@@ -137,4 +162,6 @@ def check(
     )
     for line in summary(settings):
         out_console.print(f"  {line}", markup=False)
+    if online and db_state is not None:
+        out_console.print(f"  migrations  {db_state}", markup=False)
 
