@@ -1,4 +1,5 @@
-"""The order flow over the in-memory Centra and BlueCherry, on a real SQLite store."""
+"""The order flow over the in-memory Centra and BlueCherry: on a real SQLite store and on the
+in-memory unit of work (no database), the same tests."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from seamline.services.exceptions import ExceptionService
 from seamline.services.orders import OrderFlow, register_order_tasks
 from seamline.testing.bluecherry import FakeBlueCherry
 from seamline.testing.centra import FakeCentra
+from seamline.testing.store import InMemoryStore, InMemoryWorker
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MASTER = MasterData(
@@ -78,10 +80,56 @@ class Env:
                                 .where(exceptions_table.c.state == "open")).all()
         return [dict(r._mapping) for r in rows]
 
+    def jobs(self, task: str) -> list[Any]:
+        return self.queue.list(task=task)
+
+
+class MemoryEnv(Env):
+    """The same flow on the in-memory unit of work and its job runner: no database."""
+
+    def __init__(self, *, mode: str = "realtime", **flow_kw: Any) -> None:
+        self.now = NOW
+        self.registry = TaskRegistry()
+        self.store = InMemoryStore(  # type: ignore[assignment]
+            clock=lambda: self.now, registry=self.registry,
+            policy=RetryPolicy(base_s=0.0, cap_s=0.0, max_attempts=5))
+        self.centra = FakeCentra(clock=_CentraClock(self))
+        self.erp = FakeBlueCherry(MASTER, catalogue_items(60))
+        self.flow = OrderFlow(
+            store=self.store, centra=self.centra, erp=self.erp,
+            markets=(market(mode=mode),), rules=rules(), clock=lambda: self.now, **flow_kw,
+        )
+        register_order_tasks(self.registry, lambda: self.flow)
+        self.worker = InMemoryWorker(self.store, self.registry)  # type: ignore[assignment]
+        self.flow.sync_catalogue()
+
+    def ledger(self, number: int) -> Any:
+        return self.memory.state.ledger.get(("order", str(number)))
+
+    def open_exceptions(self) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.memory.state.exceptions.values() if e["state"] == "open"]
+
+    def jobs(self, task: str) -> list[Any]:
+        return [j for j in self.memory.state.jobs.values() if j["task"] == task]
+
+    @property
+    def memory(self) -> InMemoryStore:
+        assert isinstance(self.store, InMemoryStore)
+        return self.store
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _env(backend: str, sqlite_url: str, **kw: Any) -> Env:
+    return Env(sqlite_url, **kw) if backend == "sqlite" else MemoryEnv(**kw)
+
 
 @pytest.fixture
-def env(sqlite_url: str) -> Env:
-    return Env(sqlite_url)
+def env(backend: str, sqlite_url: str) -> Env:
+    return _env(backend, sqlite_url)
 
 
 def _place(env: Env, o: CentraOrder) -> CentraOrder:
@@ -180,7 +228,7 @@ def test_resyncing_unchanged_orders_enqueues_nothing(env: Env) -> None:
     assert env.centra.get_external_ids([1008])
     with env.store.begin() as uow:
         env.flow.record(uow, [seen])
-    assert env.queue.list(task="orders.reconcile") == []  # nothing for anyone to check
+    assert env.jobs("orders.reconcile") == []  # nothing for anyone to check
     env.worker.drain()
     with env.store.begin() as uow:
         assert env.flow.record(uow, [seen]) == 0
@@ -219,10 +267,10 @@ def test_an_address_change_after_posting_is_raised_for_operations(env: Env) -> N
 
 
 def test_daily_batch_posts_after_the_cutoff_and_rerunning_posts_nothing_twice(
-    sqlite_url: str,
+    backend: str, sqlite_url: str,
 ) -> None:
     """Daily mode: nothing posts before the cut-off; the batch posts once, a rerun adds none."""
-    env = Env(sqlite_url, mode="daily")
+    env = _env(backend, sqlite_url, mode="daily")
     env.now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)  # 11:00 in Stockholm
     _place(env, order(number=1011))
     env.sync_and_drain()
@@ -246,12 +294,12 @@ def test_daily_batch_posts_after_the_cutoff_and_rerunning_posts_nothing_twice(
 
 
 def test_an_order_placed_before_the_cut_off_but_read_late_posts_in_its_day(
-    sqlite_url: str,
+    backend: str, sqlite_url: str,
 ) -> None:
     """Intake lags the cut-off: the day's batch waits until intake has read Centra past the
     cut-off, so the order read late is in that day's batch; an order found only after the day
     closed posts at once as a straggler of that day, counted late on the batch report."""
-    env = Env(sqlite_url, mode="daily")
+    env = _env(backend, sqlite_url, mode="daily")
     env.now = datetime(2026, 11, 28, 21, 30, tzinfo=UTC)  # 22:30 in Stockholm
     _place(env, order(number=1021))
     env.sync_and_drain()

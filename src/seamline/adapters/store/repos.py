@@ -310,8 +310,10 @@ def hold_order(
     stmt = (upsert_insert(conn)(exception_orders)
             .values(exception_id=exception_id, order_key=order_key,
                     held_since=now or utcnow())
-            .on_conflict_do_nothing())
-    return bool(conn.execute(stmt).rowcount)
+            .on_conflict_do_nothing()
+            .returning(exception_orders.c.exception_id))
+    # RETURNING, not rowcount: psycopg reports a skipped conflicting row as a row.
+    return conn.execute(stmt).first() is not None
 
 
 def release_held_order(
