@@ -104,8 +104,9 @@ def raise_exception(
     if owner not in OWNERS:
         raise ValueError(f"unknown owner {owner!r}; one of {', '.join(OWNERS)}")
     now = now or utcnow()
-    clean_details = scrub(dict(details)) if details is not None else None
-    clean_payload = scrub(dict(payload)) if payload is not None else None
+    fields = {"message": message, "owner": owner, "severity": severity, "attempts": attempts,
+              "details": scrub(dict(details)) if details is not None else None,
+              "payload": scrub(dict(payload)) if payload is not None else None}
     open_row = sa.and_(
         exceptions.c.type == type,
         exceptions.c.business_key == business_key,
@@ -120,17 +121,8 @@ def raise_exception(
             counted = conn.execute(
                 sa.update(exceptions)
                 .where(exceptions.c.id == existing, exceptions.c.state == "open")
-                .values(
-                    count=exceptions.c.count + 1,
-                    last_seen=now,
-                    message=message,
-                    details=clean_details,
-                    payload=clean_payload,
-                    job_id=sa.func.coalesce(job_id, exceptions.c.job_id),
-                    attempts=attempts,
-                    severity=severity,
-                    owner=owner,
-                )
+                .values(count=exceptions.c.count + 1, last_seen=now,
+                        job_id=sa.func.coalesce(job_id, exceptions.c.job_id), **fields)
             ).rowcount
             if not counted:
                 continue
@@ -138,21 +130,8 @@ def raise_exception(
             return int(existing)
         insert = (
             upsert_insert(conn)(exceptions)
-            .values(
-                type=type,
-                owner=owner,
-                severity=severity,
-                business_key=business_key,
-                state="open",
-                count=1,
-                message=message,
-                details=clean_details,
-                payload=clean_payload,
-                job_id=job_id,
-                attempts=attempts,
-                first_seen=now,
-                last_seen=now,
-            )
+            .values(type=type, business_key=business_key, state="open", count=1,
+                    job_id=job_id, first_seen=now, last_seen=now, **fields)
             .on_conflict_do_nothing()
             .returning(exceptions.c.id)
         )

@@ -143,6 +143,34 @@ def post(
 # -- show -----------------------------------------------------------------------------------
 
 
+def _centra_view(snap: dict[str, Any]) -> dict[str, Any]:
+    """The order as Centra showed it when last recorded."""
+    return {
+        "status": snap.get("status"), "market": snap.get("market_id"),
+        "currency": snap.get("currency"), "grand_total": snap.get("grand_total"),
+        "tax_total": snap.get("tax_total"), "shipping": snap.get("shipping"),
+        "vouchers": snap.get("voucher_discount"), "on_hold": snap.get("is_on_hold"),
+        "waiting_for_payment": snap.get("is_waiting_for_payment"),
+        "shipping_option": snap.get("shipping_option"), "external_id": snap.get("external_id"),
+        "lines": [{"id": ln.get("id"), "sku": ln.get("sku"), "quantity": ln.get("quantity"),
+                   "cancelled": ln.get("cancelled_quantity"),
+                   "line_value": ln.get("line_value")} for ln in snap.get("lines", [])],
+        "updated_at": snap.get("updated_at"),
+    }
+
+
+def _payload_view(frozen: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The frozen BlueCherry payload, in short."""
+    return None if frozen is None else {
+        "customer_po": frozen.get("customer_po"),
+        "external_reference": frozen.get("external_reference"),
+        "customer": frozen.get("customer"), "division": frozen.get("division"),
+        "warehouse": frozen.get("warehouse"), "ship_via": frozen.get("ship_via"),
+        "currency": frozen.get("currency"), "totals": frozen.get("totals"),
+        "lines": len(frozen.get("lines", [])),
+    }
+
+
 def order_story(rt: Container, number: int) -> dict[str, Any]:
     """Everything known about Centra order ``number``, BlueCherry's copy read live."""
     key = str(number)
@@ -160,28 +188,8 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
         job_rows = uow.outbox.jobs_for(business_key, [
             f"order:post:{key}", f"order:reconcile:{key}", f"order:fetch:{key}"])
         audit_rows = uow.audit.for_entity("order", key)
-    snap = data.get("snapshot") or {}
-    centra = {
-        "status": snap.get("status"), "market": snap.get("market_id"),
-        "currency": snap.get("currency"), "grand_total": snap.get("grand_total"),
-        "tax_total": snap.get("tax_total"), "shipping": snap.get("shipping"),
-        "vouchers": snap.get("voucher_discount"), "on_hold": snap.get("is_on_hold"),
-        "waiting_for_payment": snap.get("is_waiting_for_payment"),
-        "shipping_option": snap.get("shipping_option"), "external_id": snap.get("external_id"),
-        "lines": [{"id": ln.get("id"), "sku": ln.get("sku"), "quantity": ln.get("quantity"),
-                   "cancelled": ln.get("cancelled_quantity"),
-                   "line_value": ln.get("line_value")} for ln in snap.get("lines", [])],
-        "updated_at": snap.get("updated_at"),
-    }
-    frozen = data.get("frozen")
-    payload = None if frozen is None else {
-        "customer_po": frozen.get("customer_po"),
-        "external_reference": frozen.get("external_reference"),
-        "customer": frozen.get("customer"), "division": frozen.get("division"),
-        "warehouse": frozen.get("warehouse"), "ship_via": frozen.get("ship_via"),
-        "currency": frozen.get("currency"), "totals": frozen.get("totals"),
-        "lines": len(frozen.get("lines", [])),
-    }
+    centra = _centra_view(data.get("snapshot") or {})
+    payload = _payload_view(data.get("frozen"))
     bluecherry: dict[str, Any] | None = None
     order_no = data.get("order_no")
     if order_no:

@@ -14,6 +14,16 @@ from seamline.services.orders.flow import OrderFlow
 __all__ = ["register_order_tasks"]
 
 
+def parked(ctx: JobContext, flow: OrderFlow) -> bool:
+    """Intake waits while Centra refuses the flow's operations (one exception says so)."""
+    with flow.store.read() as uow:
+        stopped = "orders" in parked_flows(uow)
+    if stopped:
+        ctx.log.warning("order intake parked: Centra refuses its operations; see the "
+                        "CENTRA_SCHEMA_MISMATCH exception")
+    return stopped
+
+
 def register_order_tasks(registry: TaskRegistry, flow_factory: Callable[[], OrderFlow]) -> None:
     """Register the order-flow tasks; ``flow_factory`` builds (or returns) the process's flow."""
 
@@ -31,15 +41,6 @@ def register_order_tasks(registry: TaskRegistry, flow_factory: Callable[[], Orde
     def fetch(ctx: JobContext, args: dict[str, Any]) -> None:
         flow = flow_factory()
         flow.fetch([int(n) for n in args["numbers"]], lambda: flow.store.for_job(ctx))
-
-    def parked(ctx: JobContext, flow: OrderFlow) -> bool:
-        """Intake waits while Centra refuses the flow's operations (one exception says so)."""
-        with flow.store.read() as uow:
-            stopped = "orders" in parked_flows(uow)
-        if stopped:
-            ctx.log.warning("order intake parked: Centra refuses its operations; see the "
-                            "CENTRA_SCHEMA_MISMATCH exception")
-        return stopped
 
     def poll(ctx: JobContext, args: dict[str, Any]) -> None:
         flow = flow_factory()
