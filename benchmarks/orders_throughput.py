@@ -66,7 +66,7 @@ def _flow_child(settings_json: str, index: int, concurrency: int, batch: int, tr
     flow = container.orders
     if index == 0:
         container.db.upgrade()
-        flow.sync_catalogue(container.db.begin)
+        flow.sync_catalogue()
     worker = container.worker(["orders", "writeback"],
                               {"orders": concurrency, "writeback": 1}, batch=batch)
     worker.batch_complete = True
@@ -79,7 +79,7 @@ def _flow_child(settings_json: str, index: int, concurrency: int, batch: int, tr
     thread.start()
     polled = 0.0
     if index == 0:
-        flow.poll(container.db.begin)
+        flow.poll()
         polled = time.perf_counter() - started
     done.wait()
     cpu = _cpu_s() - cpu_before

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from seamline.adapters.store.db import Database
+from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.config import Settings
 from seamline.exceptions import ConfigError
 from seamline.queue.core import JobQueue
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from seamline.ports import BlueCherryGateway, CentraGateway
     from seamline.services.orders import OrderFlow
 
-__all__ = ["Container", "build", "retry_policy"]
+__all__ = ["Container", "build", "open_database", "retry_policy", "store_for"]
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -43,6 +44,8 @@ class Container:
     queue: JobQueue
     registry: TaskRegistry
     exceptions: ExceptionService
+    #: Units of work on the store (the services' only way to it).
+    store: SqlStore
     #: Overrides for tests and the demo (in-memory fakes); built from settings when None.
     centra_override: CentraGateway | None = None
     erp_override: BlueCherryGateway | None = None
@@ -89,7 +92,7 @@ class Container:
             from seamline.services.orders import OrderFlow  # noqa: PLC0415
 
             self._built["orders"] = OrderFlow.from_settings(
-                self.settings, db=self.db, queue=self.queue, centra=self.centra, erp=self.erp,
+                self.settings, store=self.store, centra=self.centra, erp=self.erp,
                 clock=self.queue.clock)
         return self._built["orders"]  # type: ignore[return-value]
 
@@ -145,6 +148,19 @@ class Container:
                          poll_interval_s=min(1.0, self.settings.queues.poll_interval_s * 2))
 
 
+def open_database(settings: Settings, *, check: bool = True) -> Database:
+    """The ``Database`` for ``[store].database_url``; with ``check`` it must answer now."""
+    db = Database(settings.store.database_url)
+    if check:
+        db.check()
+    return db
+
+
+def store_for(db: Database, queue: JobQueue | None = None) -> SqlStore:
+    """Units of work on ``db`` (jobs enqueued on ``queue``, by default a plain one on ``db``)."""
+    return SqlStore(db, queue if queue is not None else JobQueue(db))
+
+
 def build(
     settings: Settings,
     *,
@@ -157,8 +173,9 @@ def build(
     db = Database(settings.store.database_url)
     registry = registry if registry is not None else TaskRegistry()
     queue = JobQueue(db, clock=clock, policy=retry_policy(settings), registry=registry)
-    container = Container(settings, db, queue, registry, ExceptionService(db, clock=clock),
-                          centra_override=centra, erp_override=erp)
+    store = SqlStore(db, queue)
+    container = Container(settings, db, queue, registry, ExceptionService(store, clock=clock),
+                          store, centra_override=centra, erp_override=erp)
     if "orders.post" not in registry:
         from seamline.services.orders import register_order_tasks  # noqa: PLC0415
 
@@ -169,6 +186,6 @@ def build(
             register_guard_tasks,
         )
 
-        register_guard_tasks(registry, lambda: CentraSchemaGuard(container.centra,
+        register_guard_tasks(registry, lambda: CentraSchemaGuard(container.centra, store=store,
                                                                  clock=queue.clock))
     return container

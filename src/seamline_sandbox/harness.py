@@ -487,11 +487,11 @@ def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
             report.intake_errors.append(f"{what}: {exc.message}")
 
     def batch_release() -> None:
-        with container.db.begin() as conn:
-            flow.run_batches(conn)
+        with container.store.begin() as uow:
+            flow.run_batches(uow)
 
     if catalogue:
-        attempt("catalogue", lambda: flow.sync_catalogue(container.db.begin))
+        attempt("catalogue", flow.sync_catalogue)
     stop = threading.Event()
     worker = container.worker(concurrency=concurrency)
     thread = threading.Thread(target=worker.run, args=(stop,), name="harness-worker",
@@ -503,7 +503,7 @@ def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
             report.rounds += 1
             errors_before = len(report.intake_errors)
             if poll:
-                attempt("poll", lambda: flow.poll(container.db.begin))
+                attempt("poll", flow.poll)
             if batches:
                 attempt("batches", batch_release)
             while runnable(container):

@@ -17,11 +17,11 @@ from rich.text import Text
 from typer.testing import CliRunner
 
 from seamline.adapters.store import Database
+from seamline.adapters.store.exceptions import raise_exception
 from seamline.config import load_settings
 from seamline.entrypoints.cli import build_app
 from seamline.entrypoints.cli._state import out_console
 from seamline.entrypoints.cli.config_cmd import summary
-from seamline.services.exceptions import raise_exception
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "seamline.toml"

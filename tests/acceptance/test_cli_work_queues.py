@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from seamline.adapters.store import Database
+from seamline.adapters.store.exceptions import raise_exception
 from seamline.entrypoints.cli import build_app
 from seamline.entrypoints.cli._errors import report
 from seamline.queue import JobQueue
-from seamline.services.exceptions import raise_exception
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "seamline.toml"

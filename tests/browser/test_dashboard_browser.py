@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from seamline.adapters.store.db import Database
+from seamline.adapters.store.exceptions import raise_exception
 from seamline.config import load_settings
 from seamline.entrypoints.web.app import create_app
 from seamline.queue import JobQueue
-from seamline.services.exceptions import raise_exception
 from seamline_sandbox.serve import ServerThread
 
 pytestmark = pytest.mark.browser

@@ -27,12 +27,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
+from seamline.adapters.store.exceptions import raise_exception, resolve_for_key
 from seamline.adapters.store.repos import dialect_insert, requeue_job, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
 from seamline.queue.models import Job, JobStatus, Lease
 from seamline.queue.policy import RetryDecision, RetryPolicy, describe_error
-from seamline.services.exceptions import raise_exception, resolve_for_key
 
 if TYPE_CHECKING:
     from seamline.queue.registry import TaskRegistry

@@ -15,15 +15,12 @@ never parked.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Connection
-
-from seamline.adapters.store.repos import get_cursor, set_cursor, utcnow
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
-from seamline.services.exceptions import raise_exception, resolve_for_key
+from seamline.services.unit_of_work import JobScope, Store, UnitOfWork
 
 __all__ = ["PARKED_CURSOR", "SCHEMA_KEY", "CentraSchemaGuard", "parked_flows",
            "register_guard_tasks"]
@@ -51,18 +48,20 @@ class Finding(Protocol):
     def line(self) -> str: ...
 
 
-def parked_flows(conn: Connection) -> set[str]:
+def parked_flows(uow: UnitOfWork) -> set[str]:
     """The flows the last schema check parked (empty when none is)."""
-    value = get_cursor(conn, PARKED_CURSOR) or ""
+    value = uow.cursors.get(PARKED_CURSOR) or ""
     return {f for f in value.split(",") if f}
 
 
 class CentraSchemaGuard:
     """Runs the check and parks or unparks flows; see the module docstring."""
 
-    def __init__(self, centra: object, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, centra: object, *, store: Store,
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.centra = centra
-        self.clock = clock or utcnow
+        self.store = store
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def findings(self) -> Sequence[Finding] | None:
         """The gateway's findings, or None when it cannot check (no ``check_schema``)."""
@@ -72,19 +71,19 @@ class CentraSchemaGuard:
         found: Sequence[Finding] = check()
         return found
 
-    def run(self, ctx: JobContext) -> set[str]:
+    def run(self, ctx: JobScope) -> set[str]:
         """Check, then record the outcome in one transaction. Returns the parked flows."""
         findings = self.findings()
         if findings is None:
             return set()
         flows = sorted({f for p in findings for f in p.flows})
         now = self.clock()
-        with ctx.transaction() as conn:
+        with self.store.for_job(ctx) as uow:
             if findings:
                 lines = [p.line() for p in findings]
                 parked = ", ".join(flows) if flows else "no flow (later flows' operations)"
-                raise_exception(
-                    conn, type=EXCEPTION_TYPE, owner="integrator", business_key=SCHEMA_KEY,
+                uow.exceptions.raise_(
+                    type=EXCEPTION_TYPE, owner="integrator", business_key=SCHEMA_KEY,
                     message=(f"Centra refuses {len(findings)} field(s) Seamline reads; parked: "
                              f"{parked}. " + " | ".join(lines[:5])
                              + (" …" if len(lines) > 5 else "")),
@@ -94,9 +93,10 @@ class CentraSchemaGuard:
                     now=now,
                 )
             else:
-                resolve_for_key(conn, SCHEMA_KEY, types=[EXCEPTION_TYPE],
-                                note="every Centra operation validates again", now=now)
-            set_cursor(conn, PARKED_CURSOR, ",".join(flows), now=now)
+                uow.exceptions.resolve_for_key(SCHEMA_KEY, types=[EXCEPTION_TYPE],
+                                               note="every Centra operation validates again",
+                                               now=now)
+            uow.cursors.set(PARKED_CURSOR, ",".join(flows), now=now)
         return set(flows)
 
 

@@ -35,7 +35,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Sandboxes, Container, MarketCodes, A
                                                     mode="daily"))
         se = next(m for m in container.orders.markets if m.centra_market == 1)
         se_world = next(m for m in sb.centra.state.world.markets if m.id == 1)
-        container.orders.sync_catalogue(container.db.begin)
+        container.orders.sync_catalogue()
         try:
             yield sb, container, se, se_world
         finally:
@@ -44,8 +44,8 @@ def world(tmp_path: Path) -> Iterator[tuple[Sandboxes, Container, MarketCodes, A
 
 def _tick(container: Container, *, day: date | None = None) -> int:
     """The scheduler's batch tick (or an operator's ``orders post --batch DAY``)."""
-    with container.db.begin() as conn:
-        return container.orders.run_batches(conn, day=day)
+    with container.store.begin() as uow:
+        return container.orders.run_batches(uow, day=day)
 
 
 def _drain(container: Container) -> None:
@@ -67,7 +67,7 @@ def test_orders_placed_before_the_cut_off_and_read_after_it_post_in_that_days_ba
     flow = container.orders
     d = business_day(sb.now(), se)
     early = sb.place_orders(20, seed=1, markets=[se_world], **CLEAN)
-    flow.poll(container.db.begin)
+    flow.poll()
     _drain(container)
     late = sb.place_orders(40, seed=2, markets=[se_world], **CLEAN)  # intake has not seen them
     sb.clock.advance_to(cutoff_instant(d, se) + timedelta(minutes=3))
@@ -75,7 +75,7 @@ def test_orders_placed_before_the_cut_off_and_read_after_it_post_in_that_days_ba
     _drain(container)
     assert sb.bluecherry_reference_counts() == {}
 
-    flow.poll(container.db.begin)  # intake reads the late 40, and past the cut-off
+    flow.poll()  # intake reads the late 40, and past the cut-off
     _drain(container)
     assert _tick(container) == 60
     _drain(container)
@@ -83,8 +83,8 @@ def test_orders_placed_before_the_cut_off_and_read_after_it_post_in_that_days_ba
     orders = early + late
     assert [g.number for g in orders if counts.get(sb.reference(g)) != 1] == []
     assert set(_business_days(container, orders).values()) == {d.isoformat()}
-    with container.db.read() as conn:
-        (report,) = [r for r in flow.batch_report(conn, d) if r["market"] == "1/SEK"]
+    with container.store.read() as uow:
+        (report,) = [r for r in flow.batch_report(uow, d) if r["market"] == "1/SEK"]
     assert (report["released"], report["late"]) == (60, 0)
     assert_no_order_waits_for_a_later_day(container)
 
@@ -99,13 +99,13 @@ def test_an_order_found_after_its_day_closed_posts_at_once_as_a_straggler_of_tha
     late = sb.place_orders(40, seed=3, markets=[se_world], **CLEAN)
     sb.clock.advance_to(cutoff_instant(d, se) + timedelta(minutes=10))
     assert _tick(container, day=d) == 0  # closed by hand, before intake read anything
-    flow.poll(container.db.begin)
+    flow.poll()
     _drain(container)  # no batch tick: the post jobs intake queued post them
     counts = sb.bluecherry_reference_counts()
     assert [g.number for g in late if counts.get(sb.reference(g)) != 1] == []
     assert set(_business_days(container, late).values()) == {d.isoformat()}
-    with container.db.read() as conn:
-        (report,) = [r for r in flow.batch_report(conn, d) if r["market"] == "1/SEK"]
+    with container.store.read() as uow:
+        (report,) = [r for r in flow.batch_report(uow, d) if r["market"] == "1/SEK"]
     assert report["late"] == 40
     assert sorted(report["late_orders"]) == sorted(g.number for g in late)
     assert 600 <= report["late_max_s"] < 900

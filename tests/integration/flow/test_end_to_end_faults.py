@@ -254,8 +254,8 @@ def test_daily_batches_post_across_the_cut_off_and_a_late_release_goes_in_the_ne
             assert [g.number for g in late if sb.reference(g) in counts] == []
             # Re-running the day that every market has run posts nothing twice (and not the
             # late ones). (``run_batches(day=...)`` runs that day for every daily market.)
-            with container.db.begin() as conn:
-                flow.run_batches(conn, day=min(days.values()))
+            with container.store.begin() as uow:
+                flow.run_batches(uow, day=min(days.values()))
             run_until_quiet(container, timeout_s=60)
             assert [g.number for g in late if sb.reference(g) in
                     sb.bluecherry_reference_counts()] == []

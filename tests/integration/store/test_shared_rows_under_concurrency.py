@@ -13,8 +13,11 @@ from typing import Any
 
 from seamline.adapters.centra.limiter import Bucket, SqlBucketStore
 from seamline.adapters.store.db import Database
+from seamline.adapters.store.exceptions import raise_exception
 from seamline.adapters.store.repos import get_cursor, get_ledger, lock_name, set_cursor
-from seamline.services.exceptions import ExceptionService, raise_exception
+from seamline.adapters.store.unit_of_work import SqlStore
+from seamline.domain.ledger import OrderState
+from seamline.services.exceptions import ExceptionService
 from seamline.services.orders import OrderFlow
 
 THREADS = 8
@@ -41,7 +44,7 @@ def test_repeats_of_one_exception_raised_at_once_count_every_one(db: Database) -
                             business_key="order:1", message=f"attempt {i}")
 
     _at_once(raise_one, 25)
-    found = ExceptionService(db).list(type="POST_FAILED")
+    found = ExceptionService(SqlStore(db)).list(type="POST_FAILED")
     assert [(e.business_key, e.count) for e in found] == [("order:1", 200)]
 
 
@@ -86,13 +89,14 @@ def test_fields_patched_onto_one_ledger_row_at_once_are_all_kept(db: Database) -
     different fields at once keep all 200."""
     flow: Any = OrderFlow.__new__(OrderFlow)
     flow.clock = lambda: datetime.now(UTC)
+    store = SqlStore(db)
 
     def patch(i: int) -> None:
-        with db.begin() as conn:
-            OrderFlow._patch(flow, conn, "1", state="new", set_={f"f{i}": i})
+        with store.begin() as uow:
+            OrderFlow._patch(flow, uow, 1, state=OrderState.NEW, set_={f"f{i}": i})
 
-    with db.begin() as conn:
-        OrderFlow._patch(flow, conn, "1", state="new", set_={})
+    with store.begin() as uow:
+        OrderFlow._patch(flow, uow, 1, state=OrderState.NEW, set_={})
     _at_once(patch, 25)
     with db.begin() as conn:
         row = get_ledger(conn, "order", "1")

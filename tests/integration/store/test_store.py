@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from seamline.adapters.store.db import Database, json_dumps, json_loads
+from seamline.adapters.store.exceptions import raise_exception, scrub
 from seamline.adapters.store.repos import (
     audit,
     get_cursor,
@@ -24,7 +25,6 @@ from seamline.adapters.store.repos import (
 )
 from seamline.adapters.store.schema import audit_log, exceptions, metadata
 from seamline.exceptions import StoreError
-from seamline.services.exceptions import raise_exception, scrub
 
 
 def test_the_migrations_build_exactly_the_schema_the_code_declares(db: Database) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from seamline.adapters.store.db import Database
+from seamline.bootstrap import store_for
 from seamline.queue import JobQueue, RetryPolicy
 from seamline.services.exceptions import ExceptionService
 
@@ -45,4 +46,4 @@ def queue(db: Database, clock: FakeClock, policy: RetryPolicy) -> JobQueue:
 
 @pytest.fixture
 def exceptions(db: Database, clock: FakeClock) -> ExceptionService:
-    return ExceptionService(db, clock=clock)
+    return ExceptionService(store_for(db), clock=clock)

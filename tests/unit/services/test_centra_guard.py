@@ -46,7 +46,8 @@ def test_a_refused_field_parks_intake_with_one_exception_and_a_clean_check_unpar
 ) -> None:
     env = Env(sqlite_url)
     centra = RefusingCentra()
-    register_guard_tasks(env.registry, lambda: CentraSchemaGuard(centra, clock=lambda: env.now))
+    register_guard_tasks(env.registry, lambda: CentraSchemaGuard(centra, store=env.store,
+                                                                   clock=lambda: env.now))
     env.centra.add_order(replace(order(number=3001), updated_at=env.now - timedelta(minutes=1)))
 
     _check(env)
@@ -76,7 +77,7 @@ def test_a_refused_field_parks_intake_with_one_exception_and_a_clean_check_unpar
 def test_a_gateway_that_cannot_introspect_is_never_parked(sqlite_url: str) -> None:
     """The in-memory fake has no check_schema: the guard does nothing."""
     env = Env(sqlite_url)
-    register_guard_tasks(env.registry, lambda: CentraSchemaGuard(env.centra))
+    register_guard_tasks(env.registry, lambda: CentraSchemaGuard(env.centra, store=env.store))
     _check(env)
     assert env.open_exceptions() == []
 

@@ -1,4 +1,5 @@
-"""The order flow over the in-memory Centra and BlueCherry, on a real SQLite store."""
+"""The order flow over the in-memory Centra and BlueCherry: on a real SQLite store and on the
+in-memory unit of work (no database), the same tests."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from orderkit import catalogue_items, line, m, market, order, rules
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.repos import get_ledger
 from seamline.adapters.store.schema import exceptions as exceptions_table
+from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.domain.erp import Customer, MasterData
 from seamline.domain.orders import CentraOrder, OrderStatus
 from seamline.queue import JobQueue, RetryPolicy, TaskRegistry, Worker
@@ -20,6 +22,7 @@ from seamline.services.exceptions import ExceptionService
 from seamline.services.orders import OrderFlow, register_order_tasks
 from seamline.testing.bluecherry import FakeBlueCherry
 from seamline.testing.centra import FakeCentra
+from seamline.testing.store import InMemoryStore, InMemoryWorker
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MASTER = MasterData(
@@ -52,18 +55,19 @@ class Env:
                               registry=self.registry)
         self.centra = FakeCentra(clock=_CentraClock(self))
         self.erp = FakeBlueCherry(MASTER, catalogue_items(60))
+        self.store = SqlStore(self.db, self.queue)
         self.flow = OrderFlow(
-            db=self.db, queue=self.queue, centra=self.centra, erp=self.erp,
+            store=self.store, centra=self.centra, erp=self.erp,
             markets=(market(mode=mode),), rules=rules(), clock=lambda: self.now, **flow_kw,
         )
         register_order_tasks(self.registry, lambda: self.flow)
         self.worker = Worker(self.db, self.queue, self.registry,
                              concurrency={"orders": 1, "writeback": 1, "intake": 1},
                              lease_s=30, poll_interval_s=0.01)
-        self.flow.sync_catalogue(self.db.begin)
+        self.flow.sync_catalogue()
 
     def sync_and_drain(self) -> None:
-        self.flow.poll(self.db.begin)
+        self.flow.poll()
         self.worker.drain()
 
     def ledger(self, number: int) -> Any:
@@ -76,10 +80,56 @@ class Env:
                                 .where(exceptions_table.c.state == "open")).all()
         return [dict(r._mapping) for r in rows]
 
+    def jobs(self, task: str) -> list[Any]:
+        return self.queue.list(task=task)
+
+
+class MemoryEnv(Env):
+    """The same flow on the in-memory unit of work and its job runner: no database."""
+
+    def __init__(self, *, mode: str = "realtime", **flow_kw: Any) -> None:
+        self.now = NOW
+        self.registry = TaskRegistry()
+        self.store = InMemoryStore(  # type: ignore[assignment]
+            clock=lambda: self.now, registry=self.registry,
+            policy=RetryPolicy(base_s=0.0, cap_s=0.0, max_attempts=5))
+        self.centra = FakeCentra(clock=_CentraClock(self))
+        self.erp = FakeBlueCherry(MASTER, catalogue_items(60))
+        self.flow = OrderFlow(
+            store=self.store, centra=self.centra, erp=self.erp,
+            markets=(market(mode=mode),), rules=rules(), clock=lambda: self.now, **flow_kw,
+        )
+        register_order_tasks(self.registry, lambda: self.flow)
+        self.worker = InMemoryWorker(self.store, self.registry)  # type: ignore[assignment]
+        self.flow.sync_catalogue()
+
+    def ledger(self, number: int) -> Any:
+        return self.memory.state.ledger.get(("order", str(number)))
+
+    def open_exceptions(self) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.memory.state.exceptions.values() if e["state"] == "open"]
+
+    def jobs(self, task: str) -> list[Any]:
+        return [j for j in self.memory.state.jobs.values() if j["task"] == task]
+
+    @property
+    def memory(self) -> InMemoryStore:
+        assert isinstance(self.store, InMemoryStore)
+        return self.store
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _env(backend: str, sqlite_url: str, **kw: Any) -> Env:
+    return Env(sqlite_url, **kw) if backend == "sqlite" else MemoryEnv(**kw)
+
 
 @pytest.fixture
-def env(sqlite_url: str) -> Env:
-    return Env(sqlite_url)
+def env(backend: str, sqlite_url: str) -> Env:
+    return _env(backend, sqlite_url)
 
 
 def _place(env: Env, o: CentraOrder) -> CentraOrder:
@@ -123,15 +173,15 @@ def test_an_unmapped_shipping_option_parks_orders_on_one_exception(env: Env) -> 
     assert len(opened) == 1
     assert opened[0]["owner"] == "ecommerce"
     assert opened[0]["business_key"] == "mapping:shipping_option:pickup-point"
-    listed = ExceptionService(env.db).list(type="MAPPING_MISSING")
+    listed = ExceptionService(env.store).list(type="MAPPING_MISSING")
     assert [e.orders for e in listed] == [(1003, 1004)]
     assert listed[0].message.endswith("; 2 order(s) wait: 1003, 1004")
     assert "orders" not in (opened[0]["details"] or {})  # the relation, not a stored list
     assert env.erp.orders == {}
     # The configuration gains the mapping: the orders re-queue themselves and post.
     env.flow.rules = rules(shipping_options={"se-standard": "PNORD", "pickup-point": "PNORD"})
-    with env.db.begin() as conn:
-        assert env.flow.requeue_parked(conn) == 2
+    with env.store.begin() as uow:
+        assert env.flow.requeue_parked(uow) == 2
     env.worker.drain()
     assert env.erp.count_by_external_reference("centra:1:1003") == 1
     assert env.erp.count_by_external_reference("centra:1:1004") == 1
@@ -176,12 +226,12 @@ def test_resyncing_unchanged_orders_enqueues_nothing(env: Env) -> None:
     # Written back (external id, confirmed): the snapshot moves, the posted fields do not.
     assert seen.status is OrderStatus.CONFIRMED
     assert env.centra.get_external_ids([1008])
-    with env.db.begin() as conn:
-        env.flow.record(conn, [seen])
-    assert env.queue.list(task="orders.reconcile") == []  # nothing for anyone to check
+    with env.store.begin() as uow:
+        env.flow.record(uow, [seen])
+    assert env.jobs("orders.reconcile") == []  # nothing for anyone to check
     env.worker.drain()
-    with env.db.begin() as conn:
-        assert env.flow.record(conn, [seen]) == 0
+    with env.store.begin() as uow:
+        assert env.flow.record(uow, [seen]) == 0
     assert env.open_exceptions() == []
 
 
@@ -217,51 +267,51 @@ def test_an_address_change_after_posting_is_raised_for_operations(env: Env) -> N
 
 
 def test_daily_batch_posts_after_the_cutoff_and_rerunning_posts_nothing_twice(
-    sqlite_url: str,
+    backend: str, sqlite_url: str,
 ) -> None:
     """Daily mode: nothing posts before the cut-off; the batch posts once, a rerun adds none."""
-    env = Env(sqlite_url, mode="daily")
+    env = _env(backend, sqlite_url, mode="daily")
     env.now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)  # 11:00 in Stockholm
     _place(env, order(number=1011))
     env.sync_and_drain()
     assert env.ledger(1011).state == "batch"
     assert env.ledger(1011).data["business_day"] == "2026-11-28"
-    with env.db.begin() as conn:
-        assert env.flow.run_batches(conn) == 0  # the 27th's batch: nothing of the 28th
+    with env.store.begin() as uow:
+        assert env.flow.run_batches(uow) == 0  # the 27th's batch: nothing of the 28th
     env.worker.drain()
     assert env.erp.orders == {}
     env.now = datetime(2026, 11, 28, 22, 5, tzinfo=UTC)  # 23:05 in Stockholm
-    with env.db.begin() as conn:
-        assert env.flow.run_batches(conn) == 0  # intake has not read past the cut-off yet
-    env.flow.poll(env.db.begin)
-    with env.db.begin() as conn:
-        assert env.flow.run_batches(conn) == 1
+    with env.store.begin() as uow:
+        assert env.flow.run_batches(uow) == 0  # intake has not read past the cut-off yet
+    env.flow.poll()
+    with env.store.begin() as uow:
+        assert env.flow.run_batches(uow) == 1
     env.worker.drain()
-    with env.db.begin() as conn:
-        env.flow.run_batches(conn, day=date(2026, 11, 28))
+    with env.store.begin() as uow:
+        env.flow.run_batches(uow, day=date(2026, 11, 28))
     env.worker.drain()
     assert env.erp.count_by_external_reference("centra:1:1011") == 1
 
 
 def test_an_order_placed_before_the_cut_off_but_read_late_posts_in_its_day(
-    sqlite_url: str,
+    backend: str, sqlite_url: str,
 ) -> None:
     """Intake lags the cut-off: the day's batch waits until intake has read Centra past the
     cut-off, so the order read late is in that day's batch; an order found only after the day
     closed posts at once as a straggler of that day, counted late on the batch report."""
-    env = Env(sqlite_url, mode="daily")
+    env = _env(backend, sqlite_url, mode="daily")
     env.now = datetime(2026, 11, 28, 21, 30, tzinfo=UTC)  # 22:30 in Stockholm
     _place(env, order(number=1021))
     env.sync_and_drain()
     before_cutoff = datetime(2026, 11, 28, 21, 50, tzinfo=UTC)  # 22:50 in Stockholm
     env.centra.add_order(replace(order(number=1022), updated_at=before_cutoff))
     env.now = datetime(2026, 11, 28, 22, 5, tzinfo=UTC)  # past the 23:00 cut-off
-    with env.db.begin() as conn:
-        assert env.flow.run_batches(conn) == 0  # intake is behind: the 28th stays open
-        assert env.flow.batch_report(conn, date(2026, 11, 28))[0]["closed_at"] is None
+    with env.store.begin() as uow:
+        assert env.flow.run_batches(uow) == 0  # intake is behind: the 28th stays open
+        assert env.flow.batch_report(uow, date(2026, 11, 28))[0]["closed_at"] is None
     env.sync_and_drain()  # intake reads 1022 (and past the cut-off); the batch then closes
-    with env.db.begin() as conn:
-        assert env.flow.run_batches(conn) == 2
+    with env.store.begin() as uow:
+        assert env.flow.run_batches(uow) == 2
     env.worker.drain()
     env.sync_and_drain()
     assert [(env.ledger(n).state, env.ledger(n).data["business_day"]) for n in (1021, 1022)] \
@@ -270,22 +320,22 @@ def test_an_order_placed_before_the_cut_off_but_read_late_posts_in_its_day(
     # Found only after the day closed (Centra showed it late): posts now, in the 28th.
     env.centra.add_order(replace(order(number=1023), updated_at=before_cutoff))
     env.now = datetime(2026, 11, 28, 22, 10, tzinfo=UTC)
-    env.flow.fetch(env.db.begin, [1023])
+    env.flow.fetch([1023])
     env.worker.drain()
     assert env.erp.count_by_external_reference("centra:1:1023") == 1
     assert env.ledger(1023).data["business_day"] == "2026-11-28"
-    with env.db.begin() as conn:
-        report = env.flow.batch_report(conn, date(2026, 11, 28))
+    with env.store.begin() as uow:
+        report = env.flow.batch_report(uow, date(2026, 11, 28))
     assert [(r["released"], r["late"], r["late_max_s"], r["late_orders"]) for r in report] \
         == [(2, 1, 600, [1023])]
 
 
 def test_events_queue_intake_records_orders_then_confirms_every_event(env: Env) -> None:
     """Order events lead to the order being recorded and posted; all events get confirmed."""
-    assert env.flow.drain_events(env.db.begin) == 0  # subscribes; nothing queued yet
+    assert env.flow.drain_events() == 0  # subscribes; nothing queued yet
     assert env.centra.listening
     _place(env, order(number=1012))
-    assert env.flow.drain_events(env.db.begin) >= 1
+    assert env.flow.drain_events() >= 1
     assert env.centra.fetch_events(100) == []
     env.worker.drain()
     assert env.erp.count_by_external_reference("centra:1:1012") == 1
@@ -300,8 +350,8 @@ def test_a_change_recorded_while_the_order_is_posting_is_kept_and_checked(env: E
     real_create = env.erp.create_sales_order
 
     def create_during_an_edit(so: Any) -> Any:
-        with env.db.begin() as conn:
-            env.flow.record(conn, [edited])
+        with env.store.begin() as uow:
+            env.flow.record(uow, [edited])
         return real_create(so)
 
     env.erp.create_sales_order = create_during_an_edit  # type: ignore[method-assign]

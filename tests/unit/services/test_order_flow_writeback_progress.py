@@ -26,7 +26,7 @@ def test_a_failing_confirm_keeps_the_orders_written_back_before_it(sqlite_url: s
                            (2003, OrderStatus.PENDING)):
         env.centra.add_order(replace(order(number=number, id=f"h{number}", status=status),
                                      updated_at=env.now - timedelta(minutes=1)))
-    env.flow.poll(env.db.begin)
+    env.flow.poll()
     env.worker.drain(["orders"])
     assert all(env.ledger(n).state == "posted" for n in (2001, 2002, 2003))
 
@@ -52,7 +52,7 @@ def test_a_poll_requeues_the_write_back_a_finishing_job_missed(sqlite_url: str) 
     env = Env(sqlite_url)
     env.centra.add_order(replace(order(number=2101, id="h2101"),
                                  updated_at=env.now - timedelta(minutes=1)))
-    env.flow.poll(env.db.begin)
+    env.flow.poll()
     env.worker.drain(["orders"])
     assert env.ledger(2101).state == "posted"
     # The lost wake-up: the write-back job the post enqueued is gone (it was the one finishing).
@@ -61,7 +61,7 @@ def test_a_poll_requeues_the_write_back_a_finishing_job_missed(sqlite_url: str) 
     env.worker.drain(["writeback"])
     assert env.ledger(2101).state == "posted"
 
-    env.flow.poll(env.db.begin)
+    env.flow.poll()
     env.worker.drain(["writeback"])
 
     assert env.ledger(2101).state == "synced"

@@ -19,6 +19,8 @@ from orderkit import market, order, rules
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
+from seamline.adapters.store.unit_of_work import SqlStore
+from seamline.domain.ledger import OrderState
 from seamline.exceptions import MappingMissing
 from seamline.queue import JobQueue
 from seamline.services.exceptions import ExceptionService
@@ -35,11 +37,14 @@ class _Ctx:
     """The part of a job context that parking uses: a write transaction."""
 
     def __init__(self, db: Database) -> None:
-        self.transaction: Callable[[], AbstractContextManager[Connection]] = db.begin
+        self.db = db
+
+    def transaction(self, *, complete: bool = False) -> AbstractContextManager[Connection]:
+        return self.db.begin()
 
 
 def _flow(db: Database) -> OrderFlow:
-    return OrderFlow(db=db, queue=JobQueue(db), centra=FakeCentra(), erp=FakeBlueCherry(),
+    return OrderFlow(store=SqlStore(db, JobQueue(db)), centra=FakeCentra(), erp=FakeBlueCherry(),
                      markets=(market(),), rules=rules())
 
 
@@ -59,7 +64,7 @@ def _at_once(numbers: list[int], work: Callable[[int], Any]) -> None:
 
 
 def _held(db: Database) -> list[int]:
-    found = ExceptionService(db).list(type="MAPPING_MISSING", business_key=KEY)
+    found = ExceptionService(SqlStore(db)).list(type="MAPPING_MISSING", business_key=KEY)
     assert len(found) == 1, f"one open exception for the key, not {len(found)}"
     return sorted(found[0].orders)
 
@@ -95,9 +100,9 @@ def test_orders_parked_and_released_at_once_on_one_key_are_neither_lost_nor_left
     def release(n: int) -> None:
         # What posting does: the ledger row moves on and the order leaves its exceptions, in
         # one transaction.
-        with db.begin() as conn:
-            flow._patch(conn, str(n), state="posted")
-            flow._release_parks(conn, n, why=f"order {n} posted")
+        with flow.store.begin() as uow:
+            flow._patch(uow, n, state=OrderState.POSTED)
+            flow._release_parks(uow, n, why=f"order {n} posted")
 
     _at_once(released, release)
     held = _held(db)
@@ -106,6 +111,6 @@ def test_orders_parked_and_released_at_once_on_one_key_are_neither_lost_nor_left
 
     # The rest leave too: the exception holds nothing, so it resolves (exactly once).
     _at_once(remaining, release)
-    assert ExceptionService(db).list(type="MAPPING_MISSING", business_key=KEY) == []
-    closed = ExceptionService(db).list(state="resolved", type="MAPPING_MISSING")
+    assert ExceptionService(SqlStore(db)).list(type="MAPPING_MISSING", business_key=KEY) == []
+    closed = ExceptionService(SqlStore(db)).list(state="resolved", type="MAPPING_MISSING")
     assert [(e.business_key, e.count, e.orders) for e in closed] == [(KEY, ORDERS, ())]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from seamline.adapters.store.schema import (
     jobs,
     ledger,
 )
+from seamline.domain.ledger import KEEP, Hold, LedgerEntry
 
 __all__ = [
     "Hold",
@@ -68,36 +68,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One entity's row in the ledger."""
-
-    id: int
-    kind: str
-    business_key: str
-    state: str
-    version: int
-    data: dict[str, Any]
-    posted_hash: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> LedgerEntry:
-        m = row._mapping
-        return cls(
-            id=m["id"],
-            kind=m["kind"],
-            business_key=m["business_key"],
-            state=m["state"],
-            version=m["version"],
-            data=dict(m["data"] or {}),
-            posted_hash=m["posted_hash"],
-            created_at=m["created_at"],
-            updated_at=m["updated_at"],
-        )
-
-
 # Hot-path statements are built once with bound parameters: SQLAlchemy then reuses their
 # compiled form and cache key instead of rebuilding both on every call.
 _B = sa.bindparam
@@ -139,7 +109,7 @@ def get_ledgers(
     return {e.business_key: e for e in map(LedgerEntry.from_row, rows)}
 
 
-_KEEP = object()
+_KEEP: Any = KEEP
 
 @functools.cache
 def _upsert_ledger_stmt(dialect: str, set_hash: bool) -> Any:
@@ -340,8 +310,10 @@ def hold_order(
     stmt = (upsert_insert(conn)(exception_orders)
             .values(exception_id=exception_id, order_key=order_key,
                     held_since=now or utcnow())
-            .on_conflict_do_nothing())
-    return bool(conn.execute(stmt).rowcount)
+            .on_conflict_do_nothing()
+            .returning(exception_orders.c.exception_id))
+    # RETURNING, not rowcount: psycopg reports a skipped conflicting row as a row.
+    return conn.execute(stmt).first() is not None
 
 
 def release_held_order(
@@ -388,16 +360,6 @@ def orders_held(conn: Connection, exception_ids: Iterable[int]) -> dict[int, lis
     for exc_id, key in rows:
         out.setdefault(int(exc_id), []).append(str(key))
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """An order held by an open exception."""
-
-    exception_id: int
-    type: str
-    business_key: str
-    order_key: str
 
 
 def open_holds(conn: Connection, *, types: Iterable[str] | None = None) -> list[Hold]:

@@ -27,12 +27,9 @@ def open_database(settings: Settings, *, check: bool = True) -> Any:
 
     An unreachable database raises ``StoreError`` with a one-line message (exit code 3).
     """
-    from seamline.adapters.store import Database  # noqa: PLC0415 - lazy: keep CLI start-up light
+    from seamline.bootstrap import open_database as _open  # noqa: PLC0415 - lazy start-up
 
-    db = Database(settings.store.database_url)
-    if check:
-        db.check()
-    return db
+    return _open(settings, check=check)
 
 
 def build_runtime(settings: Settings) -> Container:

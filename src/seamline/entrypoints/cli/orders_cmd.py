@@ -35,14 +35,8 @@ POST_QUEUES = ("orders", "writeback", "intake")
 
 
 def _ledger_states(rt: Container) -> dict[str, int]:
-    import sqlalchemy as sa  # noqa: PLC0415 - lazy: keep CLI start-up light
-
-    from seamline.adapters.store.schema import ledger  # noqa: PLC0415
-
-    with rt.db.read() as conn:
-        rows = conn.execute(sa.select(ledger.c.state, sa.func.count())
-                            .where(ledger.c.kind == "order").group_by(ledger.c.state)).all()
-    return {str(s): int(n) for s, n in rows}
+    with rt.store.read() as uow:
+        return uow.orders.count_by_state()
 
 
 @orders_app.command("sync")
@@ -60,8 +54,8 @@ def sync(
         events = bool(getattr(rt.settings.centra, "use_events_queue", False))
     try:
         flow = rt.orders
-        drained = flow.drain_events(rt.db.begin) if events else 0
-        seen = flow.poll(rt.db.begin)
+        drained = flow.drain_events() if events else 0
+        seen = flow.poll()
         states = _ledger_states(rt)
     finally:
         rt.close()
@@ -77,13 +71,8 @@ def sync(
 
 def _due_wait(rt: Container, queues: tuple[str, ...]) -> float | None:
     """Seconds until the next waiting job in ``queues`` may run (None if none waits)."""
-    import sqlalchemy as sa  # noqa: PLC0415
-
-    from seamline.adapters.store.schema import jobs  # noqa: PLC0415
-
-    with rt.db.read() as conn:
-        first = conn.execute(sa.select(sa.func.min(jobs.c.run_at)).where(
-            jobs.c.queue.in_(queues), jobs.c.status.in_(("todo", "doing")))).scalar()
+    with rt.store.read() as uow:
+        first = uow.outbox.next_due(queues)
     if first is None:
         return None
     return max(0.0, float((first - rt.queue.clock()).total_seconds()))
@@ -110,8 +99,8 @@ def post(
     state(ctx).setup_logging()
     rt = build_runtime(state(ctx).settings())
     try:
-        with rt.db.begin() as conn:
-            released = rt.orders.run_batches(conn, day=day)
+        with rt.store.begin() as uow:
+            released = rt.orders.run_batches(uow, day=day)
         worker = rt.worker(queues=[q for q in POST_QUEUES if q in rt.known_queues()],
                            concurrency=1)
         ran = 0
@@ -126,8 +115,8 @@ def post(
         states = _ledger_states(rt)
         report: list[dict[str, Any]] = []
         if day is not None:
-            with rt.db.read() as conn:
-                report = rt.orders.batch_report(conn, day)
+            with rt.store.read() as uow:
+                report = rt.orders.batch_report(uow, day)
     finally:
         rt.close()
     result = {"batch_released": released, "jobs_run": ran, "ledger": states,
@@ -154,37 +143,9 @@ def post(
 # -- show -----------------------------------------------------------------------------------
 
 
-def order_story(rt: Container, number: int) -> dict[str, Any]:
-    """Everything known about Centra order ``number``, BlueCherry's copy read live."""
-    import sqlalchemy as sa  # noqa: PLC0415
-
-    from seamline.adapters.store.repos import get_ledger  # noqa: PLC0415
-    from seamline.adapters.store.schema import audit_log, exceptions, jobs  # noqa: PLC0415
-
-    key = str(number)
-    business_key = f"order:{number}"
-    with rt.db.read() as conn:
-        row = get_ledger(conn, "order", key)
-        if row is None:
-            raise NotFound(f"order {number} is not on the ledger; run `seamline orders sync` "
-                           "(or check the number in Centra)")
-        data = dict(row.data)
-        parks = [str(p) for p in data.get("parks", [])]
-        exc_rows = conn.execute(sa.select(exceptions).where(sa.or_(
-            exceptions.c.business_key == business_key,
-            exceptions.c.business_key.like(f"{business_key}:%"),
-            exceptions.c.business_key.in_(parks),
-        )).order_by(exceptions.c.id)).all()
-        job_rows = conn.execute(sa.select(jobs).where(sa.or_(
-            jobs.c.business_key == business_key,
-            jobs.c.dedupe_key.in_([f"order:post:{key}", f"order:reconcile:{key}",
-                                   f"order:fetch:{key}"]),
-        )).order_by(jobs.c.id)).all()
-        audit_rows = conn.execute(sa.select(audit_log).where(
-            audit_log.c.entity_kind == "order", audit_log.c.business_key == key)
-            .order_by(audit_log.c.id)).all()
-    snap = data.get("snapshot") or {}
-    centra = {
+def _centra_view(snap: dict[str, Any]) -> dict[str, Any]:
+    """The order as Centra showed it when last recorded."""
+    return {
         "status": snap.get("status"), "market": snap.get("market_id"),
         "currency": snap.get("currency"), "grand_total": snap.get("grand_total"),
         "tax_total": snap.get("tax_total"), "shipping": snap.get("shipping"),
@@ -196,8 +157,11 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
                    "line_value": ln.get("line_value")} for ln in snap.get("lines", [])],
         "updated_at": snap.get("updated_at"),
     }
-    frozen = data.get("frozen")
-    payload = None if frozen is None else {
+
+
+def _payload_view(frozen: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The frozen BlueCherry payload, in short."""
+    return None if frozen is None else {
         "customer_po": frozen.get("customer_po"),
         "external_reference": frozen.get("external_reference"),
         "customer": frozen.get("customer"), "division": frozen.get("division"),
@@ -205,6 +169,27 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
         "currency": frozen.get("currency"), "totals": frozen.get("totals"),
         "lines": len(frozen.get("lines", [])),
     }
+
+
+def order_story(rt: Container, number: int) -> dict[str, Any]:
+    """Everything known about Centra order ``number``, BlueCherry's copy read live."""
+    key = str(number)
+    business_key = f"order:{number}"
+    with rt.store.read() as uow:
+        row = uow.orders.get(number)
+        if row is None:
+            raise NotFound(f"order {number} is not on the ledger; run `seamline orders sync` "
+                           "(or check the number in Centra)")
+        data = row.raw
+        exc_rows = uow.exceptions.find(
+            state=None, business_keys=[business_key, *row.data.parks],
+            key_prefix=f"{business_key}:", limit=10_000, newest_first=False,
+            with_orders=False)
+        job_rows = uow.outbox.jobs_for(business_key, [
+            f"order:post:{key}", f"order:reconcile:{key}", f"order:fetch:{key}"])
+        audit_rows = uow.audit.for_entity("order", key)
+    centra = _centra_view(data.get("snapshot") or {})
+    payload = _payload_view(data.get("frozen"))
     bluecherry: dict[str, Any] | None = None
     order_no = data.get("order_no")
     if order_no:
@@ -223,7 +208,7 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
             bluecherry = {"order_no": order_no, "error": exc.message}
     return {
         "number": number,
-        "state": row.state,
+        "state": row.state.value,
         "reason": data.get("reason"),
         "business_day": data.get("business_day"),
         "late_s": data.get("late_s"),
@@ -240,8 +225,7 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
                         "message": e.message} for e in exc_rows],
         "jobs": [{"id": j.id, "task": j.task, "queue": j.queue, "status": j.status,
                   "attempts": j.attempts, "last_error": j.last_error} for j in job_rows],
-        "audit": [{"at": a.at, "action": a.action, "actor": a.actor, "detail": a.detail}
-                  for a in audit_rows],
+        "audit": audit_rows,
     }
 
 

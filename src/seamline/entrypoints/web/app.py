@@ -80,9 +80,10 @@ def _as_mapping(row: Any) -> Mapping[str, Any]:
 class StoreDashboardSource:
     """Reads the live store through the job queue and the exceptions service."""
 
-    def __init__(self, db: Any, queue: Any | None = None) -> None:
+    def __init__(self, db: Any, queue: Any | None = None, exceptions: Any | None = None) -> None:
         self.db = db
         self.queue = queue
+        self.exceptions = exceptions
 
     def check(self) -> None:
         self.db.check()
@@ -96,11 +97,12 @@ class StoreDashboardSource:
         return list(_normalise_counts(raw))
 
     def open_exceptions(self, limit: int = 200) -> Sequence[Mapping[str, Any]]:
-        from seamline.services.exceptions import (  # noqa: PLC0415 - keeps the import light
-            ExceptionService,
-        )
+        if self.exceptions is None:
+            from seamline.bootstrap import store_for  # noqa: PLC0415 - keeps the import light
+            from seamline.services.exceptions import ExceptionService  # noqa: PLC0415
 
-        rows = ExceptionService(self.db).list(state="open", limit=limit)
+            self.exceptions = ExceptionService(store_for(self.db, self.queue))
+        rows = self.exceptions.list(state="open", limit=limit)
         return [_as_mapping(r) for r in rows]
 
 

@@ -1,0 +1,232 @@
+"""The unit of work the services run on: typed repositories and the outbox, one transaction.
+
+A service opens a unit of work from a :class:`Store` (``begin()`` to write, ``read()`` to
+read, ``for_job(ctx)`` inside a queued job: fenced by the job's lease) and reaches the store only
+through its repositories; everything written in one unit of work, the jobs it enqueues included
+(the transactional outbox), commits together when the block ends without an error and not at
+all otherwise.
+
+Two implementations: ``seamline.adapters.store.unit_of_work`` (SQLite and PostgreSQL, with the
+row locks and advisory locks that make parking and batches race-safe) and
+``seamline.testing.store`` (in memory, for the service tests). Both pass one contract suite
+(``tests/contract/test_unit_of_work_contract.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from seamline.domain.exception_records import ExceptionRecord
+from seamline.domain.ledger import KEEP, Hold, LedgerEntry, OrderRecord, OrderState
+from seamline.queue.models import Job
+
+__all__ = [
+    "KEEP",
+    "AuditLog",
+    "Cursors",
+    "ExceptionsRepository",
+    "JobScope",
+    "LedgerRepository",
+    "OrderLedger",
+    "Outbox",
+    "Store",
+    "UnitOfWork",
+]
+
+
+class OrderLedger(Protocol):
+    """The orders' ledger rows (``kind='order'``), typed."""
+
+    def get(self, number: int, *, for_update: bool = False) -> OrderRecord | None:
+        """The order's row, or None; ``for_update`` locks it until the unit of work ends."""
+        ...
+
+    def get_many(self, numbers: Iterable[int], *,
+                 for_update: bool = False) -> dict[int, OrderRecord]:
+        """The rows of many orders by number (locked in id order with ``for_update``)."""
+        ...
+
+    def save(self, number: int, *, state: OrderState, data: Mapping[str, Any],
+             now: datetime, posted_hash: str | None = KEEP) -> OrderRecord:
+        """Insert or replace the row (``version`` + 1); ``posted_hash`` kept unless given."""
+        ...
+
+    def mark(self, numbers: Iterable[int], patch: Mapping[str, Any], *, state: OrderState,
+             now: datetime) -> int:
+        """Set scalar top-level fields of many rows and move them to ``state``, unread."""
+        ...
+
+    def in_state(self, state: OrderState, *, limit: int | None = None) -> list[OrderRecord]:
+        """The rows in ``state``, oldest row first."""
+        ...
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many orders are in each state."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    """Ledger rows of the other kinds (``sku`` catalogue rows, ``batch`` reports)."""
+
+    def get(self, kind: str, key: str, *, for_update: bool = False) -> LedgerEntry | None: ...
+
+    def save(self, kind: str, key: str, *, state: str, data: Mapping[str, Any],
+             now: datetime) -> LedgerEntry: ...
+
+    def in_state(self, kind: str, state: str) -> list[LedgerEntry]: ...
+
+
+class Cursors(Protocol):
+    """Named cursors (watermarks), and named locks for compare-then-write on them."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def set(self, name: str, value: str, *, now: datetime | None = None) -> None: ...
+
+    def lock(self, name: str) -> None:
+        """Serialise the units of work that take lock ``name`` until this one ends."""
+        ...
+
+
+class AuditLog(Protocol):
+    """The append-only audit log."""
+
+    def append(self, kind: str, key: str, action: str, actor: str,
+               detail: Mapping[str, Any] | None = None, *,
+               now: datetime | None = None) -> None: ...
+
+    def for_entity(self, kind: str, key: str) -> list[dict[str, Any]]:
+        """The entity's lines, oldest first (``at``, ``action``, ``actor``, ``detail``)."""
+        ...
+
+
+class ExceptionsRepository(Protocol):
+    """Exceptions, their history, and the exception↔order relation (``exception_orders``)."""
+
+    def raise_(self, *, type: str, owner: str, business_key: str, message: str,
+               severity: str = "error", details: Mapping[str, Any] | None = None,
+               payload: Mapping[str, Any] | None = None, job_id: int | None = None,
+               attempts: int = 0, now: datetime | None = None) -> int:
+        """Open one, or count a repeat of the open one for ``(type, business_key)``."""
+        ...
+
+    def resolve_for_key(self, business_key: str, *, types: Iterable[str] | None = None,
+                        actor: str = "system", note: str = "",
+                        now: datetime | None = None) -> list[int]: ...
+
+    def resolve_ids(self, ids: Iterable[int], *, actor: str = "system", note: str = "",
+                    now: datetime | None = None) -> list[int]: ...
+
+    def close(self, exception_id: int, *, state: str, actor: str, note: str,
+              now: datetime) -> ExceptionRecord:
+        """A person resolves or skips an open exception (``SeamlineError`` if not open)."""
+        ...
+
+    def note(self, exception_id: int, action: str, actor: str, note: str, *,
+             detail: Mapping[str, Any] | None = None, now: datetime) -> None:
+        """Append one line to the exception's history."""
+        ...
+
+    def get(self, exception_id: int) -> ExceptionRecord | None:
+        """One exception with its history and the orders it holds."""
+        ...
+
+    def find(self, *, state: str | None = "open", owner: str | None = None,
+             type: str | None = None, business_key: str | None = None,
+             business_keys: Sequence[str] = (), key_prefix: str | None = None,
+             limit: int = 200, newest_first: bool = True,
+             with_orders: bool = True) -> list[ExceptionRecord]:
+        """Filtered by state, owner, type and key (``business_key``, any of ``business_keys``
+        or under ``key_prefix``); ``with_orders=False``: the stored message, no orders."""
+        ...
+
+    def hold_order(self, exception_id: int, order_key: str, *,
+                   now: datetime | None = None) -> bool: ...
+
+    def release_order(self, order_key: str, *, keep: Iterable[int] = ()) -> list[int]:
+        """Take the order off the exceptions holding it (but ``keep``); the ids of the open
+        ones that now hold no order (locked)."""
+        ...
+
+    def lock_open(self, business_keys: Iterable[str] | None, *,
+                  types: Iterable[str] | None = None) -> list[tuple[int, str, str]]:
+        """Lock the open exceptions (by key order): ``(id, type, business_key)`` each."""
+        ...
+
+    def open_holds(self, *, types: Iterable[str] | None = None) -> list[Hold]: ...
+
+
+class Outbox(Protocol):
+    """The job queue as a unit of work sees it: jobs enqueued commit with everything else."""
+
+    def enqueue(self, task: str, args: Mapping[str, Any], *, queue: str | None = None,
+                dedupe_key: str | None = None, business_key: str | None = None) -> int | None:
+        """A new job, or None when a live job has ``dedupe_key``."""
+        ...
+
+    def requeue(self, job_id: int, *, now: datetime | None = None) -> bool:
+        """Put a failed or cancelled job back (False when not possible)."""
+        ...
+
+    def next_due(self, queues: Sequence[str]) -> datetime | None:
+        """When the first waiting (or running) job of ``queues`` may run; None when none."""
+        ...
+
+    def jobs_for(self, business_key: str, dedupe_keys: Sequence[str]) -> list[Job]:
+        """The jobs with that business key or one of those dedupe keys, oldest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction's repositories."""
+
+    @property
+    def orders(self) -> OrderLedger: ...
+
+    @property
+    def ledger(self) -> LedgerRepository: ...
+
+    @property
+    def exceptions(self) -> ExceptionsRepository: ...
+
+    @property
+    def cursors(self) -> Cursors: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
+class JobScope(Protocol):
+    """What a service needs of a running job: its id, its log and its lease."""
+
+    @property
+    def job(self) -> Job: ...
+
+    @property
+    def log(self) -> Any: ...
+
+    def heartbeat(self) -> bool: ...
+
+
+class Store(Protocol):
+    """Opens units of work."""
+
+    def begin(self) -> AbstractContextManager[UnitOfWork]:
+        """A write unit of work (committed when the block ends cleanly)."""
+        ...
+
+    def read(self) -> AbstractContextManager[UnitOfWork]:
+        """A read unit of work (takes no write lock)."""
+        ...
+
+    def for_job(self, ctx: JobScope, *,
+                complete: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """A write unit of work fenced by the job's lease; ``complete`` marks the job
+        succeeded in it (effects and completion commit together)."""
+        ...

@@ -1,0 +1,145 @@
+"""One contract for every unit of work: SQLite, PostgreSQL and the in-memory store behave alike
+for what the services use (orders, ledger, cursors, audit, exceptions with the orders they hold,
+and the outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from seamline.adapters.store.db import Database
+from seamline.adapters.store.unit_of_work import SqlStore
+from seamline.domain.ledger import OrderState
+from seamline.queue import JobQueue, TaskRegistry
+from seamline.services.unit_of_work import Store
+from seamline.testing.store import InMemoryStore
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sql", "memory"])
+def store(request: pytest.FixtureRequest, db: Database) -> Iterator[Store]:
+    """Each store kind: the SQL one on each database of ``db``, and the in-memory one."""
+    if request.param == "memory":
+        if db.dialect != "sqlite":
+            pytest.skip("the in-memory store runs once")
+        yield InMemoryStore(clock=lambda: NOW, registry=TaskRegistry())
+    else:
+        yield SqlStore(db, JobQueue(db, clock=lambda: NOW))
+
+
+def test_an_order_row_keeps_its_state_and_json_and_counts_its_versions(store: Store) -> None:
+    """Saved twice: the typed view reads the JSON back, the version counts both saves."""
+    with store.begin() as uow:
+        uow.orders.save(7, state=OrderState.NEW, data={"snapshot": {"a": 1}}, now=NOW)
+        uow.orders.save(7, state=OrderState.POSTED, now=NOW, posted_hash="h",
+                        data={"snapshot": {"a": 1}, "order_no": "SO1", "line_map": {"1": 2}})
+    with store.read() as uow:
+        row = uow.orders.get(7)
+        assert uow.orders.get(8) is None
+        assert uow.orders.count_by_state() == {"posted": 1}
+    assert row is not None
+    assert (row.number, row.state, row.version) == (7, OrderState.POSTED, 2)
+    assert (row.data.order_no, row.data.line_map, row.data.snapshot) == ("SO1", {1: 2}, {"a": 1})
+
+
+def test_marking_many_orders_sets_fields_and_state_without_reading_them(store: Store) -> None:
+    """``mark`` moves rows to a state and adds scalar fields, leaving the rest of the JSON."""
+    with store.begin() as uow:
+        for n in (1, 2, 3):
+            uow.orders.save(n, state=OrderState.POSTED, data={"order_no": f"SO{n}"}, now=NOW)
+        assert uow.orders.mark([1, 2], {"written_back_at": "t"}, state=OrderState.SYNCED,
+                               now=NOW) == 2
+    with store.read() as uow:
+        assert [r.number for r in uow.orders.in_state(OrderState.POSTED)] == [3]
+        synced = uow.orders.in_state(OrderState.SYNCED, limit=1)
+    assert [(r.number, r.data.order_no, r.data.written_back_at) for r in synced] == \
+        [(1, "SO1", "t")]
+
+
+def test_a_failing_unit_of_work_leaves_nothing_behind(store: Store) -> None:
+    """An error inside the block rolls back the ledger, cursors, exceptions and jobs alike."""
+    def fail() -> None:
+        with store.begin() as uow:
+            uow.orders.save(9, state=OrderState.NEW, data={}, now=NOW)
+            uow.cursors.set("c", "v", now=NOW)
+            uow.exceptions.raise_(type="POST_FAILED", owner="operations",
+                                  business_key="order:9", message="m", now=NOW)
+            uow.outbox.enqueue("orders.post", {"number": 9}, dedupe_key="order:post:9")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail()
+    with store.read() as uow:
+        assert uow.orders.get(9) is None
+        assert uow.cursors.get("c") is None
+        assert uow.exceptions.find() == []
+        assert uow.outbox.jobs_for("order:9", ["order:post:9"]) == []
+
+
+def test_the_outbox_dedupes_live_jobs(store: Store) -> None:
+    """A second job with a live dedupe key is not enqueued."""
+    with store.begin() as uow:
+        first = uow.outbox.enqueue("orders.post", {"number": 1}, queue="orders",
+                                   dedupe_key="order:post:1", business_key="order:1")
+        again = uow.outbox.enqueue("orders.post", {"number": 1}, queue="orders",
+                                   dedupe_key="order:post:1", business_key="order:1")
+    with store.read() as uow:
+        jobs = uow.outbox.jobs_for("order:1", [])
+        assert uow.outbox.next_due(["orders"]) == NOW
+    assert first is not None
+    assert again is None
+    assert [(j.id, j.task, j.args) for j in jobs] == [(first, "orders.post", {"number": 1})]
+
+
+def test_an_exception_counts_repeats_holds_orders_and_resolves_when_none_is_held(
+    store: Store,
+) -> None:
+    """One open exception per key; the orders it holds are listed; releasing the last one says
+    it holds none, and resolving closes it once."""
+    key = "mapping:shipping_option:pickup"
+    with store.begin() as uow:
+        a = uow.exceptions.raise_(type="MAPPING_MISSING", owner="ecommerce", business_key=key,
+                                  message="no mapping", details={"api_token": "x", "k": 1},
+                                  now=NOW)
+        b = uow.exceptions.raise_(type="MAPPING_MISSING", owner="ecommerce", business_key=key,
+                                  message="no mapping", now=NOW)
+        uow.exceptions.hold_order(a, "1", now=NOW)
+        uow.exceptions.hold_order(a, "2", now=NOW)
+        assert uow.exceptions.hold_order(a, "2", now=NOW) is False
+    assert a == b
+    with store.read() as uow:
+        (found,) = uow.exceptions.find(type="MAPPING_MISSING")
+        holds = uow.exceptions.open_holds()
+        assert uow.exceptions.lock_open(None, types=["MAPPING_MISSING"]) == \
+            [(a, "MAPPING_MISSING", key)]
+    assert (found.count, found.orders) == (2, (1, 2))
+    assert found.message == "no mapping; 2 order(s) wait: 1, 2"
+    assert [(h.exception_id, h.order_key) for h in holds] == [(a, "1"), (a, "2")]
+    with store.begin() as uow:
+        assert uow.exceptions.release_order("1") == []
+        assert uow.exceptions.release_order("2") == [a]
+        assert uow.exceptions.resolve_ids([a], note="fixed", now=NOW) == [a]
+        assert uow.exceptions.resolve_for_key(key, now=NOW) == []
+    with store.read() as uow:
+        got = uow.exceptions.get(a)
+    assert got is not None
+    assert (got.state, got.orders, got.details) == ("resolved", (), None)
+    assert [h.action for h in got.history] == ["opened", "repeated", "resolved"]
+
+
+def test_cursors_and_the_audit_log(store: Store) -> None:
+    """A cursor keeps its last value; the audit log keeps every line of an entity in order."""
+    with store.begin() as uow:
+        uow.cursors.lock("c")
+        uow.cursors.set("c", "1", now=NOW)
+        uow.cursors.set("c", "2", now=NOW)
+        uow.audit.append("order", "5", "frozen", "job:1", {"total": "10.00"}, now=NOW)
+        uow.audit.append("order", "5", "posted", "job:1", now=NOW)
+    with store.read() as uow:
+        assert uow.cursors.get("c") == "2"
+        lines = uow.audit.for_entity("order", "5")
+    assert [(a["action"], a["detail"]) for a in lines] == \
+        [("frozen", {"total": "10.00"}), ("posted", None)]
