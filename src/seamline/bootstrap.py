@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from seamline.adapters.store.db import Database
@@ -22,6 +22,7 @@ from seamline.queue.scheduler import Scheduler
 from seamline.queue.worker import Worker
 from seamline.schedules import schedules_with_defaults
 from seamline.services.exceptions import ExceptionService
+from seamline.services.health import Readiness, assess
 
 if TYPE_CHECKING:
     from seamline.ports import BlueCherryGateway, CentraGateway
@@ -95,6 +96,21 @@ class Container:
                 self.settings, store=self.store, centra=self.centra, erp=self.erp,
                 clock=self.queue.clock)
         return self._built["orders"]  # type: ignore[return-value]
+
+    def readiness(self) -> Readiness:
+        """``/readyz``: database migrated, both systems answered lately, no flow parked."""
+        return assess(self.db, clock=self.queue.clock,
+                      max_age=timedelta(minutes=self.settings.web.ready_max_age_min))
+
+    def health_probes(self) -> dict[str, Callable[[], object]]:
+        """One small read of each system, through the gateways the flows use."""
+        centra = self.centra
+        erp = self.erp
+        centra_probe = getattr(centra, "rate_limits", None)
+        return {
+            "centra": centra_probe if callable(centra_probe) else (lambda: centra.get_order(0)),
+            "bluecherry": lambda: erp.find_by_external_reference("seamline:health-ping"),
+        }
 
     def close(self) -> None:
         """Close the HTTP clients and the database pool."""
@@ -188,4 +204,8 @@ def build(
 
         register_guard_tasks(registry, lambda: CentraSchemaGuard(container.centra, store=store,
                                                                  clock=queue.clock))
+    if "health.ping" not in registry:
+        from seamline.services.health import register_health_tasks  # noqa: PLC0415
+
+        register_health_tasks(registry, container.health_probes, clock=queue.clock)
     return container

@@ -219,6 +219,8 @@ class WebSettings(_Section):
     port: int = Field(8700, ge=0, le=65535)
     #: Any request body over this many bytes is refused unread (413), on every route.
     max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)
+    #: ``/readyz`` wants Centra and BlueCherry to have answered within this many minutes.
+    ready_max_age_min: int = Field(5, ge=1, le=1440)
 
 
 class AlertSettings(_Section):

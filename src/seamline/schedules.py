@@ -16,7 +16,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
 
     Built in: polling Centra by ``updatedAt`` (the safety net), daily batches (checked every
     minute), the recovery sweep (daily), the BlueCherry catalogue sync (hourly), the Centra
-    schema check (at start-up, then every quarter of an hour) and, when
+    schema check (at start-up, then every quarter of an hour), the health ping (every
+    minute: one small read of each system, for ``/readyz``) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -28,6 +29,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         # Every Centra operation against the environment's schema and the token's
         # permissions: at start-up (the first tick), then every quarter of an hour.
         "centra-schema": ScheduleEntry(task="centra.schema", every_s=900),
+        # One small read of Centra and of BlueCherry, recorded for /readyz.
+        "health-ping": ScheduleEntry(task="health.ping", every_s=60),
     }
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)

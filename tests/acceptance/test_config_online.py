@@ -18,8 +18,12 @@ EXAMPLE = ROOT / "examples" / "seamline.toml"
 SEAMLINE = Path(sys.executable).with_name("seamline")
 
 
-def _check(sb: Sandboxes, tmp: Path) -> subprocess.CompletedProcess[str]:
+def _check(sb: Sandboxes, tmp: Path,
+           edit: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     text = EXAMPLE.read_text(encoding="utf-8")
+    if edit is not None:
+        assert edit[0] in text
+        text = text.replace(edit[0], edit[1], 1)
     text = text.replace('"http://127.0.0.1:8701/graphql"', f'"{sb.centra_url}"')
     text = text.replace('"http://127.0.0.1:8702/api/v1"', f'"{sb.bluecherry_url}"')
     cfg = tmp / "seamline.toml"
@@ -66,3 +70,23 @@ def test_a_centra_without_an_order_field_fails_online_naming_the_field_and_opera
     assert named == {"orders_updated", "orders_page", "orders_by_number"}, proc.stderr
     assert all("schema mismatch" in ln and "(orders)" in ln for ln in lines)
     assert "rate_limits" not in proc.stderr
+
+
+def test_a_market_centra_does_not_have_fails_online(sandboxes: Sandboxes,
+                                                    tmp_path: Path) -> None:
+    """A mapped centra_market missing from Centra's ``markets``: exit 2 and the line."""
+    sandboxes.centra.set_hidden_fields([])
+    proc = _check(sandboxes, tmp_path, ("centra_market = 1\n", "centra_market = 91\n"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "markets[0].centra_market: 91 is not a Centra market (Centra has: 1 (" in (
+        proc.stdout + proc.stderr)
+
+
+def test_a_currency_centra_does_not_have_fails_online(sandboxes: Sandboxes,
+                                                      tmp_path: Path) -> None:
+    """A mapped currency (valid ISO 4217) missing from Centra's ``currencies``: exit 2, the line."""
+    sandboxes.centra.set_hidden_fields([])
+    proc = _check(sandboxes, tmp_path, ('currency = "SEK"\n', 'currency = "CHF"\n'))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ("markets[0].currency: 'CHF' is not a currency in Centra (Centra has: EUR, GBP, "
+            "JPY, NOK, SEK, USD)") in proc.stdout + proc.stderr

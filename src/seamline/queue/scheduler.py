@@ -6,6 +6,9 @@ the SQLite database. Even if two schedulers ever ran at once, a tick is recorded
 job with the dedupe key ``schedule:<name>:<tick>``, so a tick never runs twice — across
 restarts too. Ticks are aligned to multiples of ``every_s`` since the epoch; missed ticks are
 not replayed (the next one covers them).
+
+A lost database never ends the scheduler: a failed step is retried with backoff, logged once
+per outage, and ticking resumes when the database returns (``seamline.queue.outage``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from seamline.adapters.store.schema import schedule_ticks
 from seamline.exceptions import StoreError
 from seamline.logging import get_logger
 from seamline.queue.core import JobQueue
+from seamline.queue.outage import Outage
 
 __all__ = ["ADVISORY_LOCK_KEY", "Schedule", "Scheduler"]
 
@@ -85,10 +89,16 @@ class Scheduler:
                     return False
             return True
         if self.db.dialect == "postgresql":
-            conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = bool(conn.execute(
-                sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
-            ).scalar())
+            conn = self.db.connect()
+            try:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                got = bool(conn.execute(
+                    sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
+                ).scalar())
+            except sa.exc.DBAPIError as exc:
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    conn.close()
+                raise StoreError(f"could not take the scheduler lock: {exc.orig}") from exc
             if not got:
                 conn.close()
                 return False
@@ -164,13 +174,18 @@ class Scheduler:
 
     def run(self, stop_event: threading.Event) -> None:
         """Tick every ``poll_interval_s`` while leading (standby otherwise) until stopped."""
+        outage = Outage(self.log, "scheduler")
         try:
             while not stop_event.is_set():
                 try:
                     if self.try_lead():
                         self.tick()
-                except StoreError as exc:
-                    self.log.error("scheduler step failed", error=str(exc))
+                except (StoreError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                    # The database went away: keep standing by, logged once per outage; the
+                    # leadership connection is checked (and dropped if dead) on the next try.
+                    stop_event.wait(outage.failed(exc))
+                    continue
+                outage.recovered()
                 stop_event.wait(self.poll_interval_s)
         finally:
             self.step_down()

@@ -3,7 +3,8 @@
 Each slot claims (``limit=batch``) from its queue, runs the handler, and completes or fails the
 job. A heartbeat thread renews the leases of every job this process holds (running or waiting
 in a claimed batch). On stop (the CLI sets the event on SIGTERM) every slot finishes the job it
-is running, releases the claimed jobs it has not started, and ``run`` returns.
+is running, releases the claimed jobs it has not started, and ``run`` returns. A lost
+database never ends a slot: claiming is retried with backoff, logged once per outage.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from seamline.exceptions import ConfigError, LeaseLost, SeamlineError, StoreErro
 from seamline.logging import get_logger, job_context
 from seamline.queue.core import JobQueue
 from seamline.queue.models import Job, Lease
+from seamline.queue.outage import Outage
 from seamline.queue.registry import TaskRegistry
 
 __all__ = ["JobAbandoned", "JobContext", "Worker", "default_worker_id"]
@@ -125,6 +127,8 @@ class Worker:
         #: Jobs run by this worker (handy for tests and the benchmark).
         self.processed = 0
         self._count_lock = threading.Lock()
+        #: One outage state for every slot and the heartbeat: a lost database is logged once.
+        self._outage = Outage(self.log, "worker")
 
     # -- running --------------------------------------------------------------------------
 
@@ -172,9 +176,9 @@ class Worker:
                 leases = self.queue.claim([name], self.worker_id, lease_s=self.lease_s,
                                           limit=self.batch)
             except StoreError as exc:
-                self.log.error("claim failed", queue=name, error=str(exc))
-                stop.wait(idle * (1 + random.random()))
+                stop.wait(self._outage.failed(exc))
                 continue
+            self._outage.recovered()
             if not leases:
                 stop.wait(idle * (0.5 + random.random()))
                 continue
@@ -230,7 +234,7 @@ class Worker:
             try:
                 lost = self.queue.heartbeat_many(held, self.lease_s)
             except StoreError as exc:
-                self.log.error("heartbeat failed", error=str(exc))
+                self._outage.failed(exc)  # logged once per outage; the next beat retries
                 continue
             for job_id in lost:
                 self.log.warning("lease lost", job_id=job_id)

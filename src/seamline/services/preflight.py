@@ -8,13 +8,13 @@ exercise in detail; ``check_online`` builds the real clients from the settings a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 
 from seamline.config import Settings
 from seamline.domain.erp import MasterData
 from seamline.exceptions import AuthFailed, ConfigError, ExternalError, SeamlineError
 
-__all__ = ["check_mappings", "check_online"]
+__all__ = ["check_mappings", "check_markets", "check_online"]
 
 
 def _known(codes: object) -> str:
@@ -81,6 +81,23 @@ def check_mappings(settings: Settings, master: MasterData) -> list[str]:
     return problems
 
 
+def check_markets(settings: Settings, markets: Mapping[int, str],
+                  currencies: Collection[str]) -> list[str]:
+    """Each mapped ``centra_market`` and currency exists in Centra (existence only: Centra's
+    schema does not say which currencies a market sells in)."""
+    problems: list[str] = []
+    known_markets = ", ".join(f"{i} ({n})" if n else str(i) for i, n in sorted(markets.items()))
+    known_currencies = ", ".join(sorted(currencies))
+    for i, m in enumerate(settings.markets):
+        if m.centra_market not in markets:
+            problems.append(f"markets[{i}].centra_market: {m.centra_market} is not a Centra "
+                            f"market (Centra has: {known_markets or 'none'})")
+        if m.currency and m.currency not in currencies:
+            problems.append(f"markets[{i}].currency: {m.currency!r} is not a currency in "
+                            f"Centra (Centra has: {known_currencies or 'none'})")
+    return problems
+
+
 def _bluecherry(settings: Settings) -> tuple[MasterData | None, list[str]]:
     from seamline.adapters.bluecherry.client import BlueCherryClient  # noqa: PLC0415
 
@@ -112,7 +129,11 @@ def _centra(settings: Settings) -> list[str]:
             client.rate_limits()
             # Every operation against the schema this environment serves, then each read
             # once: fields the environment lacks or the token may not read, by operation.
-            return [p.line() for p in check_live(client)]
+            problems = [p.line() for p in check_live(client)]
+            if problems:
+                return problems
+            markets, currencies = client.markets_and_currencies()
+            return check_markets(settings, markets, currencies)
         finally:
             client.close()
     except AuthFailed:

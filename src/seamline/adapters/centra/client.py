@@ -537,3 +537,12 @@ class CentraClient:
     def rate_limits(self) -> list[RateLimitStatus]:
         data = self._call("rate_limits", complexity=20)
         return [rate_limit_from_json(r) for r in data["rateLimits"]]
+
+    # -- markets and currencies (configuration checks) -----------------------------------------
+
+    def markets_and_currencies(self) -> tuple[dict[int, str], set[str]]:
+        """Centra's markets (``{id: name}``) and currency codes. Centra's schema does not say
+        which currencies a market sells in, so only existence can be checked."""
+        data = self._call("markets_and_currencies", complexity=20)
+        markets = {int(m["id"]): str(m.get("name") or "") for m in data["markets"]}
+        return markets, {str(c["code"]) for c in data["currencies"]}

@@ -50,7 +50,7 @@ FLOW_OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "orders": ("orders_updated", "orders_page", "orders_by_number", "order_lines",
                "order_state", "set_id_conversions", "id_conversions", "confirm_order",
                "set_orders_lock", "events", "confirm_events", "set_event_listeners",
-               "rate_limits"),
+               "rate_limits", "markets_and_currencies"),
     "shipments": ("order_shipments", "shipment_by_id", "create_shipment", "complete_shipment",
                   "capture_order"),
     "stock": ("stock_levels", "set_stock"),
@@ -67,6 +67,7 @@ PROBES: Mapping[str, Mapping[str, Any]] = {
     "order_shipments": {"number": 0, "limit": 1, "page": 1},
     "stock_levels": {"warehouse": 0, "skus": ["-"], "limit": 1},
     "rate_limits": {},
+    "markets_and_currencies": {},
 }
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str, str], ...] = (

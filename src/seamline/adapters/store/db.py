@@ -77,6 +77,11 @@ def _normalise_url(url: str) -> sa.URL:
     return parsed
 
 
+#: The errors that mean the database could not be used (unreachable, connection lost or
+#: closed), as opposed to a statement's own error (a constraint, a syntax error).
+_LOST = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
 class Database:
     """One database (SQLite file or PostgreSQL) and its engine."""
 
@@ -135,16 +140,26 @@ class Database:
         try:
             with self.write_lock, self.engine.begin() as conn:
                 yield conn
-        except sa.exc.OperationalError as exc:
+        except _LOST as exc:
             raise StoreError(self._reason(exc)) from exc
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection inside a read transaction (a plain deferred BEGIN on SQLite)."""
-        with self.engine.connect() as conn:
-            conn.execution_options(seamline_sqlite_begin="DEFERRED")
-            with conn.begin():
-                yield conn
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(seamline_sqlite_begin="DEFERRED")
+                with conn.begin():
+                    yield conn
+        except _LOST as exc:
+            raise StoreError(self._reason(exc)) from exc
+
+    def connect(self) -> Connection:
+        """A bare connection (the caller closes it); ``StoreError`` when none can be had."""
+        try:
+            return self.engine.connect()
+        except _LOST as exc:
+            raise StoreError(self._reason(exc)) from exc
 
     def check(self) -> None:
         """Connect once; raise ``StoreError`` with one actionable line if that fails."""

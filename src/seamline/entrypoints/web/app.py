@@ -1,6 +1,8 @@
 """``create_app(settings, db, ...)``: the FastAPI app behind ``seamline run`` and ``seamline web``.
 
 - ``GET /healthz``  200 ``{"status": "ok"}`` when the database answers, else 503 with the reason.
+- ``GET /readyz``   200 when ready to work, else 503; the JSON body names every check
+  (database migrated, Centra and BlueCherry answered lately, no flow parked) and what fails.
 - ``GET /metrics``  Prometheus text: ``seamline_jobs{queue,status}`` and
   ``seamline_exceptions_open{type,owner}``, read from the store at scrape time.
 - ``GET /``         a small server-rendered page: queue counts and open exceptions.
@@ -14,7 +16,7 @@ Other parts of Seamline add their own routes by passing routers (``routers=[...]
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,6 +59,15 @@ class DashboardSource(Protocol):
 
     def open_exceptions(self, limit: int = 200) -> Sequence[Mapping[str, Any]]:
         """Open exceptions, oldest first: id, type, owner, severity, business_key, count, ..."""
+
+
+class ReadinessReport(Protocol):
+    """What ``/readyz`` serves (``seamline.services.health.Readiness`` fits)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def body(self) -> dict[str, Any]: ...
 
 
 class _Database(Protocol):
@@ -158,8 +169,11 @@ def create_app(
     queue: Any | None = None,
     source: DashboardSource | None = None,
     routers: Sequence[APIRouter] = (),
+    readiness: Callable[[], ReadinessReport] | None = None,
 ) -> FastAPI:
-    """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` (tests)."""
+    """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` (tests).
+    ``readiness`` answers ``/readyz`` (the composition root's ``Container.readiness``); without
+    it ``/readyz`` reports the database check alone."""
     if source is None:
         if db is None:
             raise ValueError("create_app needs db or source")
@@ -182,6 +196,30 @@ def create_app(
             return JSONResponse({"status": "unavailable", "error": redact_text(exc.message)},
                                 status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:
+        if readiness is None:
+            try:
+                data.check()
+            except SeamlineError as exc:
+                body = {"status": "not ready", "failing": ["database"], "checks": {
+                    "database": {"ok": False, "detail": redact_text(exc.message)}}}
+                return JSONResponse(body, status_code=503)
+            return JSONResponse({"status": "ready", "failing": [], "checks": {
+                "database": {"ok": True, "detail": "reachable"}}})
+        try:
+            report = readiness()
+        except SeamlineError as exc:
+            return JSONResponse({"status": "not ready", "failing": ["database"], "checks": {
+                "database": {"ok": False, "detail": redact_text(exc.message)}}},
+                status_code=503)
+        answer = report.body()
+        checks: Mapping[str, dict[str, Any]] = answer.get("checks", {})
+        for check in checks.values():
+            if isinstance(check.get("detail"), str):
+                check["detail"] = redact_text(check["detail"])
+        return JSONResponse(answer, status_code=200 if report.ready else 503)
 
     @app.get("/metrics")
     def metrics() -> Response:
