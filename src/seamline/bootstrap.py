@@ -25,6 +25,7 @@ from seamline.services.exceptions import ExceptionService
 from seamline.services.health import Readiness, assess
 
 if TYPE_CHECKING:
+    from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway
     from seamline.services.orders import OrderFlow
 
@@ -99,8 +100,14 @@ class Container:
 
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
-        return assess(self.db, clock=self.queue.clock,
+        return assess(self.db, self.store, clock=self.queue.clock,
                       max_age=timedelta(minutes=self.settings.web.ready_max_age_min))
+
+    def replay_guard(self) -> ReplayGuard:
+        """The webhook's replay memory, in the store (every web process on one database)."""
+        from seamline.adapters.store.replays import StoreReplayGuard  # noqa: PLC0415
+
+        return StoreReplayGuard(self.db)
 
     def health_probes(self) -> dict[str, Callable[[], object]]:
         """One small read of each system, through the gateways the flows use."""
@@ -207,5 +214,6 @@ def build(
     if "health.ping" not in registry:
         from seamline.services.health import register_health_tasks  # noqa: PLC0415
 
-        register_health_tasks(registry, container.health_probes, clock=queue.clock)
+        register_health_tasks(registry, container.store, container.health_probes,
+                              clock=queue.clock)
     return container

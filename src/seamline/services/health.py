@@ -18,14 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from seamline.adapters.store.repos import get_cursor, set_cursor, utcnow
 from seamline.exceptions import SeamlineError
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
 from seamline.services.centra_guard import parked_flows
+from seamline.services.unit_of_work import Store
 
 __all__ = ["SYSTEMS", "Readiness", "assess", "ping", "register_health_tasks"]
 
@@ -56,7 +56,9 @@ class Readiness:
 class _Db(Protocol):
     def require_latest(self) -> None: ...
 
-    def read(self) -> Any: ...
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _read(value: str | None) -> dict[str, Any]:
@@ -69,16 +71,16 @@ def _read(value: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def assess(db: _Db, *, max_age: timedelta,
+def assess(db: _Db, store: Store, *, max_age: timedelta,
            clock: Callable[[], datetime] | None = None) -> Readiness:
     """Every check, each ``{"ok": bool, "detail": str, ...}``."""
     now = (clock or utcnow)()
     checks: dict[str, dict[str, Any]] = {}
     try:
         db.require_latest()
-        with db.read() as conn:
-            stored = {s: _read(get_cursor(conn, _cursor(s))) for s in SYSTEMS}
-            parked = sorted(parked_flows(conn))
+        with store.read() as uow:
+            stored = {s: _read(uow.cursors.get(_cursor(s))) for s in SYSTEMS}
+            parked = sorted(parked_flows(uow))
     except SeamlineError as exc:
         checks["database"] = {"ok": False, "detail": exc.message}
         for s in SYSTEMS:
@@ -124,7 +126,7 @@ def _when(value: object) -> datetime | None:
         return None
 
 
-def ping(ctx: JobContext, probes: Mapping[str, Callable[[], object]],
+def ping(ctx: JobContext, store: Store, probes: Mapping[str, Callable[[], object]],
          clock: Callable[[], datetime] | None = None) -> dict[str, str | None]:
     """Call each system's probe once and record the outcome; returns ``{system: error}``."""
     outcome: dict[str, str | None] = {}
@@ -137,25 +139,25 @@ def ping(ctx: JobContext, probes: Mapping[str, Callable[[], object]],
         else:
             outcome[system] = None
     now = (clock or utcnow)()
-    with ctx.transaction() as conn:
+    with store.for_job(ctx) as uow:
         for system, error in outcome.items():
-            rec = _read(get_cursor(conn, _cursor(system)))
+            rec = _read(uow.cursors.get(_cursor(system)))
             if error is None:
                 rec["ok_at"] = now.isoformat()
             else:
                 rec["error"] = error
                 rec["error_at"] = now.isoformat()
-            set_cursor(conn, _cursor(system), json.dumps(rec, sort_keys=True), now=now)
+            uow.cursors.set(_cursor(system), json.dumps(rec, sort_keys=True), now=now)
     return outcome
 
 
-def register_health_tasks(registry: TaskRegistry,
+def register_health_tasks(registry: TaskRegistry, store: Store,
                           probes: Callable[[], Mapping[str, Callable[[], object]]],
                           clock: Callable[[], datetime] | None = None) -> None:
     """Register ``health.ping`` (one small read of each system, recorded) on the intake queue."""
 
     def task(ctx: JobContext, args: dict[str, Any]) -> None:
-        failed = {s: e for s, e in ping(ctx, probes(), clock).items() if e}
+        failed = {s: e for s, e in ping(ctx, store, probes(), clock).items() if e}
         if failed:
             ctx.log.warning("a system did not answer the health ping", **failed)
 

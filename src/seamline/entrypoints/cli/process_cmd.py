@@ -264,7 +264,6 @@ def web_routers(settings: Settings, rt: Any) -> list[Any]:
     if secret is None or not secret.get_secret_value():
         return []
     from seamline.adapters.centra.webhooks import webhook_router  # noqa: PLC0415 - lazy
-    from seamline.adapters.store.replays import StoreReplayGuard  # noqa: PLC0415 - lazy
 
     def on_events(events: list[Any]) -> None:
         rt.orders.enqueue_fetch(events)
@@ -272,7 +271,7 @@ def web_routers(settings: Settings, rt: Any) -> list[Any]:
     return [webhook_router(secret, settings.centra.webhook_tolerance_s, on_events,
                            path="/webhooks/centra",
                            max_body_bytes=settings.centra.webhook_max_body_bytes,
-                           replay_guard=StoreReplayGuard(rt.db))]
+                           replay_guard=rt.replay_guard())]
 
 
 def _web_server(settings: Settings, rt: Any, *, host: str | None, port: int | None) -> Any:
