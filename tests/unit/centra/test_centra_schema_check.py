@@ -141,7 +141,8 @@ def test_the_live_check_introspects_then_probes_each_read_once() -> None:
     problems = client.check_schema()
     assert seen[0] == "introspection"
     # introspection + the order flow's reads (shipment and stock reads wait for their flows)
-    assert seen[1:] == ["OrdersPage", "OrderLines", "IdConversions", "RateLimits"]
+    assert seen[1:] == ["OrdersPage", "OrderLines", "IdConversions", "RateLimits",
+                        "MarketsAndCurrencies"]
     assert [(p.operation, p.field, p.kind) for p in problems] == [
         ("orders_page", "Order.billingAddress:read", "permission")]
     assert "add that permission" in problems[0].line()

@@ -17,6 +17,7 @@ from test_order_flow import Env
 
 from seamline.adapters.store.schema import jobs
 from seamline.domain.orders import OrderStatus
+from seamline.exceptions import AmbiguousWrite
 
 
 def test_a_failing_confirm_keeps_the_orders_written_back_before_it(sqlite_url: str) -> None:
@@ -68,3 +69,32 @@ def test_a_poll_requeues_the_write_back_a_finishing_job_missed(sqlite_url: str) 
     got = env.centra.get_order(2101)
     assert got is not None
     assert env.centra.get_external_ids([2101]) == {2101: env.ledger(2101).data["order_no"]}
+
+
+def test_a_passing_confirm_failure_does_not_hold_up_the_rest_of_the_batch(
+    sqlite_url: str,
+) -> None:
+    """A 5xx/timeout on one order's confirm (already read back and retried by the client):
+    the orders after it are confirmed and synced in the same run; only that one waits."""
+    env = Env(sqlite_url)
+    for number in (2201, 2202, 2203):
+        env.centra.add_order(replace(order(number=number, id=f"h{number}"),
+                                     updated_at=env.now - timedelta(minutes=1)))
+    env.flow.poll()
+    env.worker.drain(["orders"])
+    real = env.centra.confirm_order
+    failed: list[int] = []
+
+    def flaky(number: int) -> None:
+        if number == 2202 and not failed:
+            failed.append(number)
+            raise AmbiguousWrite("centra confirmOrder 2202: still unconfirmed after a retry",
+                                 system="centra")
+        real(number)
+
+    env.centra.confirm_order = flaky  # type: ignore[method-assign]
+    env.worker.run_once(["writeback"])
+    assert [env.ledger(n).state for n in (2201, 2202, 2203)] == ["synced", "posted", "synced"]
+    env.now += timedelta(minutes=5)
+    env.worker.drain(["writeback"])
+    assert all(env.ledger(n).state == "synced" for n in (2201, 2202, 2203))

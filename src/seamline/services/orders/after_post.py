@@ -11,7 +11,7 @@ from seamline.domain.exception_keys import OrderKey
 from seamline.domain.ledger import OrderData, OrderRecord, OrderState
 from seamline.domain.orders import CentraOrder, OrderStatus, order_from_dict
 from seamline.domain.posting import ALL, plan_cancel
-from seamline.exceptions import Conflict
+from seamline.exceptions import AmbiguousWrite, Conflict, TransientError
 from seamline.services.orders.core import FlowCore
 from seamline.services.orders.fingerprints import fingerprints
 from seamline.services.unit_of_work import JobScope
@@ -47,18 +47,24 @@ class AfterPost(FlowCore):
                 raise failure
 
     def _confirm(self, rows: list[OrderRecord]) -> tuple[list[OrderRecord], Exception | None]:
-        """Confirm the PENDING orders whose market says so. Keep the orders confirmed before a
-        failing confirm: a retry starts after them, so one flaky confirm cannot throw away (and
-        starve) a whole batch's progress."""
+        """Confirm the PENDING orders whose market says so, and return those done with the
+        first failure. A passing failure of one order (a 5xx, a timeout: already read back and
+        retried once by the client) does not stop the others: they are kept, and the job's
+        retry starts with the ones left. Anything else (a long rate limit, refused
+        credentials) stops the batch there, keeping what was done before it."""
         confirmed: list[OrderRecord] = []
+        failure: Exception | None = None
         for r in rows:
             if r.data.confirm and r.data.snapshot["status"] == OrderStatus.PENDING.value:
                 try:
                     self.centra.confirm_order(r.number)
+                except (AmbiguousWrite, TransientError) as exc:
+                    failure = failure or exc
+                    continue
                 except Exception as exc:  # re-raised by the caller, once the progress is kept
-                    return confirmed, exc
+                    return confirmed, failure or exc
             confirmed.append(r)
-        return confirmed, None
+        return confirmed, failure
 
     def reconcile(self, ctx: JobScope, number: int) -> None:
         """A posted order changed in Centra: cancel in BlueCherry, or raise the change."""
