@@ -169,6 +169,25 @@ def order_currency(node: Json) -> str:
     return str(node["grandTotal"]["currency"]["code"]).upper()
 
 
+def _vouchers(node: Json, currency: str) -> list[Voucher]:
+    out: list[Voucher] = []
+    for i, d in enumerate(node.get("discountsApplied") or ()):
+        v = d.get("voucher") or {}
+        out.append(Voucher(
+            code=str(v.get("code") or ""), name=str(v.get("name") or ""),
+            value=_positive(_money(d["value"], currency, f"discountsApplied[{i}].value")),
+        ))
+    return out
+
+
+def _shipping_option(node: Json) -> str | None:
+    spg = node.get("shippingPriceGroup")
+    if isinstance(spg, Mapping) and isinstance(spg.get("shippingOption"), Mapping):
+        uri = spg["shippingOption"].get("uri")
+        return str(uri) if uri else None
+    return None
+
+
 def _order(node: Json) -> CentraOrder:
     number = int(node["number"])
     grand = node["grandTotal"]
@@ -180,18 +199,8 @@ def _order(node: Json) -> CentraOrder:
     mode = "Ex" if shown is False else "Inc"
     lines = [_line(ln, i, currency, mode) for i, ln in enumerate(node.get("lines") or ())]
 
-    vouchers: list[Voucher] = []
-    for i, d in enumerate(node.get("discountsApplied") or ()):
-        v = d.get("voucher") or {}
-        vouchers.append(Voucher(
-            code=str(v.get("code") or ""), name=str(v.get("name") or ""),
-            value=_positive(_money(d["value"], currency, f"discountsApplied[{i}].value")),
-        ))
-
-    shipping_option = None
-    spg = node.get("shippingPriceGroup")
-    if isinstance(spg, Mapping) and isinstance(spg.get("shippingOption"), Mapping):
-        shipping_option = spg["shippingOption"].get("uri")
+    vouchers = _vouchers(node, currency)
+    shipping_option = _shipping_option(node)
     customer = node.get("customer")
     billing = _address(node.get("billingAddress"))
     email = str(customer.get("email") or "") if isinstance(customer, Mapping) else ""
@@ -216,7 +225,7 @@ def _order(node: Json) -> CentraOrder:
         is_on_hold=bool(node.get("isOnHold")),
         is_waiting_for_payment=bool(node.get("isWaitingForPayment")),
         is_locked=bool(node.get("isLocked")),
-        shipping_option=str(shipping_option) if shipping_option else None,
+        shipping_option=shipping_option,
         customer_email=email or billing.email,
         shipping_address=_address(node.get("shippingAddress")),
         billing_address=billing,
