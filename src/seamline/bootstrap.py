@@ -65,8 +65,8 @@ class Container:
             from seamline.adapters.centra.limiter import (  # noqa: PLC0415
                 LeasedBucketStore,
                 RateLimiter,
-                SqlBucketStore,
             )
+            from seamline.adapters.store.buckets import SqlBucketStore  # noqa: PLC0415
 
             shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
             limiter = RateLimiter(self.settings.centra.rate_limits, LeasedBucketStore(shared),

@@ -10,7 +10,6 @@ from seamline.adapters.centra.limiter import (
     LeasedBucketStore,
     MemoryBucketStore,
     RateLimiter,
-    SqlBucketStore,
 )
 from seamline.adapters.centra.types import (
     CentraShipment,
@@ -29,7 +28,6 @@ __all__ = [
     "RateLimiter",
     "RetryPolicy",
     "ShipmentLine",
-    "SqlBucketStore",
     "StockLevel",
     "classify",
     "drain_events",
