@@ -1,0 +1,45 @@
+"""One of each: the rules several parts of Seamline share are written once and used by all."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import httpx
+
+from seamline.adapters import http
+from seamline.adapters.centra import errors as centra
+
+# The package re-exports the function `classify`, which hides the module of that name.
+bluecherry = importlib.import_module("seamline.adapters.bluecherry.classify")
+NOW = 1_767_000_000.0
+
+
+def test_both_adapters_read_retry_after_with_the_one_parser() -> None:
+    """Centra's classifier and BlueCherry's use seamline.adapters.http.parse_retry_after."""
+    assert centra.parse_retry_after is http.parse_retry_after
+    assert bluecherry.parse_retry_after is http.parse_retry_after
+
+
+def test_retry_after_reads_seconds_an_epoch_and_an_http_date_and_never_goes_negative() -> None:
+    """Delta-seconds, a Unix epoch and an HTTP-date (against ``Date`` when given)."""
+    when = datetime.fromtimestamp(NOW + 12, tz=UTC)
+    served = datetime.fromtimestamp(NOW + 2, tz=UTC)
+    assert http.parse_retry_after("7", now=NOW) == 7.0
+    assert http.parse_retry_after(str(int(NOW) + 9), now=NOW) == 9.0
+    assert http.parse_retry_after(format_datetime(when, usegmt=True), now=NOW) == 12.0
+    assert http.parse_retry_after(format_datetime(when, usegmt=True), now=NOW,
+                                  date=format_datetime(served, usegmt=True)) == 10.0
+    assert http.parse_retry_after("-5", now=NOW) == 0.0
+    for junk in (None, "", "soon", "nan", "inf"):
+        assert http.parse_retry_after(junk, now=NOW) is None
+
+
+def test_bluecherry_measures_an_http_date_against_the_servers_date_header() -> None:
+    """A 429 whose Retry-After is a date 30 s after the response's Date waits 30 s."""
+    served = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
+    later = datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC)
+    response = httpx.Response(429, headers={"Retry-After": format_datetime(later, usegmt=True),
+                                            "Date": format_datetime(served, usegmt=True)})
+    assert bluecherry.retry_after_seconds(response) == 30.0
