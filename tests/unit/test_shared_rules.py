@@ -43,3 +43,27 @@ def test_bluecherry_measures_an_http_date_against_the_servers_date_header() -> N
     response = httpx.Response(429, headers={"Retry-After": format_datetime(later, usegmt=True),
                                             "Date": format_datetime(served, usegmt=True)})
     assert bluecherry.retry_after_seconds(response) == 30.0
+
+
+SECRET_LOOKING = ["token", "api_key", "API-Key", "apiKey", "x_api_key", "Authorization",
+                  "password", "db_passwd", "client_secret", "webhook_secret", "Cookie",
+                  "set-cookie", "signature", "X-Centra-Signature", "credentials",
+                  "private_key", "access_token", "refreshToken"]
+PLAIN = ["order", "number", "sku", "total", "currency", "customer_po", "external_reference"]
+
+
+def test_one_secret_key_list_masks_the_same_keys_in_logs_and_in_stored_payloads() -> None:
+    """A sample of secret-looking keys is masked by the log redactor and dropped by scrub;
+    ordinary keys pass both."""
+    from seamline.adapters.store.exceptions import scrub  # noqa: PLC0415
+    from seamline.logging import MASK, redact  # noqa: PLC0415
+
+    event = dict.fromkeys(SECRET_LOOKING + PLAIN, "s3cr3t-value")
+    logged = redact(None, "info", dict(event))
+    stored = scrub(dict(event))
+    for key in SECRET_LOOKING:
+        assert logged[key] == MASK, key
+        assert key not in stored, key
+    for key in PLAIN:
+        assert logged[key] == "s3cr3t-value", key
+        assert stored[key] == "s3cr3t-value", key
