@@ -67,3 +67,25 @@ def test_one_secret_key_list_masks_the_same_keys_in_logs_and_in_stored_payloads(
     for key in PLAIN:
         assert logged[key] == "s3cr3t-value", key
         assert stored[key] == "s3cr3t-value", key
+
+
+def test_one_system_clock_and_one_in_process_retry_budget_serve_both_clients() -> None:
+    """Both HTTP clients default to seamline.clock.SystemClock and carry an InlineRetry; the
+    queue's RetryPolicy is a different concept with a different name."""
+    from seamline.adapters.bluecherry.client import BlueCherryClient  # noqa: PLC0415
+    from seamline.adapters.centra.client import CentraClient  # noqa: PLC0415
+    from seamline.clock import SystemClock  # noqa: PLC0415
+    from seamline.config import BlueCherrySettings, CentraSettings  # noqa: PLC0415
+    from seamline.queue import RetryPolicy  # noqa: PLC0415
+
+    centra_client = CentraClient(CentraSettings(token="t"))
+    erp_client = BlueCherryClient(BlueCherrySettings(api_key="k"))
+    try:
+        for client in (centra_client, erp_client):
+            assert isinstance(client.clock, SystemClock)
+            assert isinstance(client.retry, http.InlineRetry)
+            assert client.retry.budget_s < 60
+        assert RetryPolicy is not http.InlineRetry
+    finally:
+        centra_client.close()
+        erp_client.close()

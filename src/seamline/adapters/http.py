@@ -1,16 +1,17 @@
-"""What every HTTP adapter reads the same way: the ``Retry-After`` header.
+"""What every HTTP adapter does the same way: read ``Retry-After``, bound in-process retries.
 
-One parser for Centra and BlueCherry. It lives beside the adapters, not in either of them, so
-that no adapter imports another; it is pure (no httpx) and takes the header's text.
+Shared by the Centra and BlueCherry clients. It lives beside the adapters, not in either of
+them, so that no adapter imports another; it is pure (no httpx).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-__all__ = ["EPOCH_THRESHOLD", "parse_retry_after"]
+__all__ = ["EPOCH_THRESHOLD", "InlineRetry", "parse_retry_after"]
 
 #: A ``Retry-After`` number above this is a Unix timestamp, not a delay (≈ year 2001). Centra
 #: documents "a timestamp" without saying which form it sends.
@@ -61,3 +62,27 @@ def parse_retry_after(
     if number > EPOCH_THRESHOLD:
         return max(0.0, number - current)
     return max(0.0, number)
+
+
+@dataclass(frozen=True, slots=True)
+class InlineRetry:
+    """How one HTTP call is retried *inside* one job attempt (stamina): a few attempts within
+    a time budget, jittered, ``Retry-After`` honoured up to ``max_inline_wait_s``.
+
+    This is not the queue's ``seamline.queue.RetryPolicy``, and deliberately so: that one
+    decides what happens to a *job* after an attempt failed (retry it minutes later with
+    backoff, release it past a long ``Retry-After``, or give up into an exception) and its
+    state lives in the database. This one keeps a worker's call alive through a blip in
+    seconds, in memory; ``budget_s`` must stay well under the queue lease, and a longer wait is
+    raised so the queue reschedules the job instead of a worker sleeping on it. Reads, and
+    writes with a read-back, use it; blind writes never do.
+    """
+
+    attempts: int = 4
+    #: Total seconds across the attempts (stamina's ``timeout``).
+    budget_s: float = 20.0
+    wait_initial_s: float = 0.2
+    wait_max_s: float = 4.0
+    wait_jitter_s: float = 0.3
+    #: A Retry-After longer than this is raised (the queue reschedules the job).
+    max_inline_wait_s: float = 5.0
