@@ -89,3 +89,32 @@ def test_one_system_clock_and_one_in_process_retry_budget_serve_both_clients() -
     finally:
         centra_client.close()
         erp_client.close()
+
+
+def test_bluecherry_acceptance_rules_are_written_once_for_fake_sandbox_and_pricing() -> None:
+    """The fake, the HTTP sandbox and pricing all read seamline.domain.bluecherry_rules; the
+    header rule reports every coded problem at once with the contract's codes."""
+    from decimal import Decimal  # noqa: PLC0415
+
+    from seamline.domain import bluecherry_rules as rules  # noqa: PLC0415
+    from seamline.domain import pricing  # noqa: PLC0415
+    from seamline.testing import bluecherry as fake  # noqa: PLC0415
+    from seamline_sandbox.bluecherry import validation  # noqa: PLC0415
+
+    assert fake.rules is rules
+    assert validation.rules is rules
+    assert pricing.rules is rules
+    codes = rules.Codes(divisions={"D01"}, warehouses={"W01": "D01", "W02": "D02"},
+                        customers={"C1": ("SEK", {"S1"})}, ship_vias={"PN"},
+                        order_types={"ECOM"}, terms={"PREPAID"})
+    header = rules.Header(customer_po="", division="D01", warehouse="W02", customer="C1",
+                          store="S9", ship_via="XX", order_type="ECOM", terms="NET30",
+                          currency="EUR")
+    found = {(d["field"], d["code"]) for d in rules.header_details(header, codes)}
+    assert found == {("customer_po", "MISSING_CUSTOMER_PO"), ("warehouse", "UNKNOWN_WAREHOUSE"),
+                     ("store", "UNKNOWN_STORE"), ("ship_via", "UNKNOWN_SHIP_VIA"),
+                     ("terms", "UNKNOWN_TERMS"), ("currency", "UNKNOWN_CURRENCY")}
+    want = rules.expected_totals([(Decimal("10.00"), 2, Decimal("1.00"), Decimal("4.00"))],
+                                 [(Decimal("5.00"), Decimal("1.25"))], prices_include_tax=False)
+    assert want["total"] == Decimal("29.25")
+    assert rules.totals_details({**want, "tax": Decimal("5.00")}, want)[0]["field"] == "totals.tax"
