@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
+from seamline.adapters.store.exceptions import raise_exception, resolve_for_key
 from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.config import Settings
 from seamline.exceptions import ConfigError
-from seamline.queue.core import JobQueue
-from seamline.queue.policy import RetryPolicy
+from seamline.queue.core import JobQueue, QueueHooks
+from seamline.queue.models import Job
+from seamline.queue.policy import RetryDecision, RetryPolicy
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.scheduler import Scheduler
 from seamline.queue.worker import Worker
@@ -29,7 +33,54 @@ if TYPE_CHECKING:
     from seamline.ports import BlueCherryGateway, CentraGateway
     from seamline.services.orders import OrderFlow
 
-__all__ = ["Container", "build", "open_database", "retry_policy", "store_for"]
+__all__ = ["Container", "build", "open_database", "queue_hooks", "retry_policy", "store_for"]
+
+
+def _raise_for_failed_job(
+    conn: Connection, job: Job, exc: BaseException, decision: RetryDecision, *,
+    error: str, now: datetime,
+) -> int:
+    """Give-up hook: open (or count) the exception for the job, with the error, its details
+    and BlueCherry's codes. An error may name the key it belongs to (one exception for one
+    cause, whichever job met it), else the job's business key."""
+    details: dict[str, Any] = {
+        "task": job.task, "queue": job.queue, "error": error,
+        "error_class": type(exc).__name__,
+    }
+    extra = getattr(exc, "details", None)
+    if isinstance(extra, Mapping) and extra:
+        details["error_details"] = dict(extra)
+    codes = getattr(exc, "codes", None)
+    if codes:
+        details["codes"] = list(codes)
+    return raise_exception(
+        conn,
+        type=decision.exception_type or "INTERNAL_ERROR",
+        owner=decision.owner or "integrator",
+        severity=getattr(exc, "severity", "error"),
+        business_key=(getattr(exc, "exception_key", None) or job.business_key
+                      or f"job:{job.id}"),
+        message=decision.reason,
+        details=details,
+        payload=job.args,
+        job_id=job.id,
+        attempts=job.attempts,
+        now=now,
+    )
+
+
+def _resolve_for_succeeded_job(conn: Connection, job: Job, *, now: datetime) -> None:
+    """Success hook: a job that succeeds resolves its key's open exceptions."""
+    if job.business_key:
+        resolve_for_key(conn, job.business_key, actor=f"job:{job.id}",
+                        note=f"job {job.id} ({job.task}) succeeded", now=now)
+
+
+def queue_hooks() -> QueueHooks:
+    """The queue's give-up and success hooks, wired to the exception store: a job that gives
+    up opens an exception for its business key; a job that succeeds resolves them. The queue
+    itself knows no business."""
+    return QueueHooks(on_give_up=_raise_for_failed_job, on_success=_resolve_for_succeeded_job)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -65,8 +116,8 @@ class Container:
             from seamline.adapters.centra.limiter import (  # noqa: PLC0415
                 LeasedBucketStore,
                 RateLimiter,
-                SqlBucketStore,
             )
+            from seamline.adapters.store.buckets import SqlBucketStore  # noqa: PLC0415
 
             shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
             limiter = RateLimiter(self.settings.centra.rate_limits, LeasedBucketStore(shared),
@@ -181,7 +232,7 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
 
 def store_for(db: Database, queue: JobQueue | None = None) -> SqlStore:
     """Units of work on ``db`` (jobs enqueued on ``queue``, by default a plain one on ``db``)."""
-    return SqlStore(db, queue if queue is not None else JobQueue(db))
+    return SqlStore(db, queue if queue is not None else JobQueue(db, hooks=queue_hooks()))
 
 
 def build(
@@ -195,7 +246,8 @@ def build(
     """Build the container (no connection is opened: call ``db.check()``/``db.upgrade()``)."""
     db = Database(settings.store.database_url)
     registry = registry if registry is not None else TaskRegistry()
-    queue = JobQueue(db, clock=clock, policy=retry_policy(settings), registry=registry)
+    queue = JobQueue(db, clock=clock, policy=retry_policy(settings), registry=registry,
+                     hooks=queue_hooks())
     store = SqlStore(db, queue)
     container = Container(settings, db, queue, registry, ExceptionService(store, clock=clock),
                           store, centra_override=centra, erp_override=erp)

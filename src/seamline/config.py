@@ -349,6 +349,53 @@ def _hint(err: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _read_file(cfg_path: Path, *, required: bool) -> dict[str, Any]:
+    """The TOML file's tables (empty when it is absent and not required)."""
+    if not cfg_path.exists():
+        if required:
+            raise ConfigError(
+                f"configuration file {cfg_path} not found; copy examples/seamline.toml there "
+                "or pass --config PATH"
+            )
+        return {}
+    try:
+        return tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{cfg_path}: not valid TOML: {exc}",
+            problems=[f"(file) {cfg_path}: not valid TOML: {exc}"],
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
+
+
+def _move_secrets(data: dict[str, Any], env: Mapping[str, str], problems: list[str]) -> None:
+    """Secrets found in the file are a problem (and dropped); secrets from the environment or
+    the secrets file go into their sections."""
+    for section, key in (("centra", "token"), ("bluecherry", "api_key"),
+                         ("centra", "webhook_secret")):
+        if key in data.get(section, {}):
+            problems.append(
+                f"{section}.{key}: secrets do not belong in the file; set "
+                f"SEAMLINE_{section.upper()}_{key.upper()} or use SEAMLINE_SECRETS_FILE"
+            )
+            data[section] = {k: v for k, v in data[section].items() if k != key}
+    file_db = data.get("store", {}).get("database_url") if isinstance(
+        data.get("store"), dict) else None
+    if isinstance(file_db, str) and _url_password(file_db):
+        problems.append(
+            "store.database_url: holds a password; secrets do not belong in the file — set "
+            "SEAMLINE_DATABASE_URL (in the environment or SEAMLINE_SECRETS_FILE as "
+            "database_url) and keep the file's URL without it"
+        )
+    secrets = _read_secrets(env, problems)
+    for name, (section, key) in _SECRETS.items():
+        secret = secrets.get(name)
+        if secret is not None:
+            data.setdefault(section, {})
+            data[section] = {**data[section], key: secret}
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -365,49 +412,10 @@ def load_settings(
     problems: list[str] = []
     cfg_path = find_config_path(path)
     explicit = bool(path) or f"{ENV_PREFIX}CONFIG" in env
-    data: dict[str, Any] = {}
-    if cfg_path.exists():
-        try:
-            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"{cfg_path}: not valid TOML: {exc}",
-                problems=[f"(file) {cfg_path}: not valid TOML: {exc}"],
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
-    elif explicit or require_file:
-        raise ConfigError(
-            f"configuration file {cfg_path} not found; copy examples/seamline.toml there "
-            "or pass --config PATH"
-        )
+    data = _read_file(cfg_path, required=explicit or require_file)
     for section, value in (overrides or {}).items():
         data[section] = value
-    for forbidden in (("centra", "token"), ("bluecherry", "api_key"),
-                      ("centra", "webhook_secret")):
-        if forbidden[1] in data.get(forbidden[0], {}):
-            problems.append(
-                f"{forbidden[0]}.{forbidden[1]}: secrets do not belong in the file; set "
-                f"SEAMLINE_{forbidden[0].upper()}_{forbidden[1].upper()} or use "
-                "SEAMLINE_SECRETS_FILE"
-            )
-            data[forbidden[0]] = {
-                k: v for k, v in data[forbidden[0]].items() if k != forbidden[1]
-            }
-    file_db = data.get("store", {}).get("database_url") if isinstance(
-        data.get("store"), dict) else None
-    if isinstance(file_db, str) and _url_password(file_db):
-        problems.append(
-            "store.database_url: holds a password; secrets do not belong in the file — set "
-            "SEAMLINE_DATABASE_URL (in the environment or SEAMLINE_SECRETS_FILE as "
-            "database_url) and keep the file's URL without it"
-        )
-    secrets = _read_secrets(env, problems)
-    for name, (section, key) in _SECRETS.items():
-        secret = secrets.get(name)
-        if secret is not None:
-            data.setdefault(section, {})
-            data[section] = {**data[section], key: secret}
+    _move_secrets(data, env, problems)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:

@@ -24,6 +24,8 @@ import structlog
 from pydantic import SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from seamline.redaction import is_secret_key
+
 __all__ = [
     "MASK",
     "configure_logging",
@@ -37,11 +39,6 @@ __all__ = [
 
 MASK = "**********"
 
-#: Keys whose values are always masked, whatever they hold.
-_SECRET_KEY = re.compile(
-    r"(token|secret|password|passwd|api[_-]?key|authorization|cookie|signature|credential)",
-    re.IGNORECASE,
-)
 #: ``scheme://user:password@host`` → the password is masked.
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)@")
 #: ``Bearer abc...`` in a free-text message.
@@ -88,7 +85,7 @@ def redact_text(text: str) -> str:
 def _redact_value(key: str | None, value: Any) -> Any:
     if isinstance(value, SecretStr):
         return MASK
-    if key is not None and _SECRET_KEY.search(key) and value not in (None, ""):
+    if key is not None and is_secret_key(key) and value not in (None, ""):
         return MASK
     if isinstance(value, str):
         return redact_text(value)

@@ -8,7 +8,8 @@ applied (read back by its key before any retry); ``PermanentError`` subclasses o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from seamline.domain.events import CentraEvent
 from seamline.domain.orders import CentraOrder
 from seamline.domain.sales_order import SalesOrder
 
-__all__ = ["BlueCherryGateway", "CentraGateway", "Clock"]
+__all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CentraGateway", "Clock"]
 
 
 class Clock(Protocol):
@@ -124,3 +125,37 @@ class BlueCherryGateway(Protocol):
     def master_data(self) -> MasterData: ...
 
     def iter_skus(self, updated_since: datetime | None = None) -> Iterator[CatalogueItem]: ...
+
+
+# -- rate-limit state: the Centra adapter meters, the store (or memory) keeps the levels -----
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One token bucket: ``capacity`` tokens, refilled at ``capacity / interval_s`` per second."""
+
+    name: str
+    capacity: float
+    interval_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.capacity / self.interval_s
+
+    def wait_for(self, level: float, cost: float) -> float:
+        """Seconds until a bucket at ``level`` holds ``cost`` (capped at its capacity)."""
+        cost = min(cost, self.capacity)
+        return max(0.0, (cost - level) / self.rate)
+
+
+class BucketStore(Protocol):
+    """Where bucket levels live (process memory, or the store's table shared by processes)."""
+
+    def take(self, costs: Mapping[Bucket, float], now: float) -> float:
+        """Take every cost at once, or nothing. Returns 0.0 on success, else the seconds until
+        the emptiest bucket would hold its cost."""
+        ...
+
+    def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
+        """Take unconditionally (a bucket may go negative: later takers wait it off)."""
+        ...

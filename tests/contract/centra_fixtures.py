@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from seamline.adapters.centra import CentraClient, RetryPolicy
+from seamline.adapters.centra import CentraClient, InlineRetry
 from seamline.config import CentraSettings, RateLimitSettings
 from seamline.domain.money import Money
 from seamline.domain.orders import Address, CentraOrder, OrderLine, OrderStatus
@@ -33,7 +33,7 @@ FAULT_TARGETS = {
     "set_stock": ("set_stock", "mutation:setStock"),
 }
 
-FAST_RETRY = RetryPolicy(attempts=4, budget_s=10, wait_initial_s=0.01, wait_max_s=0.05,
+FAST_RETRY = InlineRetry(attempts=4, budget_s=10, wait_initial_s=0.01, wait_max_s=0.05,
                          wait_jitter_s=0.0, max_inline_wait_s=2.0)
 
 

@@ -69,3 +69,12 @@ def test_importing_the_whole_domain_pulls_in_no_io_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert json.loads(out.stdout) == []
+
+
+def test_the_import_linter_contracts_hold() -> None:
+    """`lint-imports` (the layer rules in pyproject.toml) passes; CI runs it too."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run([str(lint)], capture_output=True, text=True, check=False, timeout=120,
+                         cwd=SRC.parents[1])
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout

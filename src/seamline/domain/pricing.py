@@ -35,6 +35,7 @@ from datetime import UTC, date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from seamline.domain import bluecherry_rules as rules
 from seamline.domain.mapping import (
     Catalogue,
     MarketCodes,
@@ -374,16 +375,12 @@ def _check_charges(order: CentraOrder, inclusive: bool) -> None:
 
 def _totals(lines: Sequence[PricedLine | SalesOrderLine], charges: Sequence[Charge], cur: str,
             prices_include_tax: bool) -> SalesOrderTotals:
-    """The totals exactly as the BlueCherry contract adds them up."""
-    merchandise = _sum((ln.unit_price.times(ln.quantity) for ln in lines), cur)
-    discount = _sum((ln.discount for ln in lines), cur)
-    charge_sum = _sum((c.amount for c in charges), cur)
-    tax = _sum([*(ln.tax for ln in lines), *(c.tax for c in charges)], cur)
-    total = merchandise - discount + charge_sum
-    if not prices_include_tax:
-        total = total + tax
-    return SalesOrderTotals(merchandise=merchandise, discount=discount, charges=charge_sum,
-                            tax=tax, total=total)
+    """The totals exactly as the BlueCherry contract adds them up (the shared rule)."""
+    want = rules.expected_totals(
+        ((ln.unit_price.amount, ln.quantity, ln.discount.amount, ln.tax.amount) for ln in lines),
+        ((c.amount.amount, c.tax.amount) for c in charges),
+        prices_include_tax=prices_include_tax)
+    return SalesOrderTotals(**{name: Money(want[name], cur) for name in rules.TOTAL_FIELDS})
 
 
 def _tie_out(lines: Sequence[PricedLine | SalesOrderLine], charges: Sequence[Charge],
@@ -429,44 +426,52 @@ def check_against_centra(sales_order: SalesOrder, order: CentraOrder) -> None:
     _tie_out(sales_order.lines, sales_order.charges, sales_order.totals, order)
 
 
-def check_bluecherry_rules(so: SalesOrder) -> None:
-    """Check the rules the BlueCherry contract enforces on ``POST /sales-orders``.
+def _structure_details(so: SalesOrder) -> list[rules.Detail]:
+    """The contract's structural rules on a typed sales order (no master data needed)."""
+    out = rules.lines_details(len(so.lines)) + rules.date_details(so.start_date, so.cancel_date)
+    if not so.customer_po:
+        out.append(rules.detail("customer_po", "MISSING_CUSTOMER_PO", "customer_po is required"))
+    for i, ln in enumerate(so.lines):
+        fld = f"lines[{i}]"
+        out += rules.quantity_details(fld, ln.quantity)
+        for name in ("unit_price", "discount", "tax"):
+            out += rules.price_details(f"{fld}.{name}", getattr(ln, name).amount)
+        out += rules.discount_details(fld, ln.unit_price.amount, ln.quantity,
+                                      ln.discount.amount)
+    for i, c in enumerate(so.charges):
+        for name in ("amount", "tax"):
+            out += rules.price_details(f"charges[{i}].{name}", getattr(c, name).amount)
+    return out
 
-    Structure (``InvalidRecord``): a customer PO, lines numbered 1..n once each, positive
-    whole quantities, no negative amount, one currency, cancel date not before start date.
-    Totals (``TotalMismatch`` naming ``totals.<field>``): merchandise = Σ unit price × quantity,
-    discount = Σ line discounts, charges = Σ charge amounts, tax = Σ line and charge taxes,
-    total = merchandise − discount + charges (+ tax where prices exclude it) — so BlueCherry
-    never answers ``TOTALS_MISMATCH``.
+
+def check_bluecherry_rules(so: SalesOrder) -> None:
+    """Check the rules the BlueCherry contract enforces on ``POST /sales-orders``, by the rules
+    written once in ``seamline.domain.bluecherry_rules`` (the fake and the sandbox use them).
+
+    Structure (``InvalidRecord``, the first problem with its contract code): a customer PO,
+    lines, positive whole quantities, no negative amount, no discount above a line's value,
+    cancel date not before start date; and Seamline's stricter rules: lines numbered 1..n once
+    each, every amount in the order's currency. Totals (``TotalMismatch`` naming
+    ``totals.<field>``): as :func:`seamline.domain.bluecherry_rules.expected_totals` adds them
+    up — so BlueCherry never answers ``TOTALS_MISMATCH``.
     """
     ref = so.external_reference
-    if not so.customer_po:
-        raise InvalidRecord(f"{ref}: no customer PO")
-    if not so.lines:
-        raise InvalidRecord(f"{ref}: no lines")
+    problems = _structure_details(so)
+    if problems:
+        first = problems[0]
+        raise InvalidRecord(f"{ref}: {first['field']}: {first['message']} ({first['code']})")
     numbers = [ln.line_no for ln in so.lines]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
         raise InvalidRecord(f"{ref}: line numbers {numbers} are not 1..{len(numbers)} once each")
-    if so.cancel_date < so.start_date:
-        raise InvalidRecord(f"{ref}: cancel date {so.cancel_date} before start date "
-                            f"{so.start_date}")
-    amounts: list[tuple[str, Money]] = []
-    for ln in so.lines:
-        if ln.quantity <= 0:
-            raise InvalidRecord(f"{ref}: line {ln.line_no} quantity {ln.quantity} is not positive")
-        amounts += [(f"line {ln.line_no} unit_price", ln.unit_price),
-                    (f"line {ln.line_no} discount", ln.discount),
-                    (f"line {ln.line_no} tax", ln.tax),
-                    (f"line {ln.line_no} net", ln.net)]
-    for c in so.charges:
-        amounts += [(f"charge {c.type} amount", c.amount), (f"charge {c.type} tax", c.tax)]
+    amounts = [(f"line {ln.line_no} {name}", getattr(ln, name)) for ln in so.lines
+               for name in ("unit_price", "discount", "tax")]
+    amounts += [(f"charge {c.type} {name}", getattr(c, name)) for c in so.charges
+                for name in ("amount", "tax")]
     for name, m in amounts:
         if m.currency != so.currency:
             raise InvalidRecord(f"{ref}: {name} in {m.currency}, the order in {so.currency}")
-        if m.amount < 0:
-            raise InvalidRecord(f"{ref}: {name} {m} is negative")
     want = _totals(so.lines, so.charges, so.currency, so.prices_include_tax)
-    for name in ("merchandise", "discount", "charges", "tax", "total"):
+    for name in rules.TOTAL_FIELDS:
         expected, actual = getattr(want, name), getattr(so.totals, name)
         if expected != actual:
             raise _mismatch(f"totals.{name}", expected, actual,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seamline.queue.core import JobQueue
+from seamline.queue.core import JobQueue, QueueHooks
 from seamline.queue.models import Job, JobStatus, Lease
 from seamline.queue.policy import RetryDecision, RetryPolicy
 from seamline.queue.registry import TaskRegistry, TaskSpec
@@ -16,6 +16,7 @@ __all__ = [
     "JobQueue",
     "JobStatus",
     "Lease",
+    "QueueHooks",
     "RetryDecision",
     "RetryPolicy",
     "Scheduler",

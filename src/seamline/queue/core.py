@@ -12,6 +12,10 @@ both SQLite and PostgreSQL (pgqueuer and procrastinate are PostgreSQL-only).
   AND status = 'doing'``); a worker that lost its lease gets ``LeaseLost`` and applies nothing.
 - ``job_events`` records what is not on the job row: failures, retries, releases, give-ups and
   manual actions (not every claim and completion, to keep the hot path at two statements).
+- The queue knows no business: what a give-up or a success means (an exception opened for the
+  job's business key, the key's open exceptions resolved) is given to it as ``QueueHooks``,
+  which the composition root wires to the exception service. Both hooks run in the same
+  transaction as the job's own update.
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ import builtins
 import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.exceptions import raise_exception, resolve_for_key
 from seamline.adapters.store.repos import dialect_insert, requeue_job, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
@@ -37,7 +41,7 @@ from seamline.queue.policy import RetryDecision, RetryPolicy, describe_error
 if TYPE_CHECKING:
     from seamline.queue.registry import TaskRegistry
 
-__all__ = ["JobQueue"]
+__all__ = ["GiveUpHook", "JobQueue", "QueueHooks", "SuccessHook"]
 
 _LIVE = ("todo", "doing")
 
@@ -105,6 +109,32 @@ def _claim_stmt(dialect: str) -> Any:
             .values(**values).returning(*jobs.c))
 
 
+class GiveUpHook(Protocol):
+    """Called when the queue gives a job up, in the transaction that marks it failed."""
+
+    def __call__(
+        self, conn: Connection, job: Job, exc: BaseException, decision: RetryDecision, *,
+        error: str, now: datetime,
+    ) -> int | None:
+        """Record the give-up (e.g. open an exception); return the record's id, if any."""
+        ...
+
+
+class SuccessHook(Protocol):
+    """Called for every job that completes, in the transaction that marks it succeeded."""
+
+    def __call__(self, conn: Connection, job: Job, *, now: datetime) -> None:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHooks:
+    """What the rest of the system does when a job gives up or succeeds (default: nothing)."""
+
+    on_give_up: GiveUpHook | None = None
+    on_success: SuccessHook | None = None
+
+
 class JobQueue:
     """Enqueue, claim, complete, fail and inspect jobs."""
 
@@ -115,10 +145,12 @@ class JobQueue:
         clock: Callable[[], datetime] | None = None,
         policy: RetryPolicy | None = None,
         registry: TaskRegistry | None = None,
+        hooks: QueueHooks | None = None,
     ) -> None:
         self.db = db
         self.clock = clock or utcnow
         self.policy = policy or RetryPolicy()
+        self.hooks = hooks or QueueHooks()
         #: Optional: lets ``enqueue`` default the queue name from the task's registration.
         self.registry = registry
 
@@ -260,7 +292,8 @@ class JobQueue:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
 
     def complete(self, lease: Lease, conn: Connection | None = None) -> None:
-        """Mark the job succeeded (fenced) and resolve the open exceptions for its key."""
+        """Mark the job succeeded (fenced) and run ``hooks.on_success`` in the same transaction
+        (the composition root resolves the open exceptions for the job's key there)."""
         if conn is None:
             with self.db.begin() as own:
                 self._complete(own, lease)
@@ -285,12 +318,10 @@ class JobQueue:
                     }).scalars()
                 }
                 lost.extend(g for g in group if g.job.id not in done)
-                for g in group:
-                    if g.job.id in done and g.job.business_key:
-                        resolve_for_key(
-                            conn, g.job.business_key, actor=f"job:{g.job.id}",
-                            note=f"job {g.job.id} ({g.job.task}) succeeded", now=now,
-                        )
+                if self.hooks.on_success is not None:
+                    for g in group:
+                        if g.job.id in done:
+                            self.hooks.on_success(conn, g.job, now=now)
         return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
@@ -298,18 +329,15 @@ class JobQueue:
                                             "now": self.clock()}).rowcount
         if not done:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
-        key = lease.job.business_key
-        if key:
-            resolve_for_key(
-                conn, key, actor=f"job:{lease.job.id}",
-                note=f"job {lease.job.id} ({lease.job.task}) succeeded", now=self.clock(),
-            )
+        if self.hooks.on_success is not None:
+            self.hooks.on_success(conn, lease.job, now=self.clock())
 
     def fail(
         self, lease: Lease, exc: BaseException, *, exception_type: str | None = None,
     ) -> RetryDecision:
         """Record a failure (fenced) and apply the retry policy; on give-up the job is marked
-        failed and an exception is raised for its business key in the same transaction."""
+        failed and ``hooks.on_give_up`` runs in the same transaction (the composition root
+        opens an exception for the job's business key there)."""
         now = self.clock()
         job = lease.job
         decision = self.policy.decide(job, exc, now, exception_type=exception_type)
@@ -326,31 +354,9 @@ class JobQueue:
                              else sa.func.greatest(jobs.c.attempts - 1, 0))
             else:
                 self._finish(conn, lease, status="failed", last_error=error)
-                details: dict[str, Any] = {
-                    "task": job.task, "queue": job.queue, "error": error,
-                    "error_class": type(exc).__name__,
-                }
-                extra = getattr(exc, "details", None)
-                if isinstance(extra, Mapping) and extra:
-                    details["error_details"] = dict(extra)
-                codes = getattr(exc, "codes", None)
-                if codes:
-                    details["codes"] = list(codes)
-                exc_id = raise_exception(
-                    conn,
-                    type=decision.exception_type or "INTERNAL_ERROR",
-                    owner=decision.owner or "integrator",
-                    severity=getattr(exc, "severity", "error"),
-                    # An error may name the key it belongs to (one exception for one cause,
-                    # whichever job met it), else the job's business key.
-                    business_key=(getattr(exc, "exception_key", None) or job.business_key
-                                  or f"job:{job.id}"),
-                    message=decision.reason,
-                    details=details,
-                    payload=job.args,
-                    job_id=job.id,
-                    attempts=job.attempts,
-                    now=now,
+                exc_id = (
+                    self.hooks.on_give_up(conn, job, exc, decision, error=error, now=now)
+                    if self.hooks.on_give_up is not None else None
                 )
                 decision = RetryDecision(
                     decision.action, decision.reason, decision.run_at, decision.delay_s,

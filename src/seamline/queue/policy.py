@@ -67,6 +67,10 @@ class RetryPolicy:
     - Attempts ≥ ``max_attempts`` or a job older than ``max_age_s`` give up.
     - On give-up the exception type is the error's ``type_for()`` and owner its ``owner_for()``;
       an exhausted retriable error takes the task's registered type when it has one.
+
+    Not to be confused with ``seamline.adapters.http.InlineRetry``, the in-process budget of
+    one HTTP call inside one attempt (seconds, in memory). This policy acts between attempts:
+    its delays are minutes to hours and live on the job row, so they survive a restart.
     """
 
     base_s: float = 2.0

@@ -15,9 +15,10 @@ never parked.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from seamline.clock import utcnow
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
 from seamline.services.unit_of_work import JobScope, Store, UnitOfWork
@@ -61,7 +62,7 @@ class CentraSchemaGuard:
                  clock: Callable[[], datetime] | None = None) -> None:
         self.centra = centra
         self.store = store
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utcnow
 
     def findings(self) -> Sequence[Finding] | None:
         """The gateway's findings, or None when it cannot check (no ``check_schema``)."""

@@ -9,8 +9,9 @@ completes the job). What is stored is scrubbed of secrets by the store.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from seamline.clock import utcnow
 from seamline.domain.exception_records import ExceptionRecord, HistoryEntry
 from seamline.exceptions import SeamlineError
 from seamline.services.unit_of_work import Store, UnitOfWork
@@ -18,16 +19,12 @@ from seamline.services.unit_of_work import Store, UnitOfWork
 __all__ = ["ExceptionRecord", "ExceptionService", "HistoryEntry"]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class ExceptionService:
     """What people do with exceptions: list, show, retry, skip, resolve."""
 
     def __init__(self, store: Store, *, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
-        self.clock = clock or _utcnow
+        self.clock = clock or utcnow
 
     def get(self, exception_id: int) -> ExceptionRecord | None:
         """One exception with its history, or None."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 
-from seamline.config import Settings
+from seamline.config import MarketMapping, Settings
 from seamline.domain.erp import MasterData
 from seamline.exceptions import AuthFailed, ConfigError, ExternalError, SeamlineError
 
@@ -23,52 +23,74 @@ def _known(codes: object) -> str:
     return f"BlueCherry has: {shown}" if listed else "BlueCherry lists none"
 
 
+def _customer_problems(at: str, m: MarketMapping, master: MasterData, *,
+                       division_ok: bool) -> list[str]:
+    customer = master.customers.get(m.customer)
+    if customer is None:
+        return [f"{at}.customer: {m.customer!r} is not a BlueCherry customer "
+                f"({_known(master.customers)})"]
+    problems: list[str] = []
+    if m.currency and customer.currency and customer.currency != m.currency:
+        problems.append(f"{at}.currency: customer {m.customer} trades in "
+                        f"{customer.currency}, the market in {m.currency}; map a "
+                        f"customer in {m.currency}")
+    if m.store not in customer.stores:
+        problems.append(f"{at}.store: {m.store!r} is not a store of customer "
+                        f"{m.customer} (its stores: "
+                        f"{', '.join(customer.stores) or 'none'})")
+    if division_ok and customer.division and customer.division != m.division:
+        problems.append(f"{at}.customer: {m.customer} belongs to division "
+                        f"{customer.division}, not {m.division}")
+    return problems
+
+
+def _warehouse_problems(at: str, m: MarketMapping, master: MasterData, *,
+                        division_ok: bool) -> list[str]:
+    wh_div = master.warehouses.get(m.warehouse)
+    if wh_div is None:
+        return [f"{at}.warehouse: {m.warehouse!r} is not a BlueCherry warehouse "
+                f"({_known(master.warehouses)})"]
+    if division_ok and wh_div != m.division:
+        return [f"{at}.warehouse: {m.warehouse!r} belongs to division {wh_div}, "
+                f"not {m.division}; map a warehouse of {m.division}"]
+    return []
+
+
+def _season_problems(at: str, m: MarketMapping, master: MasterData, *,
+                     division_ok: bool) -> list[str]:
+    season_divs = master.seasons.get(m.season)
+    if season_divs is None:
+        return [f"{at}.season: {m.season!r} is not a BlueCherry season "
+                f"({_known(master.seasons)})"]
+    if division_ok and not master.season_valid_for(m.season, m.division):
+        return [f"{at}.season: {m.season} belongs to division(s) "
+                f"{', '.join(sorted(season_divs))}, not {m.division}; map a "
+                f"season of {m.division}"]
+    return []
+
+
+def _market_problems(at: str, m: MarketMapping, master: MasterData) -> list[str]:
+    division_ok = m.division in master.divisions
+    problems: list[str] = []
+    if not division_ok:
+        problems.append(f"{at}.division: {m.division!r} is not a BlueCherry division "
+                        f"({_known(master.divisions)})")
+    problems += _warehouse_problems(at, m, master, division_ok=division_ok)
+    problems += _customer_problems(at, m, master, division_ok=division_ok)
+    if m.order_type not in master.order_types:
+        problems.append(f"{at}.order_type: {m.order_type!r} is not a BlueCherry order type "
+                        f"({_known(master.order_types)})")
+    if m.terms not in master.terms:
+        problems.append(f"{at}.terms: {m.terms!r} is not a BlueCherry terms code "
+                        f"({_known(master.terms)})")
+    return problems + _season_problems(at, m, master, division_ok=division_ok)
+
+
 def check_mappings(settings: Settings, master: MasterData) -> list[str]:
     """Every mapped code checked against BlueCherry's master data, one line per problem."""
     problems: list[str] = []
     for i, m in enumerate(settings.markets):
-        at = f"markets[{i}]"
-        division_ok = m.division in master.divisions
-        if not division_ok:
-            problems.append(f"{at}.division: {m.division!r} is not a BlueCherry division "
-                            f"({_known(master.divisions)})")
-        wh_div = master.warehouses.get(m.warehouse)
-        if wh_div is None:
-            problems.append(f"{at}.warehouse: {m.warehouse!r} is not a BlueCherry warehouse "
-                            f"({_known(master.warehouses)})")
-        elif division_ok and wh_div != m.division:
-            problems.append(f"{at}.warehouse: {m.warehouse!r} belongs to division {wh_div}, "
-                            f"not {m.division}; map a warehouse of {m.division}")
-        customer = master.customers.get(m.customer)
-        if customer is None:
-            problems.append(f"{at}.customer: {m.customer!r} is not a BlueCherry customer "
-                            f"({_known(master.customers)})")
-        else:
-            if m.currency and customer.currency and customer.currency != m.currency:
-                problems.append(f"{at}.currency: customer {m.customer} trades in "
-                                f"{customer.currency}, the market in {m.currency}; map a "
-                                f"customer in {m.currency}")
-            if m.store not in customer.stores:
-                problems.append(f"{at}.store: {m.store!r} is not a store of customer "
-                                f"{m.customer} (its stores: "
-                                f"{', '.join(customer.stores) or 'none'})")
-            if division_ok and customer.division and customer.division != m.division:
-                problems.append(f"{at}.customer: {m.customer} belongs to division "
-                                f"{customer.division}, not {m.division}")
-        if m.order_type not in master.order_types:
-            problems.append(f"{at}.order_type: {m.order_type!r} is not a BlueCherry order type "
-                            f"({_known(master.order_types)})")
-        if m.terms not in master.terms:
-            problems.append(f"{at}.terms: {m.terms!r} is not a BlueCherry terms code "
-                            f"({_known(master.terms)})")
-        season_divs = master.seasons.get(m.season)
-        if season_divs is None:
-            problems.append(f"{at}.season: {m.season!r} is not a BlueCherry season "
-                            f"({_known(master.seasons)})")
-        elif division_ok and not master.season_valid_for(m.season, m.division):
-            problems.append(f"{at}.season: {m.season} belongs to division(s) "
-                            f"{', '.join(sorted(season_divs))}, not {m.division}; map a "
-                            f"season of {m.division}")
+        problems += _market_problems(f"markets[{i}]", m, master)
     for option, ship_via in settings.shipping_options.items():
         if ship_via not in master.ship_vias:
             problems.append(f"shipping_options.{option}: {ship_via!r} is not a BlueCherry ship "

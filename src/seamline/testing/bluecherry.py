@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from seamline.domain import bluecherry_rules as rules
+from seamline.domain.bluecherry_rules import Detail
 from seamline.domain.erp import (
     AtsCycle,
     AtsItem,
@@ -101,77 +103,51 @@ class _State:
     seq: int = 0
 
 
-def validate_sales_order(
-    order: SalesOrder, master: MasterData, skus: dict[str, CatalogueItem],
-    upcs: dict[str, CatalogueItem],
-) -> list[dict[str, str]]:
-    """The contract's 422 details for an order (empty when BlueCherry would accept it)."""
-    out: list[dict[str, str]] = []
-
-    def bad(fld: str, code: str) -> None:
-        out.append({"field": fld, "code": code})
-
-    if not order.customer_po:
-        bad("customer_po", "MISSING_CUSTOMER_PO")
-    if not order.division:
-        bad("division", "MISSING_DIVISION")
-    elif order.division not in master.divisions:
-        bad("division", "UNKNOWN_DIVISION")
-    if not order.warehouse:
-        bad("warehouse", "MISSING_WAREHOUSE")
-    elif order.warehouse not in master.warehouses or (
-            order.division in master.divisions
-            and master.warehouses[order.warehouse] != order.division):
-        bad("warehouse", "UNKNOWN_WAREHOUSE")
-    customer = master.customers.get(order.customer)
-    if customer is None:
-        bad("customer", "UNKNOWN_CUSTOMER")
-    if order.store and (customer is None or order.store not in customer.stores):
-        bad("store", "UNKNOWN_STORE")
-    if order.ship_via not in master.ship_vias:
-        bad("ship_via", "UNKNOWN_SHIP_VIA")
-    if order.order_type not in master.order_types:
-        bad("order_type", "UNKNOWN_ORDER_TYPE")
-    if order.terms and order.terms not in master.terms:
-        bad("terms", "UNKNOWN_TERMS")
-    if customer is not None and order.currency != customer.currency:
-        bad("currency", "UNKNOWN_CURRENCY")
-    if order.cancel_date < order.start_date:
-        bad("cancel_date", "BAD_DATES")
-    if not order.lines:
-        bad("lines", "NO_LINES")
-    line_nos = [ln.line_no for ln in order.lines]
-    if any(n < 1 for n in line_nos) or len(set(line_nos)) != len(line_nos):
-        bad("lines", "BAD_LINE_NO")
+def _line_details(order: SalesOrder, skus: dict[str, CatalogueItem],
+                  upcs: dict[str, CatalogueItem]) -> list[Detail]:
+    out: list[Detail] = []
+    seen: set[int] = set()
     for i, ln in enumerate(order.lines):
+        fld = f"lines[{i}]"
+        out += rules.line_no_details(fld, ln.line_no, seen)
         by_upc = upcs.get(normalise_gtin(ln.upc)) if ln.upc else None
         by_sku = skus.get(ln.sku) if ln.sku else None
         item = by_upc if ln.upc else by_sku
         if item is None or (ln.upc and ln.sku and by_sku is not item):
-            bad(f"lines[{i}].upc", "UNKNOWN_SKU")
-        if ln.quantity < 1:
-            bad(f"lines[{i}].quantity", "BAD_QUANTITY")
+            out.append(rules.detail(f"{fld}.upc", "UNKNOWN_SKU",
+                                    f"no SKU has UPC {ln.upc!r} / SKU {ln.sku!r}"))
+        out += rules.quantity_details(fld, ln.quantity)
         for name in ("unit_price", "discount", "tax"):
-            if getattr(ln, name).amount < 0:
-                bad(f"lines[{i}].{name}", "BAD_PRICE")
-        if ln.discount.amount > ln.unit_price.amount * ln.quantity:
-            bad(f"lines[{i}].discount", "BAD_PRICE")
+            out += rules.price_details(f"{fld}.{name}", getattr(ln, name).amount)
+        out += rules.discount_details(fld, ln.unit_price.amount, ln.quantity,
+                                      ln.discount.amount)
     for i, c in enumerate(order.charges):
         for name in ("amount", "tax"):
-            if getattr(c, name).amount < 0:
-                bad(f"charges[{i}].{name}", "BAD_PRICE")
-    cur = order.currency
-    merch = sum((ln.unit_price.times(ln.quantity) for ln in order.lines), Money.zero(cur))
-    disc = sum((ln.discount for ln in order.lines), Money.zero(cur))
-    charges = sum((c.amount for c in order.charges), Money.zero(cur))
-    tax = sum((ln.tax for ln in order.lines), Money.zero(cur)) + sum(
-        (c.tax for c in order.charges), Money.zero(cur))
-    total = merch - disc + charges + (Money.zero(cur) if order.prices_include_tax else tax)
-    t = order.totals
-    if (t.merchandise, t.discount, t.charges, t.tax, t.total) != (merch, disc, charges, tax,
-                                                                   total):
-        bad("totals", "TOTALS_MISMATCH")
+            out += rules.price_details(f"charges[{i}].{name}", getattr(c, name).amount)
     return out
+
+
+def validate_sales_order(
+    order: SalesOrder, master: MasterData, skus: dict[str, CatalogueItem],
+    upcs: dict[str, CatalogueItem],
+) -> list[dict[str, str]]:
+    """The contract's 422 details for an order (empty when BlueCherry would accept it), by the
+    rules written once in ``seamline.domain.bluecherry_rules`` (the sandbox uses them too)."""
+    header = rules.Header(
+        customer_po=order.customer_po, division=order.division, warehouse=order.warehouse,
+        customer=order.customer, store=order.store, ship_via=order.ship_via,
+        order_type=order.order_type, terms=order.terms, currency=order.currency)
+    out = rules.header_details(header, rules.Codes.from_master(master))
+    out += rules.date_details(order.start_date, order.cancel_date)
+    out += rules.lines_details(len(order.lines))
+    out += _line_details(order, skus, upcs)
+    expected = rules.expected_totals(
+        ((ln.unit_price.amount, ln.quantity, ln.discount.amount, ln.tax.amount)
+         for ln in order.lines),
+        ((c.amount.amount, c.tax.amount) for c in order.charges),
+        prices_include_tax=order.prices_include_tax)
+    declared = {name: getattr(order.totals, name).amount for name in rules.TOTAL_FIELDS}
+    return out + rules.totals_details(declared, expected)
 
 
 class FakeBlueCherry:

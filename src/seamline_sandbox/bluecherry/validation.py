@@ -4,6 +4,10 @@ reported at once (``details``), each with the field and the contract's code.
 Written by hand rather than with a pydantic model because the contract wants *coded* details
 (``UNKNOWN_SKU``, ``BAD_PRICE``...) for every problem found, including cross-field rules that
 depend on master data, which a schema library would report as generic type errors.
+
+This module parses the raw JSON (``MALFORMED``, money formats, ISO currencies, SKU look-up);
+the acceptance rules themselves are Seamline's ``seamline.domain.bluecherry_rules``, written
+once and shared with the in-memory fake, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from functools import lru_cache
 from typing import Any
 
 from babel.numbers import get_currency_precision, is_currency
+
+from seamline.domain import bluecherry_rules as rules
 
 __all__ = [
     "ORDER_FIELDS",
@@ -73,10 +79,9 @@ def parse_money(value: Any, digits: int | None, fld: str, details: list[Detail],
         _detail(details, fld, "MALFORMED", f"{value[:40]!r} is not a decimal amount")
         return None
     amount = Decimal(value)
-    ok = True
-    if amount < 0 and not allow_negative:
-        _detail(details, fld, "BAD_PRICE", f"{value} is negative")
-        ok = False
+    negative = rules.price_details(fld, amount, allow_negative=allow_negative)
+    details += negative
+    ok = not negative
     if digits is not None:
         places = len(value.partition(".")[2])
         if places != digits:
@@ -101,6 +106,15 @@ class MasterIndex:
     #: upc → sku, and sku → upc
     sku_by_upc: dict[str, str]
     upc_by_sku: dict[str, str]
+    #: The same codes in the shape of the shared rules (built once).
+    codes: rules.Codes = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codes", rules.Codes(
+            divisions=self.divisions, warehouses=self.warehouses,
+            customers={c: (cur, stores) for c, (_div, cur, _terms, stores)
+                       in self.customers.items()},
+            ship_vias=self.ship_vias, order_types=self.order_types, terms=self.terms))
 
 
 @dataclass(slots=True)
@@ -249,59 +263,36 @@ def validate_order(body: Any, master: MasterIndex) -> tuple[ValidOrder | None, l
         if key not in ORDER_FIELDS:
             _detail(details, str(key)[:60], "MALFORMED", "unknown field")
 
-    customer_po = _str(body, "customer_po", details, missing_code="MISSING_CUSTOMER_PO")
+    customer_po = _str(body, "customer_po", details)
     ext_ref = _str(body, "external_reference", details)
-    division = _str(body, "division", details, missing_code="MISSING_DIVISION")
-    if division is not None and division not in master.divisions:
-        _detail(details, "division", "UNKNOWN_DIVISION", f"no division {division!r}")
-        division = None
-    warehouse = _str(body, "warehouse", details, missing_code="MISSING_WAREHOUSE")
-    if warehouse is not None:
-        wh_div = master.warehouses.get(warehouse)
-        if wh_div is None:
-            _detail(details, "warehouse", "UNKNOWN_WAREHOUSE", f"no warehouse {warehouse!r}")
-        elif division is not None and wh_div != division:
-            _detail(details, "warehouse", "UNKNOWN_WAREHOUSE",
-                    f"warehouse {warehouse} is not in division {division}")
-    customer = _str(body, "customer", details, missing_code="UNKNOWN_CUSTOMER")
+    division = _str(body, "division", details)
+    warehouse = _str(body, "warehouse", details)
+    customer = _str(body, "customer", details)
     cust = master.customers.get(customer) if customer is not None else None
-    if customer is not None and cust is None:
-        _detail(details, "customer", "UNKNOWN_CUSTOMER", f"no customer {customer!r}")
     store = _str(body, "store", details) or ""
-    if store and cust is not None and store not in cust[3]:
-        _detail(details, "store", "UNKNOWN_STORE", f"customer {customer} has no store {store!r}")
-    if store and customer is not None and cust is None:
-        _detail(details, "store", "UNKNOWN_STORE", f"store {store!r} of an unknown customer")
-    ship_via = _str(body, "ship_via", details, missing_code="UNKNOWN_SHIP_VIA")
-    if ship_via is not None and ship_via not in master.ship_vias:
-        _detail(details, "ship_via", "UNKNOWN_SHIP_VIA", f"no ship via {ship_via!r}")
-    order_type = _str(body, "order_type", details, missing_code="UNKNOWN_ORDER_TYPE")
-    if order_type is not None and order_type not in master.order_types:
-        _detail(details, "order_type", "UNKNOWN_ORDER_TYPE", f"no order type {order_type!r}")
+    ship_via = _str(body, "ship_via", details)
+    order_type = _str(body, "order_type", details)
     terms = _str(body, "terms", details)
-    if terms is not None and terms not in master.terms:
-        _detail(details, "terms", "UNKNOWN_TERMS", f"no terms {terms!r}")
     season = _str(body, "season", details) or ""
-
-    currency = _str(body, "currency", details, missing_code="UNKNOWN_CURRENCY")
+    currency = _str(body, "currency", details)
     digits: int | None = None
     if currency is not None:
         digits = currency_digits(currency)
         if digits is None:
             _detail(details, "currency", "UNKNOWN_CURRENCY",
                     f"{currency[:10]!r} is not an ISO 4217 currency")
-        elif cust is not None and cust[1] != currency:
-            _detail(details, "currency", "UNKNOWN_CURRENCY",
-                    f"customer {customer} trades in {cust[1]}, not {currency}")
+    details += rules.header_details(
+        rules.Header(customer_po=customer_po, division=division, warehouse=warehouse,
+                     customer=customer, store=store, ship_via=ship_via,
+                     order_type=order_type, terms=terms, currency=currency),
+        master.codes, reported={d["field"] for d in details})
 
     order_date = _date(body, "order_date", details)
     if order_date is None and "order_date" not in body:
         _detail(details, "order_date", "MALFORMED", "order_date is required")
     start_date = _date(body, "start_date", details) or order_date
     cancel_date = _date(body, "cancel_date", details) or start_date
-    if start_date and cancel_date and cancel_date < start_date:
-        _detail(details, "cancel_date", "BAD_DATES",
-                f"cancel date {cancel_date} is before start date {start_date}")
+    details += rules.date_details(start_date, cancel_date)
 
     pit = body.get("prices_include_tax")
     if not isinstance(pit, bool):
@@ -314,7 +305,7 @@ def validate_order(body: Any, master: MasterIndex) -> tuple[ValidOrder | None, l
     lines_ok = True
     raw_lines = body.get("lines")
     if raw_lines is None or raw_lines == []:
-        _detail(details, "lines", "NO_LINES", "an order needs at least one line")
+        details += rules.lines_details(0)
         lines_ok = False
     elif not isinstance(raw_lines, list):
         _detail(details, "lines", "MALFORMED", "lines must be a list")
@@ -336,12 +327,8 @@ def validate_order(body: Any, master: MasterIndex) -> tuple[ValidOrder | None, l
                 _detail(details, f"{fld}.line_no", "BAD_LINE_NO", "line_no is missing")
             elif isinstance(line_no, bool) or not isinstance(line_no, int):
                 _detail(details, f"{fld}.line_no", "MALFORMED", "line_no must be an integer")
-            elif line_no < 1 or line_no > 9999:
-                _detail(details, f"{fld}.line_no", "BAD_LINE_NO", "line_no must be 1..9999")
-            elif line_no in seen:
-                _detail(details, f"{fld}.line_no", "BAD_LINE_NO", f"line_no {line_no} repeated")
             else:
-                seen.add(line_no)
+                details += rules.line_no_details(fld, line_no, seen)
             resolved = _resolve_sku(raw, fld, master, details)
             qty = raw.get("quantity")
             if isinstance(qty, bool) or not isinstance(qty, (int, Decimal)):
@@ -350,9 +337,8 @@ def validate_order(body: Any, master: MasterIndex) -> tuple[ValidOrder | None, l
                 else:
                     _detail(details, f"{fld}.quantity", "MALFORMED",
                             "quantity must be a JSON integer")
-            elif isinstance(qty, Decimal) or qty <= 0 or qty > 1_000_000:
-                _detail(details, f"{fld}.quantity", "BAD_QUANTITY",
-                        f"{qty} is not a positive whole quantity")
+            else:
+                details += rules.quantity_details(fld, qty)
             unit_price = parse_money(raw.get("unit_price"), digits, f"{fld}.unit_price", details)
             discount = parse_money(raw.get("discount", _zero(digits)), digits,
                                    f"{fld}.discount", details)
@@ -367,9 +353,9 @@ def validate_order(body: Any, master: MasterIndex) -> tuple[ValidOrder | None, l
             assert discount is not None
             assert tax is not None
             quantity = int(qty)  # type: ignore[arg-type]
-            if discount > unit_price * quantity:
-                _detail(details, f"{fld}.discount", "BAD_PRICE",
-                        "the discount is larger than the line's value")
+            too_large = rules.discount_details(fld, unit_price, quantity, discount)
+            if too_large:
+                details += too_large
                 lines_ok = False
                 continue
             lines.append(ValidLine(line_no=line_no, sku=resolved[0], upc=resolved[1],
@@ -423,10 +409,7 @@ def validate_order(body: Any, master: MasterIndex) -> tuple[ValidOrder | None, l
                 totals[key] = value
         if totals_ok and lines_ok and charges_ok and isinstance(pit, bool):
             expected = expected_totals(lines, charges, prices_include_tax=pit)
-            for key, want in expected.items():
-                if totals[key] != want:
-                    _detail(details, f"totals.{key}", "TOTALS_MISMATCH",
-                            f"totals.{key} is {totals[key]}; lines and charges give {want}")
+            details += rules.totals_details(totals, expected)
 
     if details:
         return None, details
@@ -459,13 +442,7 @@ def _zero(digits: int | None) -> str:
 
 def expected_totals(lines: list[ValidLine], charges: list[ValidCharge], *,
                     prices_include_tax: bool) -> dict[str, Decimal]:
-    """The totals as the contract defines them from lines and charges."""
-    merchandise = sum((ln.unit_price * ln.quantity for ln in lines), Decimal(0))
-    discount = sum((ln.discount for ln in lines), Decimal(0))
-    charge_total = sum((c.amount for c in charges), Decimal(0))
-    tax = sum((ln.tax for ln in lines), Decimal(0)) + sum((c.tax for c in charges), Decimal(0))
-    total = merchandise - discount + charge_total
-    if not prices_include_tax:
-        total += tax
-    return {"merchandise": merchandise, "discount": discount, "charges": charge_total,
-            "tax": tax, "total": total}
+    """The totals as the contract defines them from lines and charges (the shared rule)."""
+    return rules.expected_totals(
+        ((ln.unit_price, ln.quantity, ln.discount, ln.tax) for ln in lines),
+        ((c.amount, c.tax) for c in charges), prices_include_tax=prices_include_tax)

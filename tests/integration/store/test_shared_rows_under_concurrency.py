@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from seamline.adapters.centra.limiter import Bucket, SqlBucketStore
+from seamline.adapters.store.buckets import SqlBucketStore
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.exceptions import raise_exception
 from seamline.adapters.store.repos import get_cursor, get_ledger, lock_name, set_cursor
 from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.domain.ledger import OrderState
+from seamline.ports import Bucket
 from seamline.services.exceptions import ExceptionService
 from seamline.services.orders import OrderFlow
 

@@ -13,12 +13,12 @@ import pytest
 from centra_payloads import order_node
 from pydantic import SecretStr
 
-from seamline.adapters.centra.client import CentraClient, RetryPolicy
+from seamline.adapters.centra.client import CentraClient, InlineRetry
 from seamline.config import CentraSettings
 from seamline.exceptions import AmbiguousWrite, InvalidRecord, RateLimited, TransientError
 
 TOKEN = "tok-very-secret-123"
-FAST = RetryPolicy(attempts=4, budget_s=5, wait_initial_s=0.001, wait_max_s=0.01,
+FAST = InlineRetry(attempts=4, budget_s=5, wait_initial_s=0.001, wait_max_s=0.01,
                    wait_jitter_s=0.0, max_inline_wait_s=1.0)
 
 Handler = Callable[[httpx.Request], httpx.Response]

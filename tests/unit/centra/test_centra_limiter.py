@@ -17,9 +17,9 @@ from seamline.adapters.centra.limiter import (
     LeasedBucketStore,
     MemoryBucketStore,
     RateLimiter,
-    SqlBucketStore,
     buckets_from_settings,
 )
+from seamline.adapters.store.buckets import SqlBucketStore
 from seamline.config import RateLimitSettings
 from seamline.exceptions import RateLimited
 

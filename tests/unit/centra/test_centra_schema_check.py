@@ -13,7 +13,7 @@ from graphql import build_schema
 from pydantic import SecretStr
 
 from contract.published import published_schema_path
-from seamline.adapters.centra.client import CentraClient, RetryPolicy
+from seamline.adapters.centra.client import CentraClient, InlineRetry
 from seamline.adapters.centra.errors import classify
 from seamline.adapters.centra.schema_check import (
     problems_from_messages,
@@ -137,7 +137,7 @@ def test_the_live_check_introspects_then_probes_each_read_once() -> None:
     settings = CentraSettings(base_url="http://centra.test/graphql",
                               token=SecretStr("t"), timeout_s=2.0)
     client = CentraClient(settings, http=httpx.Client(transport=httpx.MockTransport(handler)),
-                          retry=RetryPolicy(attempts=1, budget_s=2.0))
+                          retry=InlineRetry(attempts=1, budget_s=2.0))
     problems = client.check_schema()
     assert seen[0] == "introspection"
     # introspection + the order flow's reads (shipment and stock reads wait for their flows)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from seamline.adapters.store.db import Database
-from seamline.bootstrap import store_for
+from seamline.bootstrap import queue_hooks, store_for
 from seamline.queue import JobQueue, RetryPolicy
 from seamline.services.exceptions import ExceptionService
 
@@ -41,7 +41,7 @@ def policy() -> RetryPolicy:
 
 @pytest.fixture
 def queue(db: Database, clock: FakeClock, policy: RetryPolicy) -> JobQueue:
-    return JobQueue(db, clock=clock, policy=policy)
+    return JobQueue(db, clock=clock, policy=policy, hooks=queue_hooks())
 
 
 @pytest.fixture

@@ -18,7 +18,15 @@ from seamline.exceptions import (
     TransientError,
     UnknownSku,
 )
-from seamline.queue import JobQueue, JobStatus, RetryPolicy, Scheduler, TaskRegistry, Worker
+from seamline.queue import (
+    JobQueue,
+    JobStatus,
+    QueueHooks,
+    RetryPolicy,
+    Scheduler,
+    TaskRegistry,
+    Worker,
+)
 
 effects = sa.Table(
     "test_effects", sa.MetaData(),
@@ -512,3 +520,40 @@ def test_stopping_a_worker_releases_claimed_jobs_it_had_not_started(db, queue) -
     counts = queue.counts()
     assert (counts["succeeded"], counts["todo"], counts["doing"]) == (1, 3, 0)
     assert all(j.attempts == 0 for j in queue.list(status="todo"))
+
+
+def test_the_queue_knows_no_business_its_hooks_run_in_the_jobs_transaction(db, clock) -> None:
+    """Without hooks a give-up only fails the job; with hooks, give-up and success call them
+    inside the transaction that updates the job (a rolled-back hook leaves the job as it was)."""
+    plain = JobQueue(db, clock=clock, policy=RetryPolicy(max_attempts=1))
+    job_id = _enqueue(db, plain, business_key="k:1")
+    (lease,) = plain.claim(["default"], "w1", lease_s=30)
+    decision = plain.fail(lease, UnknownSku(sku="X"))
+    assert (decision.action, decision.exception_id) == ("give_up", None)
+    assert plain.get(job_id or 0).status is JobStatus.FAILED
+
+    seen: list[tuple[str, int, bool]] = []
+
+    def gave_up(conn, job, exc, decision, *, error, now) -> int:
+        seen.append(("give_up", job.id, conn.in_transaction()))
+        return 42
+
+    def succeeded(conn, job, *, now) -> None:
+        seen.append(("success", job.id, conn.in_transaction()))
+        if job.business_key == "k:boom":
+            raise RuntimeError("hook failed")
+
+    hooked = JobQueue(db, clock=clock, policy=RetryPolicy(max_attempts=1),
+                      hooks=QueueHooks(on_give_up=gave_up, on_success=succeeded))
+    failing = _enqueue(db, hooked, business_key="k:2")
+    (lease,) = hooked.claim(["default"], "w1", lease_s=30)
+    assert hooked.fail(lease, UnknownSku(sku="X")).exception_id == 42
+    ok = _enqueue(db, hooked, business_key="k:3")
+    (lease,) = hooked.claim(["default"], "w1", lease_s=30)
+    hooked.complete(lease)
+    boom = _enqueue(db, hooked, business_key="k:boom")
+    (lease,) = hooked.claim(["default"], "w1", lease_s=30)
+    with pytest.raises(RuntimeError):
+        hooked.complete(lease)
+    assert seen == [("give_up", failing, True), ("success", ok, True), ("success", boom, True)]
+    assert hooked.get(boom or 0).status is JobStatus.DOING

@@ -15,6 +15,7 @@ from seamline.adapters.store.db import Database
 from seamline.adapters.store.repos import get_ledger
 from seamline.adapters.store.schema import exceptions as exceptions_table
 from seamline.adapters.store.unit_of_work import SqlStore
+from seamline.bootstrap import queue_hooks
 from seamline.domain.erp import Customer, MasterData
 from seamline.domain.orders import CentraOrder, OrderStatus
 from seamline.queue import JobQueue, RetryPolicy, TaskRegistry, Worker
@@ -52,7 +53,7 @@ class Env:
         self.registry = TaskRegistry()
         self.queue = JobQueue(self.db, clock=lambda: self.now,
                               policy=RetryPolicy(base_s=0.0, cap_s=0.0, max_attempts=5),
-                              registry=self.registry)
+                              registry=self.registry, hooks=queue_hooks())
         self.centra = FakeCentra(clock=_CentraClock(self))
         self.erp = FakeBlueCherry(MASTER, catalogue_items(60))
         self.store = SqlStore(self.db, self.queue)

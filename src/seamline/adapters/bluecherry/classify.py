@@ -9,13 +9,12 @@ status codes.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from seamline.adapters.http import parse_retry_after
 from seamline.exceptions import (
     AmbiguousWrite,
     AuthFailed,
@@ -51,22 +50,9 @@ def error_body(response: httpx.Response) -> dict[str, Any]:
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date relative to ``Date``)."""
-    raw = response.headers.get("Retry-After")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-        date_hdr = response.headers.get("Date")
-        now = parsedate_to_datetime(date_hdr) if date_hdr else datetime.now(UTC)
-    except (TypeError, ValueError):
-        return None
-    return max((when - now).total_seconds(), 0.0)
+    """``Retry-After`` as seconds (delta-seconds, or an HTTP date relative to ``Date``)."""
+    return parse_retry_after(response.headers.get("Retry-After"),
+                             date=response.headers.get("Date"))
 
 
 def classify(
@@ -90,19 +76,35 @@ def classify(
     """
     label = what or "BlueCherry call"
     if isinstance(outcome, httpx.HTTPError):
-        if isinstance(outcome, (httpx.ConnectError, httpx.ConnectTimeout)):
-            return TransientError(f"{label}: BlueCherry unreachable ({type(outcome).__name__})",
-                                  system=SYSTEM)
-        kind = type(outcome).__name__
-        if write:
-            return AmbiguousWrite(f"{label}: no answer ({kind}); it may have been applied",
-                                  system=SYSTEM)
-        return TransientError(f"{label}: no answer ({kind})", system=SYSTEM)
-
+        return _transport_error(outcome, label, write=write)
     status = outcome.status_code
     if 200 <= status < 300:
         return None
-    body = error_body(outcome)
+    if status in (401, 403):
+        return AuthFailed(
+            f"{label}: BlueCherry refused the credentials (HTTP {status}); check "
+            "bluecherry.auth_header, bluecherry.auth_scheme and SEAMLINE_BLUECHERRY_API_KEY",
+            system=SYSTEM, status=status,
+        )
+    return _error_answer(outcome, label, write=write)
+
+
+def _transport_error(exc: httpx.HTTPError, label: str, *, write: bool) -> ExternalError:
+    """No answer: never sent (safe to retry), or sent and unanswered (a write is ambiguous)."""
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return TransientError(f"{label}: BlueCherry unreachable ({type(exc).__name__})",
+                              system=SYSTEM)
+    kind = type(exc).__name__
+    if write:
+        return AmbiguousWrite(f"{label}: no answer ({kind}); it may have been applied",
+                              system=SYSTEM)
+    return TransientError(f"{label}: no answer ({kind})", system=SYSTEM)
+
+
+def _error_answer(response: httpx.Response, label: str, *, write: bool) -> ExternalError:
+    """A non-2xx answer other than 401/403, read with its coded error body."""
+    status = response.status_code
+    body = error_body(response)
     err = body.get("error") if isinstance(body.get("error"), dict) else {}
     assert isinstance(err, dict)
     code = str(err.get("code", "") or "")
@@ -114,32 +116,27 @@ def classify(
     )
     text = f"{label}: HTTP {status}" + (f" {code}" if code else "") + (
         f": {message}" if message else "")
-
-    if status in (401, 403):
-        return AuthFailed(
-            f"{label}: BlueCherry refused the credentials (HTTP {status}); check "
-            "bluecherry.auth_header, bluecherry.auth_scheme and SEAMLINE_BLUECHERRY_API_KEY",
-            system=SYSTEM, status=status,
-        )
     if status == 404:
         return NotFound(text, system=SYSTEM, status=status, code=code)
     if status == 409:
-        existing = None
-        for key in _EXISTING_KEYS:
-            if isinstance(body.get(key), dict):
-                existing = body[key]
-                break
+        existing = next((body[k] for k in _EXISTING_KEYS if isinstance(body.get(k), dict)),
+                        None)
         return Conflict(text, system=SYSTEM, status=status, existing=existing, code=code)
     if status in (400, 413, 415, 422):
         codes = details or ([{"field": "", "code": code}] if code else [])
         return Rejected(text, system=SYSTEM, status=status, codes=codes, code=code)
-    if status == 429:
-        return RateLimited(text, system=SYSTEM, status=status,
-                           retry_after=retry_after_seconds(outcome))
-    if status >= 500 or status in (408, 425):
-        if write:
-            return AmbiguousWrite(f"{text}; it may have been applied", system=SYSTEM,
-                                  status=status, retry_after=retry_after_seconds(outcome))
-        return TransientError(text, system=SYSTEM, status=status,
-                              retry_after=retry_after_seconds(outcome))
+    if status == 429 or status >= 500 or status in (408, 425):
+        return _retriable(response, text, write=write)
     return PermanentError(text, system=SYSTEM, status=status, code=code)
+
+
+def _retriable(response: httpx.Response, text: str, *, write: bool) -> ExternalError:
+    """429 (rate limited), 408/425/5xx (transient; a write may have been applied)."""
+    status = response.status_code
+    retry_after = retry_after_seconds(response)
+    if status == 429:
+        return RateLimited(text, system=SYSTEM, status=status, retry_after=retry_after)
+    if write:
+        return AmbiguousWrite(f"{text}; it may have been applied", system=SYSTEM,
+                              status=status, retry_after=retry_after)
+    return TransientError(text, system=SYSTEM, status=status, retry_after=retry_after)

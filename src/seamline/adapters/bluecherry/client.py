@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +28,8 @@ import stamina
 
 from seamline.adapters.bluecherry import translate as tr
 from seamline.adapters.bluecherry.classify import DUPLICATE_CODES, SYSTEM, classify
+from seamline.adapters.http import InlineRetry
+from seamline.clock import SystemClock
 from seamline.config import BlueCherrySettings
 from seamline.domain.erp import (
     AtsCycle,
@@ -53,11 +55,6 @@ from seamline.exceptions import (
 from seamline.ports import Clock
 
 __all__ = ["BlueCherryClient", "RateCeiling"]
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class RateCeiling:
@@ -102,7 +99,7 @@ class BlueCherryClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self.clock: Clock = clock or _SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self._base = settings.base_url.rstrip("/")
         self._owns_http = http is None
         self._http = http or httpx.Client(
@@ -112,9 +109,10 @@ class BlueCherryClient:
             headers={"Accept": "application/json", "User-Agent": "seamline"},
         )
         self._ceiling = RateCeiling(settings.max_requests_per_s, sleep=sleep)
-        self.read_attempts = read_attempts
-        self.read_budget_s = read_budget_s
-        self.max_inline_wait_s = max_inline_wait_s
+        self.retry = InlineRetry(
+            attempts=read_attempts, budget_s=read_budget_s, wait_initial_s=0.1,
+            wait_max_s=min(max_inline_wait_s, 5.0) or 0.1, wait_jitter_s=1.0,
+            max_inline_wait_s=max_inline_wait_s)
         self.max_feed_pages = max_feed_pages
 
     # -- lifecycle ----
@@ -177,15 +175,16 @@ class BlueCherryClient:
         if isinstance(exc, RateLimited):
             if exc.retry_after is None:
                 return True
-            return exc.retry_after if exc.retry_after <= self.max_inline_wait_s else False
+            return exc.retry_after if exc.retry_after <= self.retry.max_inline_wait_s else False
         if isinstance(exc, TransientError):
             return exc.retry_after if exc.retry_after is not None else True
         return False
 
     def _read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         for attempt in stamina.retry_context(
-            on=self._retry_hook, attempts=self.read_attempts, timeout=self.read_budget_s,
-            wait_initial=0.1, wait_max=min(self.max_inline_wait_s, 5.0) or 0.1,
+            on=self._retry_hook, attempts=self.retry.attempts, timeout=self.retry.budget_s,
+            wait_initial=self.retry.wait_initial_s, wait_max=self.retry.wait_max_s,
+            wait_jitter=self.retry.wait_jitter_s,
         ):
             with attempt:
                 return self._call("GET", path, params=params, write=False)[1]

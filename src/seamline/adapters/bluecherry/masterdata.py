@@ -9,18 +9,14 @@ cache so a run makes one set of calls, not one per order. ``invalidate()`` force
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from seamline.clock import SystemClock
 from seamline.domain.erp import CatalogueItem, MasterData, normalise_gtin
 from seamline.ports import BlueCherryGateway, Clock
 
 __all__ = ["MasterDataCache"]
-
-
-class _UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class _Source(Protocol):
@@ -34,7 +30,7 @@ class MasterDataCache:
                  clock: Clock | None = None) -> None:
         self.erp = erp
         self.ttl = ttl
-        self.clock: Clock = clock or _UtcClock()
+        self.clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._master: tuple[datetime, MasterData] | None = None
         self._catalogue: tuple[datetime, dict[str, CatalogueItem], dict[str, CatalogueItem]] | None

@@ -3,14 +3,13 @@ translation into the domain, webhook receiver and events-queue reader."""
 
 from __future__ import annotations
 
-from seamline.adapters.centra.client import CentraClient, RetryPolicy
+from seamline.adapters.centra.client import CentraClient, InlineRetry
 from seamline.adapters.centra.errors import classify, parse_retry_after
 from seamline.adapters.centra.events import drain_events
 from seamline.adapters.centra.limiter import (
     LeasedBucketStore,
     MemoryBucketStore,
     RateLimiter,
-    SqlBucketStore,
 )
 from seamline.adapters.centra.types import (
     CentraShipment,
@@ -23,13 +22,12 @@ from seamline.adapters.centra.webhooks import webhook_router
 __all__ = [
     "CentraClient",
     "CentraShipment",
+    "InlineRetry",
     "LeasedBucketStore",
     "MemoryBucketStore",
     "RateLimitStatus",
     "RateLimiter",
-    "RetryPolicy",
     "ShipmentLine",
-    "SqlBucketStore",
     "StockLevel",
     "classify",
     "drain_events",

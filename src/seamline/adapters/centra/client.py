@@ -5,7 +5,7 @@ Every exchange goes through ``errors.classify`` (the one place that decides what
 means), JSON is parsed with floats as ``Decimal``, and every request first takes its tokens from
 the shared ``RateLimiter`` so N worker processes stay inside one Centra budget.
 
-Retries (stamina), bounded by ``RetryPolicy.budget_s`` (well under a queue lease):
+Retries (stamina), bounded by ``InlineRetry.budget_s`` (well under a queue lease):
 
 - reads: on ``TransientError`` and on ``RateLimited`` whose ``Retry-After`` ≤
   ``max_inline_wait_s`` (longer waits are raised: the queue reschedules the job);
@@ -24,8 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -50,6 +49,8 @@ from seamline.adapters.centra.types import (
     RateLimitStatus,
     StockLevel,
 )
+from seamline.adapters.http import InlineRetry
+from seamline.clock import SystemClock
 from seamline.config import CentraSettings
 from seamline.domain.events import CentraEvent
 from seamline.domain.orders import CentraOrder, OrderStatus, PaymentEntry
@@ -66,7 +67,7 @@ from seamline.exceptions import (
 )
 from seamline.ports import Clock
 
-__all__ = ["CentraClient", "RetryPolicy"]
+__all__ = ["CentraClient", "InlineRetry"]
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +81,6 @@ LINES_FIRST_PAGE = 10
 STOCK_CHUNK = 100
 #: Complexity estimate per order node (settled against ``extensions.complexity`` afterwards).
 ORDER_COMPLEXITY = 60
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """In-process retry bounds. ``budget_s`` must stay well under the queue lease."""
-
-    attempts: int = 4
-    budget_s: float = 20.0
-    wait_initial_s: float = 0.2
-    wait_max_s: float = 4.0
-    wait_jitter_s: float = 0.3
-    #: A Retry-After longer than this is raised (the queue reschedules the job).
-    max_inline_wait_s: float = 5.0
 
 
 class _BearerAuth(httpx.Auth):
@@ -109,11 +97,6 @@ class _BearerAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return "<BearerAuth ***>"
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -140,13 +123,13 @@ class CentraClient:
         http: httpx.Client | None = None,
         limiter: RateLimiter | None = None,
         clock: Clock | None = None,
-        retry: RetryPolicy | None = None,
+        retry: InlineRetry | None = None,
     ) -> None:
         if settings.token is None:
             raise ConfigError("centra.token is not set (SEAMLINE_CENTRA_TOKEN)")
         self.settings = settings
-        self.retry = retry or RetryPolicy()
-        self.clock: Clock = clock or _SystemClock()
+        self.retry = retry or InlineRetry()
+        self.clock: Clock = clock or SystemClock()
         self.limiter = limiter if limiter is not None else RateLimiter(
             settings.rate_limits, max_wait_s=self.retry.max_inline_wait_s)
         self._own_http = http is None

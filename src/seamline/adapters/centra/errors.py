@@ -22,16 +22,14 @@ other 4xx, body not JSON               ``PermanentError``
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Mapping
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
 from seamline.adapters.centra.schema_check import problems_from_messages
+from seamline.adapters.http import EPOCH_THRESHOLD, parse_retry_after
 from seamline.exceptions import (
     AmbiguousWrite,
     AuthFailed,
@@ -46,37 +44,7 @@ __all__ = ["EPOCH_THRESHOLD", "classify", "classify_transport_error", "parse_ret
 
 SYSTEM = "centra"
 
-#: A ``Retry-After`` integer above this is a Unix timestamp, not a delay (≈ year 2001).
-EPOCH_THRESHOLD = 1_000_000_000
-
 _AUTH_CATEGORIES = frozenset({"authorization", "authentication"})
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait, from a ``Retry-After`` that is delta-seconds, a Unix epoch or an
-    HTTP-date (Centra documents "a timestamp" without saying which). ``None`` if absent or
-    unreadable; never negative."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    current = time.time() if now is None else now
-    try:
-        number = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max(0.0, when.timestamp() - current)
-    if not math.isfinite(number):
-        return None
-    if number > EPOCH_THRESHOLD:
-        return max(0.0, number - current)
-    return max(0.0, number)
 
 
 def _loads(content: bytes) -> Any:
@@ -116,6 +84,65 @@ def classify_transport_error(exc: httpx.HTTPError, *, mutation: bool, operation:
     raise TransientError(what, system=SYSTEM) from exc
 
 
+def _raise_for_status(status: int, where: str, *, mutation: bool, retry_after: str | None,
+                      now: float | None) -> None:
+    """Raise for the statuses whose body does not matter (auth, 429, 5xx)."""
+    if status in (401, 403):
+        raise AuthFailed(f"{where}: credentials refused", system=SYSTEM, status=status)
+    if status == 429:
+        delay = parse_retry_after(retry_after, now=now)
+        raise RateLimited(f"{where}: rate limited", system=SYSTEM, status=status,
+                          retry_after=delay)
+    if status >= 500:
+        if mutation:
+            raise AmbiguousWrite(f"{where}; the write may have been applied", system=SYSTEM,
+                                 status=status)
+        raise TransientError(where, system=SYSTEM, status=status)
+
+
+def _body(response: httpx.Response, where: str, *, mutation: bool) -> Mapping[str, Any]:
+    """The JSON object answered, or raise: unreadable after a 2xx may have done the work."""
+    status = response.status_code
+    try:
+        body = _loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        if status >= 400:
+            raise PermanentError(f"{where}: not a GraphQL answer", system=SYSTEM,
+                                 status=status) from exc
+        # 2xx with an unreadable body: the server may have done the work.
+        if mutation:
+            raise AmbiguousWrite(f"{where}: unreadable answer", system=SYSTEM,
+                                 status=status) from exc
+        raise TransientError(f"{where}: unreadable answer", system=SYSTEM,
+                             status=status) from exc
+    if not isinstance(body, Mapping):
+        raise PermanentError(f"{where}: answer is not a JSON object", system=SYSTEM,
+                             status=status)
+    return body
+
+
+def _raise_graphql_errors(errors: Any, operation: str, status: int) -> NoReturn:
+    """GraphQL ``errors``: a refused permission, a field this schema lacks, or anything else."""
+    messages = _messages(errors) or ["unknown GraphQL error"]
+    text = "; ".join(messages)
+    problems = problems_from_messages(operation, messages)
+    if _categories(errors) & _AUTH_CATEGORIES or any(p.kind == "permission" for p in problems):
+        needed = sorted({p.field for p in problems if p.kind == "permission"})
+        hint = (f"; the token lacks {', '.join(needed)}: add it to the integration's API "
+                "token" if needed else "")
+        raise AuthFailed(f"centra {operation}: {text}{hint}", system=SYSTEM, status=status,
+                         permissions=needed, messages=messages)
+    missing = [p.field for p in problems if p.kind == "missing"]
+    if missing:
+        raise SchemaMismatch(
+            f"Centra refused operation {operation}: {', '.join(missing)} not in this "
+            f"environment's schema (schema mismatch: {text}); run `seamline config check "
+            "--online` and see docs/centra-fields.md", system=SYSTEM, status=status,
+            operation=operation, fields=missing, messages=messages)
+    raise PermanentError(f"centra {operation}: {text}", system=SYSTEM, status=status,
+                         messages=messages)
+
+
 def classify(
     response: httpx.Response | httpx.HTTPError,
     *,
@@ -134,53 +161,12 @@ def classify(
         raise AssertionError("unreachable")  # pragma: no cover
     status = response.status_code
     where = f"centra {operation}: HTTP {status}"
-    if status in (401, 403):
-        raise AuthFailed(f"{where}: credentials refused", system=SYSTEM, status=status)
-    if status == 429:
-        delay = parse_retry_after(response.headers.get("Retry-After"), now=now)
-        raise RateLimited(f"{where}: rate limited", system=SYSTEM, status=status,
-                          retry_after=delay)
-    if status >= 500:
-        if mutation:
-            raise AmbiguousWrite(f"{where}; the write may have been applied", system=SYSTEM,
-                                 status=status)
-        raise TransientError(where, system=SYSTEM, status=status)
-    try:
-        body = _loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        if status >= 400:
-            raise PermanentError(f"{where}: not a GraphQL answer", system=SYSTEM,
-                                 status=status) from exc
-        # 2xx with an unreadable body: the server may have done the work.
-        if mutation:
-            raise AmbiguousWrite(f"{where}: unreadable answer", system=SYSTEM,
-                                 status=status) from exc
-        raise TransientError(f"{where}: unreadable answer", system=SYSTEM,
-                             status=status) from exc
-    if not isinstance(body, Mapping):
-        raise PermanentError(f"{where}: answer is not a JSON object", system=SYSTEM,
-                             status=status)
+    _raise_for_status(status, where, mutation=mutation,
+                      retry_after=response.headers.get("Retry-After"), now=now)
+    body = _body(response, where, mutation=mutation)
     errors = body.get("errors")
     if errors:
-        messages = _messages(errors) or ["unknown GraphQL error"]
-        text = "; ".join(messages)
-        problems = problems_from_messages(operation, messages)
-        if _categories(errors) & _AUTH_CATEGORIES or any(p.kind == "permission"
-                                                          for p in problems):
-            needed = sorted({p.field for p in problems if p.kind == "permission"})
-            hint = (f"; the token lacks {', '.join(needed)}: add it to the integration's API "
-                    "token" if needed else "")
-            raise AuthFailed(f"centra {operation}: {text}{hint}", system=SYSTEM, status=status,
-                             permissions=needed, messages=messages)
-        missing = [p.field for p in problems if p.kind == "missing"]
-        if missing:
-            raise SchemaMismatch(
-                f"Centra refused operation {operation}: {', '.join(missing)} not in this "
-                f"environment's schema (schema mismatch: {text}); run `seamline config check "
-                "--online` and see docs/centra-fields.md", system=SYSTEM, status=status,
-                operation=operation, fields=missing, messages=messages)
-        raise PermanentError(f"centra {operation}: {text}", system=SYSTEM, status=status,
-                             messages=messages)
+        _raise_graphql_errors(errors, operation, status)
     if status >= 400:
         raise PermanentError(where, system=SYSTEM, status=status)
     data = body.get("data")

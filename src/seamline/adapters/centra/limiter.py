@@ -5,10 +5,8 @@ per 10 seconds and per hour). A request is only sent once it fits in all of them
 lives in a ``BucketStore`` so that N worker processes on one database share one budget:
 
 - ``MemoryBucketStore``: one process (unit tests, the fake);
-- ``SqlBucketStore``: the ``rate_buckets (name PK, tokens, updated_at)`` table, taken with one
-  conditional ``UPDATE … WHERE tokens_after_refill >= cost`` per bucket inside one transaction,
-  so concurrent takers can never overdraw a bucket (SQLite serialises writers; PostgreSQL row
-  locks the updated rows);
+- ``seamline.adapters.store.buckets.SqlBucketStore``: the store's ``rate_buckets`` table, shared
+  by every process on the database (the composition root plugs it in; this adapter knows no SQL);
 - ``LeasedBucketStore``: in front of a shared store, takes a small slab of a roomy bucket at once
   and serves the next requests from it for at most a second, so a busy process writes the shared
   table once per slab instead of once per request.
@@ -22,16 +20,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from typing import Any, Protocol
-
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
 from seamline.config import RateLimitSettings
-from seamline.exceptions import RateLimited, StoreError
+from seamline.exceptions import RateLimited
+from seamline.ports import Bucket, BucketStore
 
 __all__ = [
     "Bucket",
@@ -39,23 +31,8 @@ __all__ = [
     "LeasedBucketStore",
     "MemoryBucketStore",
     "RateLimiter",
-    "SqlBucketStore",
     "buckets_from_settings",
-    "rate_buckets_table",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One token bucket: ``capacity`` tokens, refilled at ``capacity / interval_s`` per second."""
-
-    name: str
-    capacity: float
-    interval_s: float
-
-    @property
-    def rate(self) -> float:
-        return self.capacity / self.interval_s
 
 
 #: The kinds of token a request costs.
@@ -81,24 +58,6 @@ def buckets_from_settings(
     }
 
 
-class BucketStore(Protocol):
-    """Where bucket levels live."""
-
-    def take(self, costs: Mapping[Bucket, float], now: float) -> float:
-        """Take every cost at once, or nothing. Returns 0.0 on success, else the seconds until
-        the emptiest bucket would hold its cost."""
-        ...
-
-    def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
-        """Take unconditionally (a bucket may go negative: later takers wait it off)."""
-        ...
-
-
-def _wait_for(bucket: Bucket, level: float, cost: float) -> float:
-    cost = min(cost, bucket.capacity)
-    return max(0.0, (cost - level) / bucket.rate)
-
-
 class MemoryBucketStore:
     """Buckets in this process's memory (thread-safe)."""
 
@@ -113,7 +72,7 @@ class MemoryBucketStore:
     def take(self, costs: Mapping[Bucket, float], now: float) -> float:
         with self._lock:
             levels = {b: self._level(b, now) for b in costs}
-            wait = max((_wait_for(b, levels[b], min(c, b.capacity)) for b, c in costs.items()
+            wait = max((b.wait_for(levels[b], min(c, b.capacity)) for b, c in costs.items()
                         if levels[b] < min(c, b.capacity)), default=0.0)
             if wait > 0:
                 return wait
@@ -130,118 +89,6 @@ class MemoryBucketStore:
         """The bucket's level at ``now`` (tests)."""
         with self._lock:
             return self._level(bucket, now)
-
-
-def rate_buckets_table(metadata: sa.MetaData | None = None) -> sa.Table:
-    """``rate_buckets``: the store's shared limiter state (same shape as the store schema's)."""
-    return sa.Table(
-        "rate_buckets",
-        metadata if metadata is not None else sa.MetaData(),
-        sa.Column("name", sa.String(200), primary_key=True),
-        sa.Column("tokens", sa.Float, nullable=False),
-        sa.Column("updated_at", sa.Float, nullable=False),
-    )
-
-
-def _insert_ignore(conn: sa.Connection, table: sa.Table,
-                   values: dict[str, object]) -> sa.Executable:
-    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    return sa.insert(table).values(**values)  # pragma: no cover - other databases unsupported
-
-
-def _store_table() -> sa.Table:
-    """The store schema's ``rate_buckets`` table (a same-shaped stand-in if it is absent)."""
-    try:
-        from seamline.adapters.store.schema import rate_buckets  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - the store schema ships with the package
-        return rate_buckets_table()
-    return rate_buckets
-
-
-class SqlBucketStore:
-    """Buckets in the store's ``rate_buckets`` table, shared by every process on the database.
-
-    ``tokens``/``updated_at`` are plain floats (token counts and Unix seconds): this is metering,
-    not money. Missing rows are created full.
-    """
-
-    def __init__(self, engine: sa.Engine, *, table: sa.Table | None = None,
-                 create_table: bool = False,
-                 lock: AbstractContextManager[Any] | None = None) -> None:
-        self.engine = engine
-        #: The store's write lock (``Database.write_lock``), so this process's threads queue
-        #: for SQLite's write lock in one place.
-        self._lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
-        self.table = table if table is not None else _store_table()
-        if create_table:
-            self.table.create(engine, checkfirst=True)
-        self._known: set[str] = set()
-
-    def _ensure(self, conn: sa.Connection, buckets: Mapping[Bucket, float], now: float) -> None:
-        missing = [b for b in buckets if b.name not in self._known]
-        if not missing:
-            return
-        for b in missing:
-            values = {"name": b.name, "tokens": b.capacity, "updated_at": now}
-            conn.execute(_insert_ignore(conn, self.table, values))
-            self._known.add(b.name)
-
-    def _refilled(self, b: Bucket, now: float) -> sa.ColumnElement[float]:
-        t = self.table
-        elapsed = sa.case((t.c.updated_at < now, now - t.c.updated_at), else_=0.0)
-        raw = t.c.tokens + elapsed * b.rate
-        return sa.case((raw > b.capacity, b.capacity), else_=raw)
-
-    def take(self, costs: Mapping[Bucket, float], now: float) -> float:
-        t = self.table
-        try:
-            with self._lock, self.engine.connect() as conn:
-                trans = conn.begin()
-                self._ensure(conn, costs, now)
-                short: list[Bucket] = []
-                for b, c in costs.items():
-                    level = self._refilled(b, now)
-                    result = conn.execute(
-                        t.update()
-                        .where(t.c.name == b.name, level >= min(c, b.capacity))
-                        .values(tokens=level - c, updated_at=now)
-                    )
-                    if result.rowcount != 1:
-                        short.append(b)
-                        break
-                if not short:
-                    trans.commit()
-                    return 0.0
-                # Not enough: undo what this transaction took and work out the wait.
-                trans.rollback()
-                wait = 0.0
-                for b, c in costs.items():
-                    found = conn.execute(
-                        sa.select(self._refilled(b, now)).where(t.c.name == b.name)
-                    ).scalar_one_or_none()
-                    current = b.capacity if found is None else float(found)
-                    if current < min(c, b.capacity):
-                        wait = max(wait, _wait_for(b, current, c))
-                conn.rollback()
-                return max(wait, 0.001)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"rate limiter: the store failed ({type(exc).__name__})") from exc
-
-    def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
-        t = self.table
-        try:
-            with self._lock, self.engine.begin() as conn:
-                self._ensure(conn, costs, now)
-                for b, c in costs.items():
-                    level = self._refilled(b, now)
-                    conn.execute(t.update().where(t.c.name == b.name)
-                                 .values(tokens=level - c, updated_at=now))
-        except SQLAlchemyError as exc:
-            raise StoreError(f"rate limiter: {type(exc).__name__}") from exc
 
 
 class LeasedBucketStore:

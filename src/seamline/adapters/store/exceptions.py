@@ -20,6 +20,7 @@ from seamline.adapters.store.repos import audit, orders_held, upsert_insert, utc
 from seamline.adapters.store.schema import exception_history, exceptions
 from seamline.domain.exception_records import ExceptionRecord, HistoryEntry
 from seamline.exceptions import OWNERS, SeamlineError
+from seamline.redaction import is_secret_key
 
 __all__ = [
     "close_exception",
@@ -32,30 +33,13 @@ __all__ = [
     "scrub",
 ]
 
-_SECRET_WORDS = (
-    "token",
-    "api_key",
-    "apikey",
-    "authorization",
-    "password",
-    "passwd",
-    "secret",
-    "cookie",
-    "credential",
-    "private_key",
-)
 REDACTED = "***"
-
-
-def _is_secret(key: str) -> bool:
-    low = key.lower().replace("-", "_")
-    return any(word in low for word in _SECRET_WORDS)
 
 
 def scrub(value: Any) -> Any:
     """A copy of ``value`` with every secret-looking key dropped (recursively)."""
     if isinstance(value, Mapping):
-        return {str(k): scrub(v) for k, v in value.items() if not _is_secret(str(k))}
+        return {str(k): scrub(v) for k, v in value.items() if not is_secret_key(str(k))}
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     return value

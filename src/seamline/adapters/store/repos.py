@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from seamline.adapters.store.schema import (
     jobs,
     ledger,
 )
+from seamline.clock import utcnow  # re-exported: the store's callers take it from here
 from seamline.domain.ledger import KEEP, Hold, LedgerEntry
 
 __all__ = [
@@ -62,10 +63,6 @@ def dialect_insert(dialect: str) -> Callable[..., Any]:
 
     return sqlite_insert
 
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 # Hot-path statements are built once with bound parameters: SQLAlchemy then reuses their

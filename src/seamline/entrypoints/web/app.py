@@ -162,6 +162,54 @@ class _StoreCollector(Collector):
         yield up
 
 
+def _not_ready(exc: SeamlineError) -> JSONResponse:
+    return JSONResponse({"status": "not ready", "failing": ["database"], "checks": {
+        "database": {"ok": False, "detail": redact_text(exc.message)}}}, status_code=503)
+
+
+def _readyz(data: DashboardSource,
+            readiness: Callable[[], ReadinessReport] | None) -> JSONResponse:
+    """``/readyz``: the composition root's readiness, else the database check alone."""
+    if readiness is None:
+        try:
+            data.check()
+        except SeamlineError as exc:
+            return _not_ready(exc)
+        return JSONResponse({"status": "ready", "failing": [], "checks": {
+            "database": {"ok": True, "detail": "reachable"}}})
+    try:
+        report = readiness()
+    except SeamlineError as exc:
+        return _not_ready(exc)
+    answer = report.body()
+    checks: Mapping[str, dict[str, Any]] = answer.get("checks", {})
+    for check in checks.values():
+        if isinstance(check.get("detail"), str):
+            check["detail"] = redact_text(check["detail"])
+    return JSONResponse(answer, status_code=200 if report.ready else 503)
+
+
+def _dashboard_data(
+    data: DashboardSource,
+) -> tuple[dict[str, dict[str, int]], list[str], Sequence[Mapping[str, Any]], str | None]:
+    """Job counts by queue and status, the open exceptions, or the store's error."""
+    error: str | None = None
+    counts: Sequence[JobCount] = []
+    exceptions: Sequence[Mapping[str, Any]] = []
+    try:
+        counts = data.job_counts()
+        exceptions = data.open_exceptions()
+    except SeamlineError as exc:
+        error = redact_text(exc.message)
+    queues: dict[str, dict[str, int]] = {}
+    statuses: list[str] = ["todo", "doing", "succeeded", "failed", "cancelled"]
+    for c in counts:
+        queues.setdefault(c.queue, {})[c.status] = c.count
+        if c.status not in statuses:
+            statuses.append(c.status)
+    return dict(sorted(queues.items())), statuses, exceptions, error
+
+
 def create_app(
     settings: Settings,
     db: _Database | None = None,
@@ -199,27 +247,7 @@ def create_app(
 
     @app.get("/readyz")
     def readyz() -> JSONResponse:
-        if readiness is None:
-            try:
-                data.check()
-            except SeamlineError as exc:
-                body = {"status": "not ready", "failing": ["database"], "checks": {
-                    "database": {"ok": False, "detail": redact_text(exc.message)}}}
-                return JSONResponse(body, status_code=503)
-            return JSONResponse({"status": "ready", "failing": [], "checks": {
-                "database": {"ok": True, "detail": "reachable"}}})
-        try:
-            report = readiness()
-        except SeamlineError as exc:
-            return JSONResponse({"status": "not ready", "failing": ["database"], "checks": {
-                "database": {"ok": False, "detail": redact_text(exc.message)}}},
-                status_code=503)
-        answer = report.body()
-        checks: Mapping[str, dict[str, Any]] = answer.get("checks", {})
-        for check in checks.values():
-            if isinstance(check.get("detail"), str):
-                check["detail"] = redact_text(check["detail"])
-        return JSONResponse(answer, status_code=200 if report.ready else 503)
+        return _readyz(data, readiness)
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -227,26 +255,13 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request) -> HTMLResponse:
-        error: str | None = None
-        counts: Sequence[JobCount] = []
-        exceptions: Sequence[Mapping[str, Any]] = []
-        try:
-            counts = data.job_counts()
-            exceptions = data.open_exceptions()
-        except SeamlineError as exc:
-            error = redact_text(exc.message)
-        queues: dict[str, dict[str, int]] = {}
-        statuses: list[str] = ["todo", "doing", "succeeded", "failed", "cancelled"]
-        for c in counts:
-            queues.setdefault(c.queue, {})[c.status] = c.count
-            if c.status not in statuses:
-                statuses.append(c.status)
+        queues, statuses, exceptions, error = _dashboard_data(data)
         return TEMPLATES.TemplateResponse(
             request,
             "index.html",
             {
                 "version": __version__,
-                "queues": dict(sorted(queues.items())),
+                "queues": queues,
                 "statuses": statuses,
                 "exceptions": exceptions,
                 "error": error,

@@ -1,0 +1,108 @@
+"""Centra's rate-limit buckets kept in the store, shared by every process on the database.
+
+``SqlBucketStore`` implements ``seamline.ports.BucketStore`` on the ``rate_buckets (name PK,
+tokens, updated_at)`` table: a take is one conditional ``UPDATE … WHERE tokens_after_refill >=
+cost`` per bucket inside one transaction, so concurrent takers can never overdraw a bucket
+(SQLite serialises writers; PostgreSQL row-locks the updated rows). The Centra adapter's
+``RateLimiter`` meters against it (usually through its ``LeasedBucketStore``); the composition
+root plugs the two together, so neither adapter imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from seamline.adapters.store.repos import dialect_insert
+from seamline.adapters.store.schema import rate_buckets
+from seamline.exceptions import StoreError
+from seamline.ports import Bucket
+
+__all__ = ["SqlBucketStore"]
+
+
+class SqlBucketStore:
+    """Buckets in the store's ``rate_buckets`` table, shared by every process on the database.
+
+    ``tokens``/``updated_at`` are plain floats (token counts and Unix seconds): this is metering,
+    not money. Missing rows are created full.
+    """
+
+    def __init__(self, engine: sa.Engine, *, table: sa.Table | None = None,
+                 create_table: bool = False,
+                 lock: AbstractContextManager[Any] | None = None) -> None:
+        self.engine = engine
+        #: The store's write lock (``Database.write_lock``), so this process's threads queue
+        #: for SQLite's write lock in one place.
+        self._lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
+        self.table = table if table is not None else rate_buckets
+        if create_table:
+            self.table.create(engine, checkfirst=True)
+        self._known: set[str] = set()
+
+    def _ensure(self, conn: sa.Connection, buckets: Mapping[Bucket, float], now: float) -> None:
+        missing = [b for b in buckets if b.name not in self._known]
+        if not missing:
+            return
+        for b in missing:
+            values = {"name": b.name, "tokens": b.capacity, "updated_at": now}
+            conn.execute(dialect_insert(conn.dialect.name)(self.table).values(**values)
+                         .on_conflict_do_nothing())
+            self._known.add(b.name)
+
+    def _refilled(self, b: Bucket, now: float) -> sa.ColumnElement[float]:
+        t = self.table
+        elapsed = sa.case((t.c.updated_at < now, now - t.c.updated_at), else_=0.0)
+        raw = t.c.tokens + elapsed * b.rate
+        return sa.case((raw > b.capacity, b.capacity), else_=raw)
+
+    def take(self, costs: Mapping[Bucket, float], now: float) -> float:
+        t = self.table
+        try:
+            with self._lock, self.engine.connect() as conn:
+                trans = conn.begin()
+                self._ensure(conn, costs, now)
+                short: list[Bucket] = []
+                for b, c in costs.items():
+                    level = self._refilled(b, now)
+                    result = conn.execute(
+                        t.update()
+                        .where(t.c.name == b.name, level >= min(c, b.capacity))
+                        .values(tokens=level - c, updated_at=now)
+                    )
+                    if result.rowcount != 1:
+                        short.append(b)
+                        break
+                if not short:
+                    trans.commit()
+                    return 0.0
+                # Not enough: undo what this transaction took and work out the wait.
+                trans.rollback()
+                wait = 0.0
+                for b, c in costs.items():
+                    found = conn.execute(
+                        sa.select(self._refilled(b, now)).where(t.c.name == b.name)
+                    ).scalar_one_or_none()
+                    current = b.capacity if found is None else float(found)
+                    if current < min(c, b.capacity):
+                        wait = max(wait, b.wait_for(current, c))
+                conn.rollback()
+                return max(wait, 0.001)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"rate limiter: the store failed ({type(exc).__name__})") from exc
+
+    def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
+        t = self.table
+        try:
+            with self._lock, self.engine.begin() as conn:
+                self._ensure(conn, costs, now)
+                for b, c in costs.items():
+                    level = self._refilled(b, now)
+                    conn.execute(t.update().where(t.c.name == b.name)
+                                 .values(tokens=level - c, updated_at=now))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"rate limiter: {type(exc).__name__}") from exc
