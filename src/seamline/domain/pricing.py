@@ -29,11 +29,10 @@ carry their current quantity and Centra's current line value).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 
 from seamline.domain import bluecherry_rules as rules
 from seamline.domain.mapping import (
@@ -43,7 +42,7 @@ from seamline.domain.mapping import (
     market_key,
     ship_via_for,
 )
-from seamline.domain.money import Money, allocate, quantum
+from seamline.domain.money import Money, allocate
 from seamline.domain.orders import Address, CentraOrder, OrderLine
 from seamline.domain.sales_order import (
     Charge,
@@ -52,7 +51,15 @@ from seamline.domain.sales_order import (
     SalesOrderLine,
     SalesOrderTotals,
 )
-from seamline.exceptions import InvalidRecord, MappingMissing, TotalMismatch
+from seamline.domain.tax import (
+    check_tax_mode,
+    infer_rate,
+    mismatch,
+    rate_key,
+    split_taxes,
+    total_of,
+)
+from seamline.exceptions import InvalidRecord, MappingMissing
 
 __all__ = [
     "FREIGHT",
@@ -72,15 +79,6 @@ __all__ = [
 
 FREIGHT = "FREIGHT"
 HANDLING = "HANDLING"
-_RATE_Q = Decimal("0.01")
-_HUNDRED = Decimal(100)
-
-
-def rate_key(rate: Decimal) -> Decimal:
-    """A tax rate normalised for comparison and display (``25`` and ``25.0`` are one rate)."""
-    exact = Decimal(rate)
-    quantised = exact.quantize(_RATE_Q)
-    return quantised if quantised == exact else exact.normalize()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -113,18 +111,6 @@ class Pricing:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _sum(values: Iterable[Money], currency: str) -> Money:
-    total = Money.zero(currency)
-    for v in values:
-        total = total + v
-    return total
-
-
-def _mismatch(component: str, expected: object, actual: object, **details: Any) -> TotalMismatch:
-    return TotalMismatch(component=component, expected=str(expected), actual=str(actual),
-                         **details)
-
-
 def _check_currency(order: CentraOrder) -> None:
     cur = order.currency.upper()
     amounts: list[tuple[str, Money]] = [
@@ -155,152 +141,6 @@ def _live_lines(order: CentraOrder) -> tuple[OrderLine, ...]:
     return lines
 
 
-def _tax_of(amount: Money, rate: Decimal, inclusive: bool) -> Money:
-    """The tax of ``amount`` at ``rate``, rounded half up to the minor unit (Centra's rule).
-    Used only to split or place an amount Centra gives as a total, never to replace one."""
-    base = rate / (_HUNDRED + rate) if inclusive else rate / _HUNDRED
-    value = (amount.amount * base).quantize(quantum(amount.currency), rounding=ROUND_HALF_UP)
-    return Money(value, amount.currency)
-
-
-def infer_rate(amount: Money, tax: Money, candidates: Iterable[Decimal],
-               inclusive: bool) -> Decimal:
-    """The tax rate of a charge from its amount and Centra's tax of it (Centra publishes no
-    rate for shipping or handling): the candidate rate (the order's line rates) whose tax of
-    the amount is Centra's figure, else the nearest within one minor unit, else the implied
-    rate to two decimals. Zero tax is rate 0."""
-    if tax.amount == 0 or amount.amount == 0:
-        return Decimal("0.00")
-    minor = quantum(amount.currency)
-    best: tuple[Decimal, Decimal] | None = None
-    for rate in sorted({rate_key(r) for r in candidates if r > 0}, reverse=True):
-        diff = abs(_tax_of(amount, rate, inclusive).amount - tax.amount)
-        if best is None or diff < best[0]:
-            best = (diff, rate)
-    if best is not None and best[0] <= minor:
-        return best[1]
-    net = amount.amount - tax.amount if inclusive else amount.amount
-    if net <= 0:
-        return Decimal("0.00")
-    return rate_key((tax.amount * _HUNDRED / net).quantize(_RATE_Q, rounding=ROUND_HALF_UP))
-
-
-def _allocate_capped(total: Money, weights: Sequence[Decimal],
-                     caps: Sequence[int] | None) -> list[Money]:
-    """:func:`allocate` a positive ``total`` with no part above its cap (minor units): what a
-    capped part cannot take goes to the others by their weights, then to any part with room.
-    Raises ``TotalMismatch`` if the caps cannot hold the total."""
-    if caps is None or total.minor <= 0:
-        return allocate(total, weights)
-    n = len(weights)
-    parts = [0] * n
-    left = total.minor
-    active = [i for i in range(n) if weights[i] > 0 and caps[i] > 0]
-    while left > 0:
-        if not active:
-            active = [i for i in range(n) if parts[i] < caps[i]]
-        if not active:
-            raise _mismatch("tax_total", f"the lines' own tax to hold {total}",
-                            Money.from_minor(sum(parts), total.currency))
-        split = allocate(Money.from_minor(left, total.currency), [weights[i] for i in active])
-        left = 0
-        for i, part in zip(active, split, strict=True):
-            take = min(part.minor, caps[i] - parts[i])
-            parts[i] += take
-            left += part.minor - take
-        active = [i for i in active if parts[i] < caps[i]]
-    return [Money.from_minor(p, total.currency) for p in parts]
-
-
-@dataclass(frozen=True, slots=True)
-class _Taxes:
-    lines: list[Money]
-    shipping_rate: Decimal
-    handling_tax: Money
-    handling_rate: Decimal
-
-
-def _check_tax_mode(order: CentraOrder, live: Sequence[OrderLine], inclusive: bool) -> None:
-    shown = order.prices_include_tax
-    if shown is not None and shown != inclusive:
-        said = "include" if inclusive else "exclude"
-        found = ("tax inside the prices (taxIncluded)" if shown
-                 else "tax added on top of the prices (taxAdded)")
-        raise _mismatch("tax_mode", f"prices that {said} tax, as the market is configured",
-                        f"{found} {order.tax_total}", order=order.number)
-    if shown is None and not inclusive:
-        # No tax total, yet a line's own figures differ with and without tax: the amounts read
-        # cannot be told apart from tax-inclusive ones, so a sales-tax market cannot post them.
-        taxed = [ln for ln in live if ln.tax.amount != 0]
-        if taxed or order.shipping_tax.amount != 0:
-            what = (f"line {taxed[0].id} tax {taxed[0].tax}" if taxed
-                    else f"shipping tax {order.shipping_tax}")
-            raise _mismatch("tax_mode", "no tax anywhere (Centra reports no tax total)", what,
-                            order=order.number)
-
-
-def _taxes(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[Money],
-           inclusive: bool) -> _Taxes:
-    """Every line's tax, the charges' rates and the handling fee's tax: see the module doc."""
-    cur = order.currency.upper()
-    zero = Money.zero(cur)
-    for ln in live:
-        if ln.tax.amount < 0:
-            raise _mismatch("lines", f"line {ln.id}: a tax of at least 0", ln.tax,
-                            order=order.number, line_id=ln.id)
-    rates = [rate_key(ln.tax_percent) for ln in live]
-    ship_rate = infer_rate(order.shipping, order.shipping_tax, rates, inclusive)
-    lines_tax = _sum((ln.tax for ln in live), cur)
-    handling, handling_tax = order.handling, zero
-    handling_rate = Decimal("0.00")
-    if handling.amount != 0:
-        # Centra publishes no tax figure for the fee: it is what Centra's tax total holds
-        # beyond the lines (less the tax their voucher shares carried, at the lines' rates)
-        # and the shipping.
-        voucher_tax = _sum((_tax_of(s, r, inclusive) for s, r in zip(shares, rates, strict=True)),
-                           cur)
-        handling_tax = order.tax_total - lines_tax + voucher_tax - order.shipping_tax
-        if handling_tax.amount < 0:  # per-line rounding above the total: no fee tax left
-            handling_tax = zero
-        if inclusive and handling_tax.amount > handling.amount:
-            raise _mismatch("handling", f"a tax on the handling fee {handling} of Centra's "
-                            f"tax total {order.tax_total} less the lines' {lines_tax} and "
-                            f"the shipping's {order.shipping_tax}", handling_tax,
-                            order=order.number)
-        handling_rate = infer_rate(handling, handling_tax, [*rates, ship_rate], inclusive)
-    # What is left over: the tax a voucher took off (spread by each line's voucher share at
-    # its rate), or the rounding of per-line taxes against Centra's per-rate total (spread by
-    # the lines' tax; at most a minor unit per line and charge).
-    own = lines_tax + order.shipping_tax + handling_tax
-    rest = own - order.tax_total
-    weights: list[Decimal] = []
-    if rest.amount > 0 and order.voucher_discount.amount != 0:
-        weights = [s.amount * (r / (_HUNDRED + r) if inclusive else r / _HUNDRED)
-                   for s, r in zip(shares, rates, strict=True)]
-    if rest.amount != 0 and not any(weights):
-        if abs(rest.minor) > len(live) + 2:
-            raise _mismatch("tax_total", f"{own} (the lines' and charges' own tax"
-                            f"{'' if order.voucher_discount.amount else '; no voucher'})",
-                            order.tax_total, order=order.number)
-        weights = [ln.tax.amount for ln in live]
-        if not any(weights):  # every line's own tax rounds to nothing: by value at its rate
-            weights = [ln.line_value.amount * r for ln, r in zip(live, rates, strict=True)]
-        if not any(weights):
-            raise _mismatch("tax_total", f"{own} (no line carries tax)", order.tax_total,
-                            order=order.number)
-    if rest.amount == 0:
-        return _Taxes(lines=[ln.tax for ln in live], shipping_rate=ship_rate,
-                      handling_tax=handling_tax, handling_rate=handling_rate)
-    caps = [ln.tax.minor for ln in live] if rest.amount > 0 else None
-    out = [ln.tax - part for ln, part in zip(live, _allocate_capped(rest, weights, caps),
-                                             strict=True)]
-    return _Taxes(lines=out, shipping_rate=ship_rate, handling_tax=handling_tax,
-                  handling_rate=handling_rate)
-
-
-# -- pricing ---------------------------------------------------------------------------------
-
-
 def price_order(order: CentraOrder, *, prices_include_tax: bool | None = None) -> Pricing:
     """The BlueCherry amounts of a Centra order, validated against Centra's own totals.
 
@@ -314,26 +154,26 @@ def price_order(order: CentraOrder, *, prices_include_tax: bool | None = None) -
     live = _live_lines(order)
     inclusive = (prices_include_tax if prices_include_tax is not None
                  else order.prices_include_tax is not False)
-    _check_tax_mode(order, live, inclusive)
+    check_tax_mode(order, live, inclusive)
 
     # Lines: Centra's line value is below or at the pricelist value of its units.
     for ln in live:
         gross = ln.unit_original_price.times(ln.quantity)
         if ln.line_value.amount < 0 or ln.line_value.amount > gross.amount:
-            raise _mismatch(
+            raise mismatch(
                 "lines", f"line {ln.id}: a line value between 0 and {gross} "
                 f"({ln.quantity} x {ln.unit_original_price})", ln.line_value,
                 order=order.number, line_id=ln.id,
             )
-    line_values = _sum((ln.line_value for ln in live), cur)
+    line_values = total_of((ln.line_value for ln in live), cur)
     voucher = order.voucher_discount
     if voucher.amount < 0 or voucher.amount > line_values.amount:
-        raise _mismatch("lines", f"a voucher discount between 0 and the line values "
+        raise mismatch("lines", f"a voucher discount between 0 and the line values "
                         f"{line_values}", voucher, order=order.number)
     shares = allocate(voucher, [ln.line_value.minor for ln in live])
     nets = [ln.line_value - s for ln, s in zip(live, shares, strict=True)]
     _check_charges(order, inclusive)
-    taxes = _taxes(order, live, shares, inclusive)
+    taxes = split_taxes(order, live, shares, inclusive)
 
     priced = tuple(
         PricedLine(
@@ -360,16 +200,16 @@ def price_order(order: CentraOrder, *, prices_include_tax: bool | None = None) -
 def _check_charges(order: CentraOrder, inclusive: bool) -> None:
     ship, ship_tax = order.shipping, order.shipping_tax
     if ship.amount < 0 or ship_tax.amount < 0:
-        raise _mismatch("shipping", "shipping and its tax of at least 0",
+        raise mismatch("shipping", "shipping and its tax of at least 0",
                         f"shipping {ship}, tax {ship_tax}", order=order.number)
     if ship.amount == 0 and ship_tax.amount != 0:
-        raise _mismatch("shipping", "no shipping tax on free shipping", ship_tax,
+        raise mismatch("shipping", "no shipping tax on free shipping", ship_tax,
                         order=order.number)
     if inclusive and ship_tax.amount > ship.amount:
-        raise _mismatch("shipping", f"shipping tax within the tax-inclusive shipping {ship}",
+        raise mismatch("shipping", f"shipping tax within the tax-inclusive shipping {ship}",
                         ship_tax, order=order.number)
     if order.handling.amount < 0:
-        raise _mismatch("handling", "a handling fee of at least 0", order.handling,
+        raise mismatch("handling", "a handling fee of at least 0", order.handling,
                         order=order.number)
 
 
@@ -387,27 +227,27 @@ def _tie_out(lines: Sequence[PricedLine | SalesOrderLine], charges: Sequence[Cha
              totals: SalesOrderTotals, order: CentraOrder) -> None:
     cur = order.currency.upper()
     live = order.live_lines()
-    expected_lines = _sum((ln.line_value for ln in live), cur) - order.voucher_discount
+    expected_lines = total_of((ln.line_value for ln in live), cur) - order.voucher_discount
     posted_lines = totals.merchandise - totals.discount
     if posted_lines != expected_lines:
-        raise _mismatch("lines", f"{expected_lines} (line values less the voucher discount)",
+        raise mismatch("lines", f"{expected_lines} (line values less the voucher discount)",
                         posted_lines, order=order.number)
     for kind, component, want in ((FREIGHT, "shipping", order.shipping),
                                   (HANDLING, "handling", order.handling)):
-        got = _sum((c.amount for c in charges if c.type == kind), cur)
+        got = total_of((c.amount for c in charges if c.type == kind), cur)
         if got != want:
-            raise _mismatch(component, want, got, order=order.number)
+            raise mismatch(component, want, got, order=order.number)
     if totals.charges != order.shipping + order.handling:
-        raise _mismatch("shipping", order.shipping + order.handling, totals.charges,
+        raise mismatch("shipping", order.shipping + order.handling, totals.charges,
                         order=order.number)
-    freight_tax = _sum((c.tax for c in charges if c.type == FREIGHT), cur)
+    freight_tax = total_of((c.tax for c in charges if c.type == FREIGHT), cur)
     if freight_tax != order.shipping_tax:
-        raise _mismatch("shipping", f"shipping tax {order.shipping_tax}", freight_tax,
+        raise mismatch("shipping", f"shipping tax {order.shipping_tax}", freight_tax,
                         order=order.number)
     if totals.tax != order.tax_total:
-        raise _mismatch("tax_total", order.tax_total, totals.tax, order=order.number)
+        raise mismatch("tax_total", order.tax_total, totals.tax, order=order.number)
     if totals.total != order.grand_total:
-        raise _mismatch("grand_total", order.grand_total, totals.total, order=order.number)
+        raise mismatch("grand_total", order.grand_total, totals.total, order=order.number)
 
 
 def check_against_centra(sales_order: SalesOrder, order: CentraOrder) -> None:
@@ -474,7 +314,7 @@ def check_bluecherry_rules(so: SalesOrder) -> None:
     for name in rules.TOTAL_FIELDS:
         expected, actual = getattr(want, name), getattr(so.totals, name)
         if expected != actual:
-            raise _mismatch(f"totals.{name}", expected, actual,
+            raise mismatch(f"totals.{name}", expected, actual,
                             external_reference=so.external_reference)
 
 
