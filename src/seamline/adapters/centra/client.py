@@ -13,9 +13,8 @@ Retries (stamina), bounded by ``InlineRetry.budget_s`` (well under a queue lease
   ``setOrdersLock``, ``setEventListeners``, ``confirmEvents`` (idempotent) and ``confirmOrder``
   (after an ambiguous failure the client reads the status back first);
 - other writes (``createShipment``, ``completeShipment``, ``captureOrder``) are never repeated:
-  an ambiguous failure raises ``AmbiguousWrite`` and the caller reads back with
-  ``find_shipment`` / ``get_shipment`` / ``get_order(...).payments``, per DESIGN "Writes that
-  cannot be repeated blindly".
+  an ambiguous failure raises ``AmbiguousWrite``; the caller reads back first (``find_shipment``,
+  ``get_shipment``, ``get_order(...).payments``; DESIGN "Writes that cannot be repeated blindly").
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -44,11 +43,8 @@ from seamline.adapters.centra.translate import (
     shipment_from_json,
     stock_levels_from_json,
 )
-from seamline.adapters.centra.types import (
-    CentraShipment,
-    RateLimitStatus,
-    StockLevel,
-)
+from seamline.adapters.centra.transport import BearerAuth, iso, json_default
+from seamline.adapters.centra.types import CentraShipment, RateLimitStatus, StockLevel
 from seamline.adapters.http import InlineRetry
 from seamline.clock import SystemClock
 from seamline.config import CentraSettings
@@ -83,36 +79,6 @@ STOCK_CHUNK = 100
 ORDER_COMPLEXITY = 60
 
 
-class _BearerAuth(httpx.Auth):
-    """Adds ``Authorization: Bearer`` at send time; the token is never in a repr or a log."""
-
-    def __init__(self, settings: CentraSettings) -> None:
-        self._settings = settings
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._settings.token
-        if token is not None:
-            request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "<BearerAuth ***>"
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("datetimes sent to Centra must be timezone-aware")
-    return value.isoformat()
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 class CentraClient:
     """Implements ``seamline.ports.CentraGateway`` plus what the later flows need."""
 
@@ -138,7 +104,7 @@ class CentraClient:
             headers={"Content-Type": "application/json", "Accept": "application/json",
                      "User-Agent": "seamline"},
         )
-        self._auth = _BearerAuth(settings)
+        self._auth = BearerAuth(settings)
         self.page_size = min(settings.page_size, MAX_PAGE)
 
     def __repr__(self) -> str:
@@ -165,7 +131,7 @@ class CentraClient:
         self.limiter.acquire(mutation=mutation, complexity=complexity)
         body = json.dumps({"query": document or queries.load(operation),
                            "variables": dict(variables), "operationName": None},
-                          default=_json_default)
+                          default=json_default)
         started = time.monotonic()
         try:
             response = self.http.post(self.settings.base_url, content=body.encode("utf-8"),
@@ -261,8 +227,8 @@ class CentraClient:
     ) -> Iterator[CentraOrder]:
         """Direct-to-consumer orders, oldest ``updatedAt`` first (ties by number), held and
         unpaid ones included, paged by ``orderConnection`` cursor."""
-        base = {"updatedFrom": _iso(updated_from), "updatedTo": _iso(updated_to),
-                "createdFrom": _iso(created_from), "first": self.page_size}
+        base = {"updatedFrom": iso(updated_from), "updatedTo": iso(updated_to),
+                "createdFrom": iso(created_from), "first": self.page_size}
 
         def fetch(after: str | None) -> Mapping[str, Any]:
             data = self._call("orders_updated", {**base, "after": after},
