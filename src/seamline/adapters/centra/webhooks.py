@@ -332,6 +332,27 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     return bytes(buf)
 
 
+async def _verified(request: Request, secret: SecretStr | str, *, tolerance_s: float,
+                    now: float, max_body_bytes: int, guard: ReplayGuard) -> tuple[str, Any]:
+    """The checks in the order ``webhook_router`` documents; raises ``WebhookError``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > max_body_bytes:
+        raise WebhookError(413, f"body over {max_body_bytes} bytes")
+    timestamp, signatures = check_signature_header(
+        request.headers.get(SIGNATURE_HEADER), tolerance_s=tolerance_s, now=now)
+    body = await read_bounded(request, max_body_bytes)
+    _check_mac(secret, timestamp, signatures, body)
+    key = replay_key(timestamp, body, secret)
+    if not await run_in_threadpool(guard.claim, key, now=now,
+                                   expires_at=timestamp + tolerance_s + 1):
+        raise WebhookError(409, "this signed request was already received")
+    try:
+        return key, parse_webhook(body)
+    except WebhookError:
+        await run_in_threadpool(guard.release, key)
+        raise
+
+
 def webhook_router(
     secret: SecretStr | str,
     tolerance_s: float,
@@ -361,25 +382,10 @@ def webhook_router(
     @router.post(path or "/", include_in_schema=False)
     @router.post(path or "", include_in_schema=False)
     async def receive(request: Request) -> JSONResponse:
-        now = clock()
         try:
-            declared = request.headers.get("content-length")
-            if declared is not None and declared.strip().isdigit() \
-                    and int(declared) > max_body_bytes:
-                raise WebhookError(413, f"body over {max_body_bytes} bytes")
-            timestamp, signatures = check_signature_header(
-                request.headers.get(SIGNATURE_HEADER), tolerance_s=tolerance_s, now=now)
-            body = await read_bounded(request, max_body_bytes)
-            _check_mac(secret, timestamp, signatures, body)
-            key = replay_key(timestamp, body, secret)
-            if not await run_in_threadpool(guard.claim, key, now=now,
-                                           expires_at=timestamp + tolerance_s + 1):
-                raise WebhookError(409, "this signed request was already received")
-            try:
-                parsed = parse_webhook(body)
-            except WebhookError:
-                await run_in_threadpool(guard.release, key)
-                raise
+            key, parsed = await _verified(request, secret, tolerance_s=tolerance_s,
+                                          now=clock(), max_body_bytes=max_body_bytes,
+                                          guard=guard)
         except WebhookError as err:
             return JSONResponse({"error": err.reason}, status_code=err.status)
         for bad in parsed.rejected:

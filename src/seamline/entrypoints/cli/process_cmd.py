@@ -167,6 +167,77 @@ def _run_threads(targets: dict[str, Callable[[], Any]], stop: threading.Event) -
         raise errors[0]
 
 
+def _worker(ctx: typer.Context, queues: str | None, concurrency: int | None) -> None:
+    st = state(ctx)
+    settings = st.settings()
+    st.setup_logging()
+    rt = build_runtime(settings)
+    names = parse_queues(queues, rt.known_queues())
+    require_credentials(settings)
+    rt.db.require_latest()
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        log.info("worker started", queues=names or "all", database=rt.db.safe_url)
+        rt.worker(queues=names, concurrency=concurrency).run(stop)
+    log.info("worker stopped")
+
+
+def _scheduler(ctx: typer.Context) -> None:
+    st = state(ctx)
+    settings = st.settings()
+    st.setup_logging()
+    rt = build_runtime(settings)
+    rt.db.require_latest()
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        log.info("scheduler started", schedules=sorted(schedules_with_defaults(settings)))
+        rt.scheduler().run(stop)
+    log.info("scheduler stopped")
+
+
+def _run(ctx: typer.Context, *, queues: str | None, concurrency: int | None,
+         host: str | None, port: int | None, insecure: bool) -> None:
+    st = state(ctx)
+    settings = st.settings()
+    st.setup_logging()
+    web_host = host or settings.web.host
+    web_port = settings.web.port if port is None else port
+    if not is_loopback(web_host) and not insecure:
+        raise ConfigError(
+            f"--host {web_host} would serve the dashboard beyond this machine, and it has no "
+            "sign-in yet; keep 127.0.0.1 (behind an authenticating proxy) or add --insecure"
+        )
+    rt = build_runtime(settings)
+    names = parse_queues(queues, rt.known_queues())
+    require_credentials(settings)
+    rt.db.require_latest()
+    sock = bind_web_socket(web_host, web_port)
+    stop = threading.Event()
+    server = _web_server(settings, rt, host=web_host, port=sock.getsockname()[1])
+    url = f"http://{server.config.host}:{server.config.port}/"
+
+    def serve() -> None:
+        server.run(sockets=[sock])
+
+    def watch_web() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    with stop_on_signals(stop):
+        out_console.print(f"Seamline is running. Dashboard: {url}  (Ctrl+C to stop)",
+                          markup=False)
+        threading.Thread(target=watch_web, name="web-stop", daemon=True).start()
+        _run_threads(
+            {
+                "worker": lambda: rt.worker(queues=names, concurrency=concurrency).run(stop),
+                "scheduler": lambda: rt.scheduler().run(stop),
+                "web": serve,
+            },
+            stop,
+        )
+    err_console.print("stopped", markup=False)
+
+
 def register_process_commands(app: typer.Typer) -> None:
     """Add ``worker``, ``scheduler`` and ``run`` to ``app``."""
 
@@ -174,32 +245,12 @@ def register_process_commands(app: typer.Typer) -> None:
     def worker(ctx: typer.Context, queues: QueuesOpt = None,
                concurrency: ConcurrencyOpt = None) -> None:
         """Run jobs from the queues until SIGTERM/SIGINT (then finish or release them)."""
-        st = state(ctx)
-        settings = st.settings()
-        st.setup_logging()
-        rt = build_runtime(settings)
-        names = parse_queues(queues, rt.known_queues())
-        require_credentials(settings)
-        rt.db.require_latest()
-        stop = threading.Event()
-        with stop_on_signals(stop):
-            log.info("worker started", queues=names or "all", database=rt.db.safe_url)
-            rt.worker(queues=names, concurrency=concurrency).run(stop)
-        log.info("worker stopped")
+        _worker(ctx, queues, concurrency)
 
     @app.command("scheduler")
     def scheduler(ctx: typer.Context) -> None:
         """Enqueue scheduled jobs on time; only one scheduler is active per database."""
-        st = state(ctx)
-        settings = st.settings()
-        st.setup_logging()
-        rt = build_runtime(settings)
-        rt.db.require_latest()
-        stop = threading.Event()
-        with stop_on_signals(stop):
-            log.info("scheduler started", schedules=sorted(schedules_with_defaults(settings)))
-            rt.scheduler().run(stop)
-        log.info("scheduler stopped")
+        _scheduler(ctx)
 
     @app.command("run")
     def run(
@@ -214,45 +265,8 @@ def register_process_commands(app: typer.Typer) -> None:
         )] = False,
     ) -> None:
         """Worker + scheduler + web dashboard in one process (the embedded default)."""
-        st = state(ctx)
-        settings = st.settings()
-        st.setup_logging()
-        web_host = host or settings.web.host
-        web_port = settings.web.port if port is None else port
-        if not is_loopback(web_host) and not insecure:
-            raise ConfigError(
-                f"--host {web_host} would serve the dashboard beyond this machine, and it has no "
-                "sign-in yet; keep 127.0.0.1 (behind an authenticating proxy) or add --insecure"
-            )
-        rt = build_runtime(settings)
-        names = parse_queues(queues, rt.known_queues())
-        require_credentials(settings)
-        rt.db.require_latest()
-        sock = bind_web_socket(web_host, web_port)
-        stop = threading.Event()
-        server = _web_server(settings, rt, host=web_host, port=sock.getsockname()[1])
-        url = f"http://{server.config.host}:{server.config.port}/"
-
-        def serve() -> None:
-            server.run(sockets=[sock])
-
-        def watch_web() -> None:
-            stop.wait()
-            server.should_exit = True
-
-        with stop_on_signals(stop):
-            out_console.print(f"Seamline is running. Dashboard: {url}  (Ctrl+C to stop)",
-                              markup=False)
-            threading.Thread(target=watch_web, name="web-stop", daemon=True).start()
-            _run_threads(
-                {
-                    "worker": lambda: rt.worker(queues=names, concurrency=concurrency).run(stop),
-                    "scheduler": lambda: rt.scheduler().run(stop),
-                    "web": serve,
-                },
-                stop,
-            )
-        err_console.print("stopped", markup=False)
+        _run(ctx, queues=queues, concurrency=concurrency, host=host, port=port,
+             insecure=insecure)
 
 
 def web_routers(settings: Settings, rt: Any) -> list[Any]:

@@ -210,6 +210,17 @@ def _dashboard_data(
     return dict(sorted(queues.items())), statuses, exceptions, error
 
 
+def _dashboard_page(request: Request, data: DashboardSource) -> HTMLResponse:
+    queues, statuses, exceptions, error = _dashboard_data(data)
+    return TEMPLATES.TemplateResponse(
+        request,
+        "index.html",
+        {"version": __version__, "queues": queues, "statuses": statuses,
+         "exceptions": exceptions, "error": error},
+        status_code=200 if error is None else 503,
+    )
+
+
 def create_app(
     settings: Settings,
     db: _Database | None = None,
@@ -255,19 +266,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request) -> HTMLResponse:
-        queues, statuses, exceptions, error = _dashboard_data(data)
-        return TEMPLATES.TemplateResponse(
-            request,
-            "index.html",
-            {
-                "version": __version__,
-                "queues": queues,
-                "statuses": statuses,
-                "exceptions": exceptions,
-                "error": error,
-            },
-            status_code=200 if error is None else 503,
-        )
+        return _dashboard_page(request, data)
 
     for router in routers:
         app.include_router(router)

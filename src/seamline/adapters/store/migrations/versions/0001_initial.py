@@ -17,6 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _audit_and_cursors()
+    _exceptions()
+    _jobs()
+    _ledger_buckets_ticks()
+
+
+def _audit_and_cursors() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -38,6 +45,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_cursors")),
     )
+
+
+def _exceptions() -> None:
     op.create_table(
         "exception_history",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -91,6 +101,9 @@ def upgrade() -> None:
         sqlite_where=sa.text("state = 'open'"),
         postgresql_where=sa.text("state = 'open'"),
     )
+
+
+def _jobs() -> None:
     op.create_table(
         "job_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -138,6 +151,9 @@ def upgrade() -> None:
         sqlite_where=sa.text("status IN ('todo', 'doing')"),
         postgresql_where=sa.text("status IN ('todo', 'doing')"),
     )
+
+
+def _ledger_buckets_ticks() -> None:
     op.create_table(
         "ledger",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
