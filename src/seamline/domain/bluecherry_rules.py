@@ -207,6 +207,24 @@ def discount_details(fld: str, unit_price: Decimal, quantity: int,
     return []
 
 
+def amounts_details(lines: Iterable[tuple[int, int | Decimal, Decimal, Decimal, Decimal]],
+                    charges: Iterable[tuple[Decimal, Decimal]]) -> list[Detail]:
+    """Each line's quantity, unit price, discount and tax, and each charge's amount and tax.
+    ``lines`` are ``(index, quantity, unit_price, discount, tax)``; ``charges`` are
+    ``(amount, tax)``, in order."""
+    out: list[Detail] = []
+    for i, quantity, unit_price, discount, tax in lines:
+        fld = f"lines[{i}]"
+        out += quantity_details(fld, quantity)
+        for name, amount in (("unit_price", unit_price), ("discount", discount), ("tax", tax)):
+            out += price_details(f"{fld}.{name}", amount)
+        out += discount_details(fld, unit_price, int(quantity), discount)
+    for i, (amount, tax) in enumerate(charges):
+        out += price_details(f"charges[{i}].amount", amount)
+        out += price_details(f"charges[{i}].tax", tax)
+    return out
+
+
 def expected_totals(
     lines: Iterable[tuple[Decimal, int, Decimal, Decimal]],
     charges: Iterable[tuple[Decimal, Decimal]],

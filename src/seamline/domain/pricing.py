@@ -271,17 +271,10 @@ def _structure_details(so: SalesOrder) -> list[rules.Detail]:
     out = rules.lines_details(len(so.lines)) + rules.date_details(so.start_date, so.cancel_date)
     if not so.customer_po:
         out.append(rules.detail("customer_po", "MISSING_CUSTOMER_PO", "customer_po is required"))
-    for i, ln in enumerate(so.lines):
-        fld = f"lines[{i}]"
-        out += rules.quantity_details(fld, ln.quantity)
-        for name in ("unit_price", "discount", "tax"):
-            out += rules.price_details(f"{fld}.{name}", getattr(ln, name).amount)
-        out += rules.discount_details(fld, ln.unit_price.amount, ln.quantity,
-                                      ln.discount.amount)
-    for i, c in enumerate(so.charges):
-        for name in ("amount", "tax"):
-            out += rules.price_details(f"charges[{i}].{name}", getattr(c, name).amount)
-    return out
+    return out + rules.amounts_details(
+        ((i, ln.quantity, ln.unit_price.amount, ln.discount.amount, ln.tax.amount)
+         for i, ln in enumerate(so.lines)),
+        ((c.amount.amount, c.tax.amount) for c in so.charges))
 
 
 def check_bluecherry_rules(so: SalesOrder) -> None:

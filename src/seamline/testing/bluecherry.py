@@ -116,15 +116,10 @@ def _line_details(order: SalesOrder, skus: dict[str, CatalogueItem],
         if item is None or (ln.upc and ln.sku and by_sku is not item):
             out.append(rules.detail(f"{fld}.upc", "UNKNOWN_SKU",
                                     f"no SKU has UPC {ln.upc!r} / SKU {ln.sku!r}"))
-        out += rules.quantity_details(fld, ln.quantity)
-        for name in ("unit_price", "discount", "tax"):
-            out += rules.price_details(f"{fld}.{name}", getattr(ln, name).amount)
-        out += rules.discount_details(fld, ln.unit_price.amount, ln.quantity,
-                                      ln.discount.amount)
-    for i, c in enumerate(order.charges):
-        for name in ("amount", "tax"):
-            out += rules.price_details(f"charges[{i}].{name}", getattr(c, name).amount)
-    return out
+        out += rules.amounts_details(
+            [(i, ln.quantity, ln.unit_price.amount, ln.discount.amount, ln.tax.amount)], [])
+    return out + rules.amounts_details(
+        [], ((c.amount.amount, c.tax.amount) for c in order.charges))
 
 
 def validate_sales_order(
