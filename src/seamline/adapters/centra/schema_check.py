@@ -38,8 +38,6 @@ __all__ = [
     "INTROSPECTION_QUERY",
     "SchemaProblem",
     "check_live",
-    "flows_affected",
-    "is_schema_refusal",
     "problems_from_messages",
     "schema_from_introspection",
     "validate_operations",
@@ -128,11 +126,6 @@ def problems_from_messages(operation: str, messages: Iterable[str]) -> list[Sche
     return out
 
 
-def is_schema_refusal(messages: Iterable[str]) -> bool:
-    """Whether Centra's errors say the query asks for what its schema lacks."""
-    return any(p.kind == "missing" for p in problems_from_messages("", messages))
-
-
 def validate_operations(schema: GraphQLSchema,
                         names: Sequence[str] | None = None) -> list[SchemaProblem]:
     """Every packaged operation (or ``names``) validated against ``schema``."""
@@ -171,12 +164,3 @@ def check_live(client: LiveCentra,
             continue
         problems.extend(problems_from_messages(name, client.probe(name, variables)))
     return problems
-
-
-def flows_affected(problems: Iterable[SchemaProblem]) -> dict[str, list[SchemaProblem]]:
-    """Problems grouped by the flow they stop (an operation may serve no flow yet)."""
-    out: dict[str, list[SchemaProblem]] = {}
-    for p in problems:
-        for flow in p.flows:
-            out.setdefault(flow, []).append(p)
-    return out
