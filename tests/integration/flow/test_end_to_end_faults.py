@@ -194,7 +194,10 @@ def test_two_thousand_orders_under_faults_on_both_sides_post_exactly_once(
                                       log=tmp_path / "worker2.log")
         try:
             with Chaos(sb, client_timeout_s=CLIENT_TIMEOUT_S) as chaos:
-                first = run_until_quiet(container, timeout_s=150, on_round=_progress(container))
+                # A time budget, not an assertion: two of five full runs on this 2-core machine
+                # needed more than 150 s (the single write-back job under chaos); every
+                # invariant is asserted after it.
+                first = run_until_quiet(container, timeout_s=300, on_round=_progress(container))
                 # Held and unpaid orders: not in BlueCherry while they wait.
                 counts = sb.bluecherry_reference_counts()
                 early = [g.number for g in waiting if sb.reference(g) in counts]
