@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway
     from seamline.services.orders import OrderFlow
+    from seamline.services.stock import StockSync
 
 __all__ = ["Container", "build", "open_database", "queue_hooks", "retry_policy", "store_for"]
 
@@ -149,6 +150,17 @@ class Container:
                 clock=self.queue.clock)
         return self._built["orders"]  # type: ignore[return-value]
 
+    @property
+    def stock(self) -> StockSync:
+        """The stock flow (BlueCherry ATS into Centra)."""
+        if "stock" not in self._built:
+            from seamline.services.stock import StockPlan, StockSync  # noqa: PLC0415
+
+            self._built["stock"] = StockSync(
+                store=self.store, centra=self.centra, erp=self.erp,
+                plan=StockPlan.from_settings(self.settings), clock=self.queue.clock)
+        return self._built["stock"]  # type: ignore[return-value]
+
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
         return assess(self.db, self.store, clock=self.queue.clock,
@@ -255,6 +267,10 @@ def build(
         from seamline.services.orders import register_order_tasks  # noqa: PLC0415
 
         register_order_tasks(registry, lambda: container.orders)
+    if "stock.sync" not in registry:
+        from seamline.services.stock import register_stock_tasks  # noqa: PLC0415
+
+        register_stock_tasks(registry, lambda: container.stock)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

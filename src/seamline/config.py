@@ -194,10 +194,42 @@ class MarketMapping(_Section):
         return ZoneInfo(self.timezone)
 
 
+class BufferSettings(_Section):
+    """Units kept back from Centra for one Centra warehouse, for SKUs matching a pattern, or
+    both (the most specific rule wins)."""
+
+    units: int = Field(ge=0)
+    warehouse: int | None = None
+    sku: str | None = None
+
+
+class StockSettings(_Section):
+    """The stock flow: BlueCherry available-to-sell into Centra."""
+
+    enabled: bool = True
+    #: How often to look for a newly published BlueCherry cycle (the delta sync).
+    delta_interval_s: int = Field(60, ge=5)
+    #: How often to re-send every size (the full sync; also ``seamline stock sync --full``).
+    full_interval_min: int = Field(1440, ge=1)
+    #: Sizes per ``setStock`` mutation.
+    batch_size: int = Field(100, ge=1, le=1000)
+    #: What identifies a size in Centra: the BlueCherry SKU (``sku``) or its UPC as an EAN-13
+    #: (``ean``). ``[sku_overrides]`` are applied in reverse first.
+    centra_key: Literal["sku", "ean"] = "sku"
+    default_buffer: int = Field(0, ge=0)
+    buffers: list[BufferSettings] = []
+    #: ``STOCK_SYNC_STALE`` once this many published cycles have not reached Centra.
+    stale_after_cycles: int = Field(3, ge=1)
+    #: ``STOCK_SYNC_FAILED`` once this many sync runs in a row could not push every size.
+    failed_after_runs: int = Field(3, ge=1)
+    description: str = "Seamline stock sync"
+
+
 class QueueSettings(_Section):
     """Concurrency per named queue, and the lease every claim holds."""
 
-    concurrency: dict[str, int] = {"orders": 4, "writeback": 1, "intake": 1, "default": 2}
+    concurrency: dict[str, int] = {"orders": 4, "writeback": 1, "intake": 1, "stock": 1,
+                                   "default": 2}
     lease_s: int = Field(60, ge=5)
     poll_interval_s: float = Field(0.5, gt=0)
     backoff_base_s: float = Field(2.0, gt=0)
@@ -242,6 +274,7 @@ class Settings(_Section):
     warehouses: dict[str, list[str]] = {}
     #: Explicit SKU overrides: Centra SKU or GTIN → BlueCherry SKU.
     sku_overrides: dict[str, str] = {}
+    stock: StockSettings = StockSettings()
     queues: QueueSettings = QueueSettings()
     schedules: dict[str, ScheduleEntry] = {}
     web: WebSettings = WebSettings()

@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from seamline.domain.erp import CatalogueItem, ErpSalesOrder, MasterData, PostResult
+from seamline.domain.erp import (
+    AtsCycle,
+    AtsItem,
+    CatalogueItem,
+    ErpSalesOrder,
+    MasterData,
+    PostResult,
+)
 from seamline.domain.events import CentraEvent
 from seamline.domain.orders import CentraOrder
 from seamline.domain.sales_order import SalesOrder
+from seamline.domain.stock import StockPush
 
 __all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CentraGateway", "Clock"]
 
@@ -83,6 +91,13 @@ class CentraGateway(Protocol):
         """Confirm events that have been durably recorded."""
         ...
 
+    def set_stock_sizes(self, warehouse_id: int, sizes: Sequence[tuple[str, int]], *,
+                        description: str = "Seamline stock sync") -> StockPush:
+        """Absolute PHYSICAL stock for ``(SKU or EAN, quantity)`` sizes in one warehouse, in
+        one ``setStock`` (a second one without the sizes Centra does not know, which are
+        returned). Safe to repeat."""
+        ...
+
 
 class BlueCherryGateway(Protocol):
     """BlueCherry's REST API (the assumed contract v1), as the order flow needs it."""
@@ -125,6 +140,12 @@ class BlueCherryGateway(Protocol):
     def master_data(self) -> MasterData: ...
 
     def iter_skus(self, updated_since: datetime | None = None) -> Iterator[CatalogueItem]: ...
+
+    def iter_ats(self, warehouse: str, changed_since_cycle: int | None = None
+                 ) -> tuple[AtsCycle, list[AtsItem]]:
+        """The latest ATS cycle of a warehouse with every SKU's figures, or only those that
+        changed in cycles after ``changed_since_cycle``; ``NotFound`` before any cycle."""
+        ...
 
 
 # -- rate-limit state: the Centra adapter meters, the store (or memory) keeps the levels -----

@@ -17,7 +17,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     Built in: polling Centra by ``updatedAt`` (the safety net), daily batches (checked every
     minute), the recovery sweep (daily), the BlueCherry catalogue sync (hourly), the Centra
     schema check (at start-up, then every quarter of an hour), the health ping (every
-    minute: one small read of each system, for ``/readyz``) and, when
+    minute: one small read of each system, for ``/readyz``), the stock sync (the delta every
+    ``[stock].delta_interval_s``, the full one every ``[stock].full_interval_min``, when
+    ``[warehouses]`` maps any) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -32,6 +34,13 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         # One small read of Centra and of BlueCherry, recorded for /readyz.
         "health-ping": ScheduleEntry(task="health.ping", every_s=60),
     }
+    if settings.stock.enabled and settings.warehouses:
+        # The delta sync looks for a new BlueCherry cycle; the full sync re-sends every size.
+        builtin["stock-delta"] = ScheduleEntry(task="stock.sync",
+                                               every_s=settings.stock.delta_interval_s)
+        builtin["stock-full"] = ScheduleEntry(task="stock.sync",
+                                              every_s=settings.stock.full_interval_min * 60,
+                                              args={"full": True})
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
     return {**builtin, **settings.schedules}

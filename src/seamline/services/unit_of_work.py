@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from seamline.domain.exception_records import ExceptionRecord
 from seamline.domain.ledger import KEEP, Hold, LedgerEntry, OrderRecord, OrderState
+from seamline.domain.stock import DemandLine, LevelRow, StockTarget
 from seamline.queue.models import Job
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "LedgerRepository",
     "OrderLedger",
     "Outbox",
+    "StockRepository",
     "Store",
     "UnitOfWork",
 ]
@@ -159,6 +161,64 @@ class ExceptionsRepository(Protocol):
     def open_holds(self, *, types: Iterable[str] | None = None) -> list[Hold]: ...
 
 
+class StockRepository(Protocol):
+    """Stock: BlueCherry ATS as last read, the figures each Centra size should hold and what
+    Centra confirmed, and the posted web demand Centra still holds allocated."""
+
+    def save_ats(self, rows: Iterable[tuple[str, str, str, int]], *, cycle_id: int) -> int:
+        """Upsert ``(warehouse, sku, upc, ats)`` rows read from cycle ``cycle_id``."""
+        ...
+
+    def ats(self, warehouses: Sequence[str],
+            skus: Iterable[str] | None = None) -> dict[str, tuple[str, int]]:
+        """SKU → (UPC, ATS summed over ``warehouses``); every SKU when ``skus`` is None."""
+        ...
+
+    def counted(self, as_of: Mapping[str, datetime],
+                skus: Iterable[str] | None = None) -> dict[str, int]:
+        """SKU → web demand units on orders created at or before ``as_of[warehouse]`` (the
+        cycle of each BlueCherry warehouse); warehouses not in ``as_of`` count nothing."""
+        ...
+
+    def set_demand(self, number: int, lines: Sequence[DemandLine], *,
+                   now: datetime) -> list[tuple[str, str]]:
+        """Replace the order's demand lines; the ``(warehouse, sku)`` pairs whose units
+        changed."""
+        ...
+
+    def demand_changed_since(self, since: datetime) -> set[tuple[str, str]]:
+        """``(warehouse, sku)`` of demand lines changed at or after ``since``."""
+        ...
+
+    def save_targets(self, targets: Iterable[StockTarget], *, published_at: datetime | None,
+                     now: datetime, resend: bool = False) -> int:
+        """Upsert the targets, keeping what Centra confirmed and the sizes it did not know;
+        ``resend`` forgets both, so every size is sent again (a full sync)."""
+        ...
+
+    def pending(self, centra_warehouse: int | None = None, *,
+                limit: int | None = None) -> list[LevelRow]:
+        """Sizes whose target differs from what Centra confirmed (unknown ones left out)."""
+        ...
+
+    def levels(self, centra_warehouse: int, skus: Iterable[str]) -> dict[str, LevelRow]: ...
+
+    def mark_pushed(self, centra_warehouse: int, pushed: Iterable[tuple[str, int]], *,
+                    now: datetime) -> None:
+        """Record what Centra confirmed, size by size (``(sku, quantity)``)."""
+        ...
+
+    def mark_unknown(self, centra_warehouse: int, skus: Iterable[str], *,
+                     now: datetime) -> None:
+        """Sizes Centra does not know: left out of ``pending`` until their target is saved
+        again by a full sync."""
+        ...
+
+    def summary(self) -> dict[str, int]:
+        """``sizes``, ``pending``, ``unknown``, ``demand_units`` (for the CLI and dashboard)."""
+        ...
+
+
 class Outbox(Protocol):
     """The job queue as a unit of work sees it: jobs enqueued commit with everything else."""
 
@@ -200,6 +260,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def stock(self) -> StockRepository: ...
 
 
 class JobScope(Protocol):

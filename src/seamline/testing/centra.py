@@ -32,6 +32,7 @@ from seamline.adapters.centra.types import (
 from seamline.domain.events import CentraEvent
 from seamline.domain.money import Money
 from seamline.domain.orders import CentraOrder, OrderStatus, PaymentEntry
+from seamline.domain.stock import StockPush
 from seamline.exceptions import (
     AmbiguousWrite,
     NotFound,
@@ -98,6 +99,9 @@ class FakeCentra:
             self.allocated: dict[tuple[int, str], int] = {}
             #: EAN → SKU, for stock set by EAN.
             self.ean_to_sku: dict[str, str] = {}
+            #: The SKUs Centra knows (``None``: every key is accepted); ``set_stock_sizes``
+            #: refuses the others, as Centra refuses sizes it does not have.
+            self.known_skus: set[str] | None = None
             self.emails: list[EmailSent] = []
             self.events: list[CentraEvent] = []
             self.confirmed_event_ids: list[int] = []
@@ -403,6 +407,22 @@ class FakeCentra:
             chunks = (len(levels) + 99) // 100
             self.set_stock_calls += chunks
             return chunks
+
+    def set_stock_sizes(self, warehouse_id: int, sizes: Sequence[tuple[str, int]], *,
+                        description: str = "Seamline stock sync") -> StockPush:
+        known = self.known_skus
+        unknown = tuple(k for k, _ in sizes if known is not None
+                        and self.ean_to_sku.get(k, k) not in known)
+        rest = [(k, q) for k, q in sizes if k not in unknown]
+        if rest:
+            self.set_stock(warehouse_id, rest, description=description)
+        return StockPush(mutations=1 + (1 if unknown and rest else 0), unknown=unknown)
+
+    def free_to_allocate(self, warehouse_id: int, sku: str) -> int:
+        """Physical less allocated (what Centra would still sell)."""
+        with self._lock:
+            return (self.stock.get((warehouse_id, sku), 0)
+                    - self.allocated.get((warehouse_id, sku), 0))
 
     def get_stock(self, warehouse_id: int, skus: Sequence[str]) -> list[StockLevel]:
         with self._lock:

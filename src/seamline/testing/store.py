@@ -25,6 +25,7 @@ from seamline.logging import get_logger
 from seamline.queue.models import Job, JobStatus
 from seamline.queue.policy import RetryPolicy, describe_error
 from seamline.queue.registry import TaskRegistry
+from seamline.testing.stock import InMemoryStock, StockState
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork", "InMemoryWorker"]
 
@@ -54,6 +55,7 @@ class _State:
     history: dict[int, list[HistoryEntry]] = field(default_factory=dict)
     holds: dict[tuple[int, str], datetime] = field(default_factory=dict)
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    stock: StockState = field(default_factory=StockState)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -349,6 +351,7 @@ class InMemoryUnitOfWork:
         self.cursors = _Cursors(s)
         self.audit = _Audit(s)
         self.outbox = _Outbox(store)
+        self.stock = InMemoryStock(s.stock)
 
 
 class InMemoryStore:

@@ -31,7 +31,7 @@ import httpx
 import stamina
 
 from seamline.adapters.centra import queries
-from seamline.adapters.centra.errors import classify
+from seamline.adapters.centra.errors import classify, refused_sizes
 from seamline.adapters.centra.events import event_from_json
 from seamline.adapters.centra.limiter import RateLimiter
 from seamline.adapters.centra.pagination import iter_connection, iter_pages
@@ -50,6 +50,7 @@ from seamline.clock import SystemClock
 from seamline.config import CentraSettings
 from seamline.domain.events import CentraEvent
 from seamline.domain.orders import CentraOrder, OrderStatus, PaymentEntry
+from seamline.domain.stock import StockPush
 from seamline.exceptions import (
     AmbiguousWrite,
     AuthFailed,
@@ -434,6 +435,28 @@ class CentraClient:
             sent += 1
         return sent
 
+    def set_stock_sizes(self, warehouse_id: int, sizes: Sequence[tuple[str, int]], *,
+                        description: str = "Seamline stock sync") -> StockPush:
+        """One ``setStock`` (PHYSICAL) for these ``(key, quantity)`` sizes; a key of digits only
+        is sent as an EAN, anything else as a SKU. When Centra refuses sizes it does not know
+        (``userErrors`` whose path names ``productSizes`` entries), the others are sent again
+        without them and the refused keys are returned. Safe to repeat."""
+        pending = list(sizes)
+        unknown: list[str] = []
+        mutations = 0
+        while pending:
+            mutations += 1
+            try:
+                self.set_stock(warehouse_id, pending, description=description)
+                break
+            except Rejected as exc:
+                bad = refused_sizes(exc, len(pending))
+                if not bad:
+                    raise
+                unknown.extend(pending[i][0] for i in sorted(bad))
+                pending = [s for i, s in enumerate(pending) if i not in bad]
+        return StockPush(mutations=mutations, unknown=tuple(unknown))
+
     def get_stock(self, warehouse_id: int, skus: Sequence[str]) -> list[StockLevel]:
         """Stock of the given SKUs in one warehouse (``productSizes`` by SKU, each with its
         ``stock`` in that warehouse)."""
@@ -495,3 +518,4 @@ class CentraClient:
         data = self._call("markets_and_currencies", complexity=20)
         markets = {int(m["id"]): str(m.get("name") or "") for m in data["markets"]}
         return markets, {str(c["code"]) for c in data["currencies"]}
+

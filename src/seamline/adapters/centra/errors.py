@@ -40,7 +40,8 @@ from seamline.exceptions import (
     TransientError,
 )
 
-__all__ = ["EPOCH_THRESHOLD", "classify", "classify_transport_error", "parse_retry_after"]
+__all__ = ["EPOCH_THRESHOLD", "classify", "classify_transport_error", "parse_retry_after",
+           "refused_sizes"]
 
 SYSTEM = "centra"
 
@@ -192,3 +193,18 @@ def _raise_user_errors(data: Mapping[str, Any], operation: str) -> None:
     if codes:
         text = "; ".join(c["code"] for c in codes)
         raise Rejected(f"centra {operation}: {text}", system=SYSTEM, codes=codes)
+
+
+def refused_sizes(exc: Rejected, count: int) -> set[int]:
+    """The indexes of ``productSizes`` entries a ``setStock`` rejection names (empty when an
+    error names none: then the whole mutation was refused for another reason)."""
+    found: set[int] = set()
+    for code in exc.codes:
+        path = [str(p) for p in code.get("path") or ()]
+        if "productSizes" not in path:
+            return set()
+        rest = path[path.index("productSizes") + 1:]
+        if not rest or not rest[0].isdigit() or int(rest[0]) >= count:
+            return set()
+        found.add(int(rest[0]))
+    return found

@@ -28,6 +28,9 @@ __all__ = [
     "metadata",
     "rate_buckets",
     "schedule_ticks",
+    "stock_ats",
+    "stock_demand",
+    "stock_levels",
     "webhook_signatures",
 ]
 
@@ -253,4 +256,50 @@ webhook_signatures = sa.Table(
     sa.Column("signature", sa.String(64), primary_key=True),
     # Epoch seconds, compared with the webhook's own signed Unix timestamp.
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+#: BlueCherry's available-to-sell as last read, per BlueCherry warehouse and SKU: a Centra
+#: warehouse fed by several BlueCherry warehouses sums them, delta reads included.
+stock_ats = sa.Table(
+    "stock_ats",
+    metadata,
+    sa.Column("warehouse", sa.String(64), primary_key=True),
+    sa.Column("sku", sa.String(128), primary_key=True),
+    sa.Column("upc", sa.String(32), nullable=False, server_default=""),
+    sa.Column("ats", sa.Integer, nullable=False),
+    sa.Column("cycle_id", sa.Integer, nullable=False),
+)
+
+#: What each (Centra warehouse, BlueCherry SKU) should hold (``target``) and what Centra last
+#: confirmed (``pushed``); a size is pending while they differ.
+stock_levels = sa.Table(
+    "stock_levels",
+    metadata,
+    sa.Column("centra_warehouse", sa.Integer, primary_key=True),
+    sa.Column("sku", sa.String(128), primary_key=True),
+    sa.Column("centra_key", sa.String(128), nullable=False),
+    sa.Column("ats", sa.Integer, nullable=False),
+    sa.Column("buffer", sa.Integer, nullable=False),
+    sa.Column("counted", sa.Integer, nullable=False),
+    sa.Column("target", sa.Integer, nullable=False),
+    sa.Column("pushed", sa.Integer, nullable=True),
+    sa.Column("cycle_id", sa.Integer, nullable=False),
+    _ts("published_at", nullable=True),
+    _ts("computed_at"),
+    _ts("pushed_at", nullable=True),
+    sa.Column("unknown", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+#: Posted web order lines whose units Centra still holds allocated, with the time BlueCherry
+#: created the order (a cycle whose ``as_of`` is at or after it counted them).
+stock_demand = sa.Table(
+    "stock_demand",
+    metadata,
+    sa.Column("order_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("line_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("warehouse", sa.String(64), nullable=False),
+    sa.Column("sku", sa.String(128), nullable=False, index=True),
+    sa.Column("units", sa.Integer, nullable=False),
+    _ts("created_at"),
+    _ts("changed_at", index=True),
 )

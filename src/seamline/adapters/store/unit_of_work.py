@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from seamline.adapters.store import exceptions as exc_sql
 from seamline.adapters.store import repos
 from seamline.adapters.store.schema import audit_log, jobs, ledger
+from seamline.adapters.store.stock import SqlStock
 from seamline.domain.exception_records import ExceptionRecord
 from seamline.domain.ledger import KEEP, Hold, LedgerEntry, OrderRecord, OrderState
 from seamline.queue.models import Job
@@ -215,7 +216,8 @@ class SqlOutbox:
 class SqlUnitOfWork:
     """The repositories of one transaction on ``conn``."""
 
-    __slots__ = ("audit", "conn", "cursors", "exceptions", "ledger", "orders", "outbox")
+    __slots__ = ("audit", "conn", "cursors", "exceptions", "ledger", "orders", "outbox",
+                 "stock")
 
     def __init__(self, conn: Connection, queue: JobQueue | None = None) -> None:
         self.conn = conn
@@ -225,6 +227,7 @@ class SqlUnitOfWork:
         self.cursors = SqlCursors(conn)
         self.audit = SqlAuditLog(conn)
         self.outbox = SqlOutbox(conn, queue)
+        self.stock = SqlStock(conn)
 
 
 class SqlStore:

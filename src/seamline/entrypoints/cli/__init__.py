@@ -36,6 +36,7 @@ from .jobs_cmd import jobs_app
 from .orders_cmd import orders_app
 from .plugins import load_plugins
 from .process_cmd import register_process_commands
+from .stock_cmd import stock_app
 
 __all__ = ["build_app", "main"]
 
@@ -81,6 +82,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(exceptions_app, name="exceptions")
     app.add_typer(orders_app, name="orders")
+    app.add_typer(stock_app, name="stock")
     if plugins:
         load_plugins(app)
     return app

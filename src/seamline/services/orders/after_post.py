@@ -14,6 +14,7 @@ from seamline.domain.posting import ALL, plan_cancel
 from seamline.exceptions import AmbiguousWrite, Conflict, TransientError
 from seamline.services.orders.core import FlowCore
 from seamline.services.orders.fingerprints import fingerprints
+from seamline.services.stock.demand import record_demand
 from seamline.services.unit_of_work import JobScope
 
 __all__ = ["WRITEBACK_BATCH", "AfterPost"]
@@ -74,7 +75,12 @@ class AfterPost(FlowCore):
             if row is None or not row.state.in_bluecherry:
                 return
             snapshot = row.data.snapshot
-            self._reconcile(ctx, number, row.data, order_from_dict(snapshot))
+            order = order_from_dict(snapshot)
+            with self.store.for_job(ctx) as uow:
+                # Centra's allocation moved with the change (a cancel, a shipment): the stock
+                # figure's web demand follows it whatever BlueCherry says of the cancel.
+                record_demand(uow, number, row.data.raw, order, now=self.clock())
+            self._reconcile(ctx, number, row.data, order)
             if not self._snapshot_moved(number, snapshot):
                 return
 

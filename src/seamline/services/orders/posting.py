@@ -24,6 +24,7 @@ from seamline.exceptions import MappingMissing, Rejected, TotalMismatch, Transie
 from seamline.services.orders.batches import Batches, batch_cursor
 from seamline.services.orders.fingerprints import digest, fingerprints
 from seamline.services.orders.parking import Park, Parking
+from seamline.services.stock.demand import record_demand
 from seamline.services.submit import submit_sales_order
 from seamline.services.unit_of_work import JobScope
 
@@ -97,7 +98,7 @@ class Posting(Parking, Batches):
             # from, not whatever Centra says now.
             posted_from = data.get("posted_from") or {
                 **fingerprints(held), "snapshot": digest(data["snapshot"])}
-            self._patch(uow, number, row=current, state=OrderState.POSTED, set_={
+            posted = self._patch(uow, number, row=current, state=OrderState.POSTED, set_={
                 "order_no": outcome.order_no,
                 "erp_created_at": outcome.created_at.isoformat(),
                 "posted_at": self.clock().isoformat(),
@@ -107,6 +108,7 @@ class Posting(Parking, Batches):
                 "confirm": bool(market is not None and market.confirm_after_post),
                 **{k: v for k, v in posted_from.items() if k != "snapshot"},
             }, posted_hash=so.posted_hash())
+            record_demand(uow, number, posted.data.raw, held, now=self.clock())
             uow.audit.append(KIND, str(number), "posted", f"job:{ctx.job.id}",
                              {"order_no": outcome.order_no, "how": outcome.how})
             self._release_parks(uow, number, why=f"order {number} posted")

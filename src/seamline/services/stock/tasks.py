@@ -1,0 +1,24 @@
+"""The stock flow's task on the job queue: ``stock.sync`` (args ``full``, ``sku``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from seamline.queue.registry import TaskRegistry
+from seamline.queue.worker import JobContext
+from seamline.services.stock.sync import StockSync
+
+__all__ = ["register_stock_tasks"]
+
+
+def register_stock_tasks(registry: TaskRegistry, sync_factory: Callable[[], StockSync]) -> None:
+    """Register ``stock.sync`` on queue ``stock`` (one run at a time: its schedules and the
+    CLI share the dedupe key ``stock.sync``)."""
+
+    def sync(ctx: JobContext, args: dict[str, Any]) -> None:
+        service = sync_factory()
+        service.run(lambda: service.store.for_job(ctx), full=bool(args.get("full")),
+                    sku_pattern=args.get("sku") or None, heartbeat=ctx.heartbeat)
+
+    registry.register("stock.sync", sync, queue="stock", exception_type="STOCK_SYNC_FAILED")
