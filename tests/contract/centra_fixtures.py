@@ -130,6 +130,8 @@ class FakeWorld:
 
     def a_sku(self) -> Sku:
         self.gateway.ean_to_sku["0012345678905"] = "KNIT-BLK-M"
+        # Like Centra, the fake knows its catalogue: setStock refuses any other size.
+        self.gateway.known_skus = {"KNIT-BLK-M"}
         return Sku(1, "KNIT-BLK-M", "0012345678905")
 
     def close(self) -> None:

@@ -168,6 +168,20 @@ def test_set_stock_is_absolute(centra_world: CentraWorld) -> None:
     assert centra_world.physical(sku.warehouse, sku.sku) == target + 1
 
 
+def test_set_stock_sizes_sets_the_known_sizes_and_returns_the_unknown_ones(
+        centra_world: CentraWorld) -> None:
+    """Sizes Centra does not know are refused and named; the others are set all the same."""
+    sku = centra_world.a_sku()
+    gw = centra_world.gateway
+    target = centra_world.physical(sku.warehouse, sku.sku) + 7
+    push = gw.set_stock_sizes(sku.warehouse, [("NO-SUCH-SKU-1", 3), (sku.sku, target),
+                                              ("NO-SUCH-SKU-2", 0)])
+    assert push.unknown == ("NO-SUCH-SKU-1", "NO-SUCH-SKU-2")
+    assert push.mutations == 2
+    assert centra_world.physical(sku.warehouse, sku.sku) == target
+    assert gw.set_stock_sizes(sku.warehouse, [(sku.sku, target)]).mutations == 1
+
+
 def test_a_short_429_is_retried_in_process(centra_world: CentraWorld) -> None:
     """A 429 with a short Retry-After costs a little time, not an error."""
     n = centra_world.place_order()

@@ -5,13 +5,14 @@ and the outbox)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.domain.ledger import OrderState
+from seamline.domain.stock import DemandLine, StockTarget
 from seamline.queue import JobQueue, TaskRegistry
 from seamline.services.unit_of_work import Store
 from seamline.testing.store import InMemoryStore
@@ -143,3 +144,67 @@ def test_cursors_and_the_audit_log(store: Store) -> None:
         lines = uow.audit.for_entity("order", "5")
     assert [(a["action"], a["detail"]) for a in lines] == \
         [("frozen", {"total": "10.00"}), ("posted", None)]
+
+
+def test_stock_ats_is_summed_over_the_warehouses_asked_for(store: Store) -> None:
+    """ATS rows upsert by (warehouse, SKU); a read sums the warehouses given."""
+    with store.begin() as uow:
+        uow.stock.save_ats([("W01", "A", "1", 4), ("W04", "A", "1", 6), ("W01", "B", "", 2)],
+                           cycle_id=1)
+        uow.stock.save_ats([("W01", "A", "1", 5)], cycle_id=2)
+    with store.read() as uow:
+        assert uow.stock.ats(["W01", "W04"]) == {"A": ("1", 11), "B": ("", 2)}
+        assert uow.stock.ats(["W04"], ["A", "B"]) == {"A": ("1", 6)}
+
+
+def test_stock_demand_counts_what_a_cycle_saw_and_reports_what_changed(store: Store) -> None:
+    """``counted`` sums units created at or before each warehouse's as-of; ``set_demand``
+    names the (warehouse, SKU) pairs whose units moved, a line that left included."""
+    def line(n: int, no: int, sku: str, units: int, minutes: int) -> DemandLine:
+        return DemandLine(order_number=n, line_no=no, warehouse="W01", sku=sku, units=units,
+                          created_at=NOW + timedelta(minutes=minutes))
+
+    with store.begin() as uow:
+        assert uow.stock.set_demand(1, [line(1, 1, "A", 2, 0), line(1, 2, "B", 1, 0)],
+                                    now=NOW) == [("W01", "A"), ("W01", "B")]
+        uow.stock.set_demand(2, [line(2, 1, "A", 5, 10)], now=NOW)
+    with store.read() as uow:
+        assert uow.stock.counted({"W01": NOW}) == {"A": 2, "B": 1}
+        assert uow.stock.counted({"W01": NOW + timedelta(minutes=10)}, ["A"]) == {"A": 7}
+        assert uow.stock.counted({"W02": NOW}) == {}
+    later = NOW + timedelta(minutes=30)
+    with store.begin() as uow:
+        assert uow.stock.set_demand(1, [line(1, 1, "A", 2, 0)], now=later) == [("W01", "B")]
+        assert uow.stock.set_demand(2, [line(2, 1, "A", 5, 10)], now=later) == []
+    with store.read() as uow:
+        assert uow.stock.counted({"W01": later}) == {"A": 7}
+        assert uow.stock.demand_changed_since(later) == {("W01", "B")}
+        assert uow.stock.summary()["demand_units"] == 7
+
+
+def test_stock_levels_are_pending_until_pushed_and_unknown_ones_wait_for_a_resend(
+        store: Store) -> None:
+    """A target is pending until ``mark_pushed`` records it; an unknown size leaves
+    ``pending``; ``resend`` forgets both."""
+    def target(sku: str, ats: int) -> StockTarget:
+        return StockTarget(centra_warehouse=1, sku=sku, centra_key=sku, ats=ats, buffer=1,
+                           counted=2, cycle_id=3)
+
+    with store.begin() as uow:
+        uow.stock.save_targets([target("A", 5), target("B", 0), target("C", 1)],
+                               published_at=NOW, now=NOW)
+        assert [(r.sku, r.target) for r in uow.stock.pending(1)] == [
+            ("A", 6), ("B", 2), ("C", 2)]
+        uow.stock.mark_pushed(1, [("A", 6), ("B", 2)], now=NOW)
+        uow.stock.mark_unknown(1, ["C"], now=NOW)
+    with store.begin() as uow:
+        assert uow.stock.pending() == []
+        uow.stock.save_targets([target("A", 5), target("C", 4)], published_at=NOW, now=NOW)
+        assert uow.stock.pending() == []
+        row = uow.stock.levels(1, ["A"])["A"]
+        assert (row.pushed, row.published_at, row.cycle_id) == (6, NOW, 3)
+        assert uow.stock.summary() == {"sizes": 3, "pending": 0, "unknown": 1,
+                                       "demand_units": 0}
+        uow.stock.save_targets([target("A", 5), target("C", 4)], published_at=NOW, now=NOW,
+                               resend=True)
+        assert [r.sku for r in uow.stock.pending(1)] == ["A", "C"]
