@@ -93,7 +93,7 @@ def test_a_delta_cycle_pushes_only_the_changed_sizes_in_full_batches(store: Stor
     figures = {f"S{i:05d}": 5 for i in range(2_000)}
     w.publish(figures)
     assert w.sync.run().mutations == math.ceil(2_000 / 50)
-    changed = {s: 7 for s in list(figures)[:120]}
+    changed = dict.fromkeys(list(figures)[:120], 7)
     w.publish({**figures, **changed})
     report = w.sync.run()
     assert report.sizes_read == 120
@@ -113,7 +113,8 @@ def test_web_demand_the_cycle_counted_is_added_back_once_and_uncounted_demand_is
     # Cycle 2 counts order 1 in its open demand (ATS 17): the figure adds the 3 back.
     w.publish({"A": 17})
     report = w.sync.run()
-    assert w.centra.stock[(1, "A")] == 20 and w.fta("A") == 17
+    assert w.centra.stock[(1, "A")] == 20
+    assert w.fta("A") == 17
     assert report.pushed == 0  # 17 + 3 = 20: nothing changed for Centra
     # Order 2 posts but the next cycle's as_of is before it: not counted yet.
     w.post(2, "A", 2, created_at=w.now + timedelta(minutes=10))
@@ -139,7 +140,8 @@ def test_a_cancel_in_centra_lowers_the_figure_on_the_next_run(store: Store) -> N
             now=w.now)
     assert changed == [("W01", "A")]
     w.sync.run()
-    assert w.centra.stock[(1, "A")] == 17 and w.fta("A") == 17
+    assert w.centra.stock[(1, "A")] == 17
+    assert w.fta("A") == 17
 
 
 def test_buffers_keep_units_back_most_specific_rule_first_never_below_zero(
@@ -175,16 +177,19 @@ def test_skus_centra_does_not_know_are_reported_once_per_run_and_not_resent_unti
     w.centra.known_skus = {"A"}
     w.publish({"A": 1, "X1": 2, "X2": 3})
     report = w.sync.run()
-    assert report.unknown == {1: ["X1", "X2"]} and w.centra.stock[(1, "A")] == 1
+    assert report.unknown == {1: ["X1", "X2"]}
+    assert w.centra.stock[(1, "A")] == 1
     assert w.open_exceptions() == {"STOCK_SKU_UNKNOWN": 1}
     w.publish({"A": 2, "X1": 5, "X2": 3})
     again = w.sync.run()
-    assert again.unknown == {} and again.pushed == 1  # X1 changed, but Centra lacks it
+    assert again.unknown == {}
+    assert again.pushed == 1
     with store.read() as uow:
         assert uow.stock.summary()["unknown"] == 2
     w.centra.known_skus = {"A", "X1", "X2"}
     full = w.sync.run(full=True)
-    assert full.pushed == 3 and w.centra.stock[(1, "X1")] == 5
+    assert full.pushed == 3
+    assert w.centra.stock[(1, "X1")] == 5
 
 
 def test_a_failing_push_keeps_the_sizes_pending_then_raises_and_resolves_sync_failed(
@@ -194,11 +199,14 @@ def test_a_failing_push_keeps_the_sizes_pending_then_raises_and_resolves_sync_fa
     w.centra.inject("429", times=3, match="set_stock", retry_after=60)
     for run in range(1, 4):
         report = w.sync.run()
-        assert report.failed and report.pending == 2
+        assert report.failed
+        assert report.pending == 2
         assert ("STOCK_SYNC_FAILED" in w.open_exceptions()) == (run == 3)
     w.publish({"A": 1, "B": 2})  # a new cycle with nothing changed: pending still goes
     report = w.sync.run()
-    assert report.failed is None and report.pushed == 2 and report.pending == 0
+    assert report.failed is None
+    assert report.pushed == 2
+    assert report.pending == 0
     assert "STOCK_SYNC_FAILED" not in w.open_exceptions()
     assert (w.centra.stock[(1, "A")], w.centra.stock[(1, "B")]) == (1, 2)
 
@@ -216,7 +224,8 @@ def test_cycles_that_do_not_reach_centra_raise_stock_sync_stale(store: Store) ->
     w.sync.run()
     assert "STOCK_SYNC_STALE" in w.open_exceptions()
     w.sync.run()
-    assert "STOCK_SYNC_STALE" not in w.open_exceptions() and w.centra.stock[(1, "A")] == 3
+    assert "STOCK_SYNC_STALE" not in w.open_exceptions()
+    assert w.centra.stock[(1, "A")] == 3
 
 
 def test_a_bluecherry_outage_still_pushes_what_is_pending_and_counts_as_a_failed_run(
@@ -227,15 +236,18 @@ def test_a_bluecherry_outage_still_pushes_what_is_pending_and_counts_as_a_failed
     w.sync.run()
     w.erp.fail_next(1, "server-error", op="iter_ats")
     report = w.sync.run()
-    assert report.failed and "ATS" in report.failed
-    assert report.pushed == 1 and w.centra.stock[(1, "A")] == 1
+    assert report.failed
+    assert "ATS" in report.failed
+    assert report.pushed == 1
+    assert w.centra.stock[(1, "A")] == 1
 
 
 def test_an_sku_pattern_limits_the_run_and_keeps_the_cycle_cursor(store: Store) -> None:
     w = World(store)
     w.publish({"ST1-A": 1, "ST1-B": 1, "ST2-A": 1})
     report = w.sync.run(sku_pattern="ST1-*")
-    assert report.pushed == 2 and (1, "ST2-A") not in w.centra.stock
+    assert report.pushed == 2
+    assert (1, "ST2-A") not in w.centra.stock
     assert w.sync.run().pushed == 1  # the cursor did not move: the next run reads all
 
 
