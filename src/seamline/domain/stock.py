@@ -190,11 +190,13 @@ class LevelRow:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StockPush:
-    """What one ``setStock`` batch did: the mutations it took and the keys Centra refused as
-    sizes it does not know (the rest were set)."""
+    """What one ``setStock`` batch did: the mutations it took, the keys Centra refused as
+    sizes it does not know (the rest were set), and the keys it set to another figure than
+    asked, with a warning (physical raised to what orders hold allocated: sold beyond stock)."""
 
     mutations: int
     unknown: tuple[str, ...] = ()
+    adjusted: tuple[str, ...] = ()
 
 
 def centra_key(sku: str, upc: str, *, mode: str = "sku",

@@ -414,9 +414,12 @@ class FakeCentra:
         unknown = tuple(k for k, _ in sizes if known is not None
                         and self.ean_to_sku.get(k, k) not in known)
         rest = [(k, q) for k, q in sizes if k not in unknown]
+        adjusted = tuple(k for k, q in rest
+                         if q < self.allocated.get((warehouse_id, self.ean_to_sku.get(k, k)), 0))
         if rest:
             self.set_stock(warehouse_id, rest, description=description)
-        return StockPush(mutations=1 + (1 if unknown and rest else 0), unknown=unknown)
+        return StockPush(mutations=1 + (1 if unknown and rest else 0), unknown=unknown,
+                         adjusted=adjusted)
 
     def free_to_allocate(self, warehouse_id: int, sku: str) -> int:
         """Physical less allocated (what Centra would still sell)."""

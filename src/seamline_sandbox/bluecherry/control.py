@@ -11,6 +11,8 @@
   "unit_price"?, "discount"?}], "warehouse"?, "hold"?}``: a person's edit
   (``updated_by: user:<login>``).
 - ``POST /_sandbox/stock`` ``{"sku", "warehouse", "on_hand"}``: set physical stock.
+- ``POST /_sandbox/orders/keyed`` ``{"customer", "warehouse", "lines": [{"sku", "quantity"}],
+  "login"?}``: a person keys an order into BlueCherry (wholesale demand between cycles).
 - ``POST /_sandbox/faults`` ``{"faults": [{"kind", "count"?, "match"?, "retry_after"?,
   "delay_s"?}]}`` (or one fault as the body): the next ``count`` requests whose operation matches
   ``match`` (fnmatch; absent = all) fail. Kinds (``seamline_sandbox.faults``): ``429``, ``500``,
@@ -89,6 +91,18 @@ def ats_cycle(rt: SandboxRuntime, body: Body, request: Request) -> Any:
     lag = float(body.get("lag_seconds", rt.ats_lag_seconds))
     cycle = rt.state.ats.run_cycle(rt.state, lag_seconds=lag)
     return {"cycle": cycle.to_dict(), "changed": len(cycle.changed)}
+
+
+def keyed_order(rt: SandboxRuntime, body: Body, request: Request) -> Any:
+    try:
+        lines = [(str(x["sku"]), int(x["quantity"])) for x in body["lines"]]
+        order = rt.state.key_in_order(customer=str(body["customer"]),
+                                      warehouse=str(body["warehouse"]), lines=lines,
+                                      login=str(body.get("login", "sales")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiError(422, "MALFORMED", f"customer, warehouse and lines are required: {exc}"
+                       ) from None
+    return order.to_dict()
 
 
 def warehouse_run(rt: SandboxRuntime, body: Body, request: Request) -> Any:
@@ -203,6 +217,7 @@ def routes() -> list[Route]:
         Route(f"{p}/orders", _wrap(orders), methods=["GET"]),
         Route(f"{p}/ats/cycle", _wrap(ats_cycle), methods=["POST"]),
         Route(f"{p}/warehouse/run", _wrap(warehouse_run), methods=["POST"]),
+        Route(f"{p}/orders/keyed", _wrap(keyed_order), methods=["POST"]),
         Route(f"{p}/orders/{{order_no}}/edit", _wrap(edit), methods=["POST"]),
         Route(f"{p}/stock", _wrap(stock), methods=["POST"]),
         Route(f"{p}/faults", _wrap(faults_add), methods=["POST"]),

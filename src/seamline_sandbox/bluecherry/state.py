@@ -344,6 +344,39 @@ class BlueCherryState:
         self.by_po[(v.customer, v.customer_po)] = order
         return order
 
+    def key_in_order(self, *, customer: str, warehouse: str, lines: list[tuple[str, int]],
+                     login: str = "sales", customer_po: str | None = None) -> Order:
+        """A person keys an order into BlueCherry (a wholesale order, typically): no API call,
+        ``updated_by: user:<login>``, no totals checks. It counts in ATS from the next cycle
+        whose ``as_of`` is at or after now."""
+        if customer not in self.master.customers:
+            raise ApiError(422, "UNKNOWN_CUSTOMER", f"no customer {customer}")
+        if warehouse not in self.master.warehouses:
+            raise ApiError(422, "UNKNOWN_WAREHOUSE", f"no warehouse {warehouse}")
+        division, currency, terms, stores = self.master.customers[customer]
+        now = self.now()
+        seq, order_no = self.next_no("SO")
+        order_lines = []
+        for i, (sku, qty) in enumerate(lines, start=1):
+            item = self.item_by_sku.get(sku)
+            if item is None or qty < 1:
+                raise ApiError(422, "UNKNOWN_SKU", f"no SKU {sku} (or quantity {qty} < 1)")
+            order_lines.append(Line(line_no=i, sku=sku, upc=item.upc, quantity=qty,
+                                    unit_price=Decimal(0), discount=Decimal(0), tax=Decimal(0),
+                                    tax_rate=None))
+        order = Order(
+            seq=seq, order_no=order_no, customer_po=customer_po or f"WH-{seq}",
+            external_reference=None, division=division, warehouse=warehouse,
+            customer=customer, store=sorted(stores)[0], order_type="WHSL", season="FW26",
+            order_date=now.date(), start_date=now.date(), cancel_date=now.date(),
+            currency=currency, digits=currency_of(currency), ship_via="PNORD", terms=terms,
+            prices_include_tax=False, bill_to={}, ship_to={}, lines=order_lines, charges=[],
+            totals={}, created_at=now, updated_at=now, updated_by=f"user:{login}")
+        self.orders.append(order)
+        self.by_no[order_no] = order
+        self.by_po[(customer, order.customer_po)] = order
+        return order
+
     def get_order(self, order_no: str) -> Order:
         order = self.by_no.get(order_no)
         if order is None:

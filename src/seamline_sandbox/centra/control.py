@@ -255,7 +255,8 @@ def build_control_router(sb: CentraSandbox) -> APIRouter:
         item = st.find_size({"SKU": body.sku})
         _, warnings = st.set_stock(body.warehouse, [(item, body.physical)],
                                    free_to_allocate=False, description="control API")
-        return {**st.stock_row(body.warehouse, item.size_id), "warnings": warnings}
+        return {**st.stock_row(body.warehouse, item.size_id),
+                "warnings": [message for _, message in warnings]}
 
     @r.get("/emails")
     def emails() -> list[dict[str, Any]]:

@@ -167,9 +167,13 @@ def bind_mutations(m: MutationType, need: Need, payload: Payload,
         entries = _stock_entries(st, input, "quantity", "sizeStockLevels", "quantity", errors)
         if errors:
             return payload(errors, stockChanges=[])
-        sc, warnings = st.set_stock(
+        sc, found = st.set_stock(
             wh, entries, free_to_allocate=input["stockQuantityType"] == "FREE_TO_ALLOCATE",
             description=input["description"])
+        sizes = len(input.get("productSizes") or [])
+        warnings: list[str | tuple[str, list[str]]] = [
+            (message, ["input", "productSizes", str(i)]) if i < sizes else message
+            for i, message in found]
         return payload(warnings=warnings, stockChanges=[st.stock_changes[sc - 1]])
 
     def change_stock(st: CentraState, _i: Any,

@@ -167,12 +167,15 @@ def page_slice(items: list[Any], limit: int | None, page: int | None) -> list[An
     return items[(pg - 1) * lim: pg * lim]
 
 
-def payload(errors: list[SandboxError] | None = None, warnings: list[str] | None = None,
+def payload(errors: list[SandboxError] | None = None,
+            warnings: list[str | tuple[str, list[str]]] | None = None,
             **fields: Any) -> dict[str, Any]:
+    """A mutation payload; a warning is a message, or ``(message, path)``."""
     return {
         **fields,
         "userErrors": [{"message": e.message, "path": e.path} for e in errors or []],
-        "userWarnings": [{"message": w, "path": None} for w in warnings or []],
+        "userWarnings": [{"message": w, "path": None} if isinstance(w, str)
+                         else {"message": w[0], "path": w[1]} for w in warnings or []],
     }
 
 

@@ -644,16 +644,21 @@ class CentraState:
     # -- stock ---------------------------------------------------------------------------------
 
     def set_stock(self, warehouse: int, entries: list[tuple[CatalogueItem, int]], *,
-                  free_to_allocate: bool, description: str) -> tuple[int, list[str]]:
-        """Absolute stock; returns (stock change id, warnings)."""
+                  free_to_allocate: bool, description: str
+                  ) -> tuple[int, list[tuple[int, str]]]:
+        """Absolute stock; returns (stock change id, warnings as (entry index, message)).
+
+        Physical stock below what orders hold allocated is raised to the allocation (the
+        orders keep their units; free-to-allocate is 0) with a warning for that entry.
+        """
         with self.lock:
-            warnings: list[str] = []
-            for item, qty in entries:
+            warnings: list[tuple[int, str]] = []
+            for i, (item, qty) in enumerate(entries):
                 inv = self.inventory.setdefault((warehouse, item.size_id), [0, 0])
                 target = inv[1] + qty if free_to_allocate else qty
                 if target < inv[1]:
-                    warnings.append(f"Physical stock of {item.sku} raised to allocated "
-                                    f"{inv[1]} (asked {qty}).")
+                    warnings.append((i, f"Physical stock of {item.sku} raised to allocated "
+                                        f"{inv[1]} (asked {qty})."))
                     target = inv[1]
                 inv[0] = target
             return self._stock_change(description, warehouse, len(entries)), warnings

@@ -261,3 +261,21 @@ def test_the_figure_never_goes_negative_and_the_ean_mode_names_sizes_by_ean(
                                              on_hand=2, allocated=0, open_demand=0, ats=2)])
     w.sync.run()
     assert w.centra.stock[(1, "0012345678905")] == 0
+
+
+def test_a_size_centra_raised_to_its_allocation_is_sent_again_until_centra_takes_it(
+        store: Store) -> None:
+    """Centra sold beyond stock (its orders hold 3, BlueCherry has 2): Centra keeps physical
+    at 3 with a warning; once those orders are cancelled the figure must come down to 2."""
+    w = World(store)
+    w.centra.allocated[(1, "A")] = 3
+    w.publish({"A": 2})
+    report = w.sync.run()
+    assert report.adjusted == {1: ["A"]}
+    assert w.centra.stock[(1, "A")] == 3
+    assert "STOCK_SYNC_STALE" not in w.open_exceptions()
+    w.centra.allocated[(1, "A")] = 0  # the unposted orders are cancelled in Centra
+    again = w.sync.run()
+    assert again.adjusted == {}
+    assert again.pending == 0
+    assert w.centra.stock[(1, "A")] == 2

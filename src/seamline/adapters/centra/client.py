@@ -31,7 +31,7 @@ import httpx
 import stamina
 
 from seamline.adapters.centra import queries
-from seamline.adapters.centra.errors import classify, refused_sizes
+from seamline.adapters.centra.errors import classify, refused_sizes, size_indexes
 from seamline.adapters.centra.events import event_from_json
 from seamline.adapters.centra.limiter import RateLimiter
 from seamline.adapters.centra.pagination import iter_connection, iter_pages
@@ -424,12 +424,7 @@ class CentraClient:
         else as a SKU. Safe to repeat. Returns the number of mutations sent."""
         sent = 0
         for i in range(0, len(levels), STOCK_CHUNK):
-            sizes = []
-            for key, qty in levels[i:i + STOCK_CHUNK]:
-                if qty < 0:
-                    raise ValueError(f"stock for {key} is negative ({qty})")
-                ident = {"EAN": key} if key.isdigit() else {"SKU": key}
-                sizes.append({"productSize": ident, "quantity": int(qty)})
+            sizes = _stock_sizes(levels[i:i + STOCK_CHUNK])
             self._call("set_stock", {"warehouse": int(warehouse_id), "description": description,
                                      "sizes": sizes}, idempotent=True, complexity=len(sizes))
             sent += 1
@@ -444,18 +439,24 @@ class CentraClient:
         pending = list(sizes)
         unknown: list[str] = []
         mutations = 0
+        warned: set[int] = set()
         while pending:
             mutations += 1
             try:
-                self.set_stock(warehouse_id, pending, description=description)
-                break
+                data = self._call("set_stock", {
+                    "warehouse": int(warehouse_id), "description": description,
+                    "sizes": _stock_sizes(pending)}, idempotent=True, complexity=len(pending))
             except Rejected as exc:
                 bad = refused_sizes(exc, len(pending))
                 if not bad:
                     raise
                 unknown.extend(pending[i][0] for i in sorted(bad))
                 pending = [s for i, s in enumerate(pending) if i not in bad]
-        return StockPush(mutations=mutations, unknown=tuple(unknown))
+                continue
+            warned = size_indexes(data["setStock"].get("userWarnings") or (), len(pending))
+            break
+        return StockPush(mutations=mutations, unknown=tuple(unknown),
+                         adjusted=tuple(pending[i][0] for i in sorted(warned)))
 
     def get_stock(self, warehouse_id: int, skus: Sequence[str]) -> list[StockLevel]:
         """Stock of the given SKUs in one warehouse (``productSizes`` by SKU, each with its
@@ -519,3 +520,13 @@ class CentraClient:
         markets = {int(m["id"]): str(m.get("name") or "") for m in data["markets"]}
         return markets, {str(c["code"]) for c in data["currencies"]}
 
+
+def _stock_sizes(levels: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """``StockSetProductSizeInput`` entries: a key of digits only is an EAN, else a SKU."""
+    sizes = []
+    for key, qty in levels:
+        if qty < 0:
+            raise ValueError(f"stock for {key} is negative ({qty})")
+        ident = {"EAN": key} if key.isdigit() else {"SKU": key}
+        sizes.append({"productSize": ident, "quantity": int(qty)})
+    return sizes

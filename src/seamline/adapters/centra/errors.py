@@ -41,7 +41,7 @@ from seamline.exceptions import (
 )
 
 __all__ = ["EPOCH_THRESHOLD", "classify", "classify_transport_error", "parse_retry_after",
-           "refused_sizes"]
+           "refused_sizes", "size_indexes"]
 
 SYSTEM = "centra"
 
@@ -195,16 +195,35 @@ def _raise_user_errors(data: Mapping[str, Any], operation: str) -> None:
         raise Rejected(f"centra {operation}: {text}", system=SYSTEM, codes=codes)
 
 
+def _size_index(path: Any, count: int) -> int | None:
+    parts = [str(p) for p in path or ()]
+    if "productSizes" not in parts:
+        return None
+    rest = parts[parts.index("productSizes") + 1:]
+    if not rest or not rest[0].isdigit() or int(rest[0]) >= count:
+        return None
+    return int(rest[0])
+
+
 def refused_sizes(exc: Rejected, count: int) -> set[int]:
     """The indexes of ``productSizes`` entries a ``setStock`` rejection names (empty when an
     error names none: then the whole mutation was refused for another reason)."""
     found: set[int] = set()
     for code in exc.codes:
-        path = [str(p) for p in code.get("path") or ()]
-        if "productSizes" not in path:
+        index = _size_index(code.get("path"), count)
+        if index is None:
             return set()
-        rest = path[path.index("productSizes") + 1:]
-        if not rest or not rest[0].isdigit() or int(rest[0]) >= count:
-            return set()
-        found.add(int(rest[0]))
+        found.add(index)
+    return found
+
+
+def size_indexes(warnings: Any, count: int) -> set[int]:
+    """The indexes of ``productSizes`` entries that ``setStock``'s ``userWarnings`` name: sizes
+    Centra did not take as given (e.g. physical raised to what orders hold allocated)."""
+    found: set[int] = set()
+    for warning in warnings:
+        if isinstance(warning, Mapping):
+            index = _size_index(warning.get("path"), count)
+            if index is not None:
+                found.add(index)
     return found

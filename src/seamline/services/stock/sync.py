@@ -70,7 +70,9 @@ class SyncReport:
     mutations: int = 0
     #: Centra warehouse → the keys Centra did not know this run.
     unknown: dict[int, list[str]] = field(default_factory=dict)
-    #: Sizes still to push when the run ended.
+    #: Centra warehouse → sizes Centra set higher than asked (its orders hold more).
+    adjusted: dict[int, list[str]] = field(default_factory=dict)
+    #: Sizes still to push when the run ended (the adjusted ones included).
     pending: int = 0
     #: Why reading or pushing stopped (None: it did not).
     failed: str | None = None
@@ -82,6 +84,7 @@ class SyncReport:
                 "sizes_read": self.sizes_read, "targets": self.targets, "pushed": self.pushed,
                 "mutations": self.mutations,
                 "unknown": {str(k): len(v) for k, v in self.unknown.items()},
+                "adjusted": {str(k): len(v) for k, v in self.adjusted.items()},
                 "pending": self.pending, "failed": self.failed, "lag_s": self.lag_s}
 
 
@@ -246,14 +249,22 @@ class StockSync:
                         sizes=len(batch), error=exc.message)
             return False
         refused = set(result.unknown)
+        adjusted = set(result.adjusted)
         now = self.clock()
-        ok = [(r.sku, r.target) for r in batch if r.centra_key not in refused]
+        # A size Centra set to another figure (physical raised to what its orders hold
+        # allocated: sold beyond stock) stays pending, so it is sent again until Centra takes
+        # it as given — once those orders ship or are cancelled.
+        ok = [(r.sku, r.target) for r in batch
+              if r.centra_key not in refused and r.centra_key not in adjusted]
         bad = [r.sku for r in batch if r.centra_key in refused]
+        if adjusted:
+            report.adjusted.setdefault(centra_wh, []).extend(
+                r.sku for r in batch if r.centra_key in adjusted)
         with tx() as uow:
             uow.stock.mark_pushed(centra_wh, ok, now=now)
             if bad:
                 uow.stock.mark_unknown(centra_wh, bad, now=now)
-        report.pushed += len(ok)
+        report.pushed += len(ok) + len(adjusted)
         report.mutations += result.mutations
         if bad:
             report.unknown.setdefault(centra_wh, []).extend(bad)

@@ -78,7 +78,8 @@ def _stale(uow: UnitOfWork, plan: StockPlan, report: SyncReport,
     if not cycles:
         return
     latest = max(c.id for c in cycles.values())
-    if report.pending == 0 and report.failed is None:
+    adjusted = sum(len(v) for v in report.adjusted.values())
+    if report.pending <= adjusted and report.failed is None:
         uow.cursors.set(_OK_CYCLE, str(latest), now=now)
     ok = int(uow.cursors.get(_OK_CYCLE) or 0)
     behind = latest - ok
