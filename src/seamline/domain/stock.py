@@ -8,8 +8,9 @@ The rule (``docs/adr-0001-stock-figure.md`` has it with a worked example)::
   BlueCherry warehouses that feed the Centra warehouse;
 - ``buffer`` is the most specific buffer rule (never makes the figure negative);
 - ``counted`` is the web demand that the cycle already took off ``ATS`` and that Centra still
-  holds allocated: the units, not yet shipped by Centra, of web orders BlueCherry created at or
-  before the cycle's ``as_of``.
+  holds allocated — the units, not yet shipped by Centra, of web orders BlueCherry created at or
+  before the cycle's ``as_of`` — less the units Centra has shipped of web orders BlueCherry
+  created after it (the cycle still has those on hand; Centra's physical stock has lost them).
 
 Centra subtracts every allocation it holds from the physical figure it is given, so its
 free-to-allocate becomes ``max(ATS − buffer, 0) − uncounted``: each unit of web demand is taken
@@ -93,8 +94,9 @@ class Buffers:
 
 
 def target_physical(ats: int, buffer: int, counted: int) -> int:
-    """The physical figure to set: ``max(ats − buffer, 0) + counted`` (never negative)."""
-    return max(ats - buffer, 0) + max(counted, 0)
+    """The physical figure to set: ``max(ats − buffer, 0) + counted``, never negative
+    (``counted`` is negative when Centra shipped units the cycle still has on hand)."""
+    return max(max(ats - buffer, 0) + counted, 0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -128,6 +130,9 @@ class DemandLine:
     sku: str
     units: int
     created_at: datetime
+    #: Units Centra has shipped: gone from Centra's physical stock, and from BlueCherry's
+    #: on hand only in cycles whose ``as_of`` is at or after the order's creation.
+    shipped: int = 0
 
 
 def demand_lines(number: int, frozen: Mapping[str, Any], created_at: datetime,
@@ -146,9 +151,10 @@ def demand_lines(number: int, frozen: Mapping[str, Any], created_at: datetime,
         line_no = int(line["line_no"])
         centra_id = int(line.get("centra_line_id", 0))
         quantity = int(current_quantities.get(centra_id, int(line["quantity"])))
-        units = max(quantity - int(shipped.get(line_no, 0)), 0)
+        done = min(int(shipped.get(line_no, 0)), quantity)
         out.append(DemandLine(order_number=number, line_no=line_no, warehouse=warehouse,
-                              sku=str(line["sku"]), units=units, created_at=created_at))
+                              sku=str(line["sku"]), units=quantity - done,
+                              created_at=created_at, shipped=done))
     return out
 
 

@@ -176,14 +176,27 @@ class StockRepository(Protocol):
 
     def counted(self, as_of: Mapping[str, datetime],
                 skus: Iterable[str] | None = None) -> dict[str, int]:
-        """SKU → web demand units on orders created at or before ``as_of[warehouse]`` (the
-        cycle of each BlueCherry warehouse); warehouses not in ``as_of`` count nothing."""
+        """SKU → the units Centra holds allocated on web orders created at or before
+        ``as_of[warehouse]`` (the cycle of each BlueCherry warehouse), less the units Centra
+        shipped of orders created after it; warehouses not in ``as_of`` count nothing."""
         ...
 
     def set_demand(self, number: int, lines: Sequence[DemandLine], *,
                    now: datetime) -> list[tuple[str, str]]:
         """Replace the order's demand lines; the ``(warehouse, sku)`` pairs whose units
-        changed."""
+        changed. Units newly shipped by Centra lowered Centra's physical stock: those SKUs'
+        sizes are sent again (what was pushed is no longer what Centra holds)."""
+        ...
+
+    def prune_demand(self, as_of: Mapping[str, datetime]) -> int:
+        """Forget demand lines that can count nothing any more: no units allocated and created
+        at or before ``as_of[warehouse]`` (cycles only move forward). How many went."""
+        ...
+
+    def demand_created_between(self, warehouse: str, after: datetime,
+                               upto: datetime) -> set[str]:
+        """SKUs of demand lines BlueCherry created in ``(after, upto]``: a cycle moving its
+        ``as_of`` over them counts them from now on."""
         ...
 
     def demand_changed_since(self, since: datetime) -> set[tuple[str, str]]:

@@ -143,6 +143,11 @@ class FakeCentra:
         with self._lock:
             self._faults.append(_Fault(kind, times, match, retry_after))
 
+    def clear_faults(self) -> None:
+        """Forget the faults injected and not yet met."""
+        with self._lock:
+            self._faults.clear()
+
     def _event(self, number: int, change: str) -> None:
         if not self.listening:
             return

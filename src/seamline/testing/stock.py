@@ -21,6 +21,11 @@ class StockState:
     #: (order number, line no) → (line, changed at)
     demand: dict[tuple[int, int], tuple[DemandLine, datetime]] = field(default_factory=dict)
 
+    def __deepcopy__(self, memo: dict[int, object]) -> StockState:
+        # Every value is immutable (tuples, frozen dataclasses): copying the dicts is enough,
+        # and keeps a unit of work's rollback copy cheap at simulation volumes.
+        return StockState(dict(self.ats), dict(self.levels), dict(self.demand))
+
 
 class InMemoryStock:
     """``StockRepository`` over a ``StockState``."""
@@ -51,10 +56,11 @@ class InMemoryStock:
         out: dict[str, int] = {}
         for line, _ in self.s.demand.values():
             cut = as_of.get(line.warehouse)
-            if cut is None or line.created_at > cut or line.units <= 0:
+            if cut is None or (line.units <= 0 and line.shipped <= 0):
                 continue
             if wanted is None or line.sku in wanted:
-                out[line.sku] = out.get(line.sku, 0) + line.units
+                net = line.units if line.created_at <= cut else -line.shipped
+                out[line.sku] = out.get(line.sku, 0) + net
         return out
 
     def set_demand(self, number: int, lines: Sequence[DemandLine], *,
@@ -63,18 +69,35 @@ class InMemoryStock:
         changed: set[tuple[str, str]] = set()
         for ln in lines:
             before = old.pop(ln.line_no, None)
-            if before is not None and (before.warehouse, before.sku, before.units) == (
-                    ln.warehouse, ln.sku, ln.units):
+            if before is not None and (before.warehouse, before.sku, before.units,
+                                       before.shipped) == (ln.warehouse, ln.sku, ln.units,
+                                                           ln.shipped):
                 continue
             if before is not None:
                 changed.add((before.warehouse, before.sku))
             changed.add((ln.warehouse, ln.sku))
+            if ln.shipped > (before.shipped if before is not None else 0):
+                for key, row in list(self.s.levels.items()):
+                    if row.sku == ln.sku:
+                        self.s.levels[key] = dataclasses.replace(row, pushed=None)
             self.s.demand[(number, ln.line_no)] = (ln, now)
         for line_no, before in old.items():
             if before.units:
                 changed.add((before.warehouse, before.sku))
                 self.s.demand[(number, line_no)] = (dataclasses.replace(before, units=0), now)
         return sorted(changed)
+
+    def prune_demand(self, as_of: Mapping[str, datetime]) -> int:
+        gone = [k for k, (ln, _) in self.s.demand.items() if ln.units <= 0
+                and ln.warehouse in as_of and ln.created_at <= as_of[ln.warehouse]]
+        for k in gone:
+            del self.s.demand[k]
+        return len(gone)
+
+    def demand_created_between(self, warehouse: str, after: datetime,
+                               upto: datetime) -> set[str]:
+        return {ln.sku for ln, _ in self.s.demand.values()
+                if ln.warehouse == warehouse and after < ln.created_at <= upto}
 
     def demand_changed_since(self, since: datetime) -> set[tuple[str, str]]:
         return {(ln.warehouse, ln.sku) for ln, at in self.s.demand.values() if at >= since}

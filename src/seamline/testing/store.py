@@ -62,6 +62,18 @@ class _State:
         self.next_id += 1
         return self.next_id
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _State:
+        # Ledger entries and history entries are frozen: copying their containers is enough
+        # (a long run's exception history would otherwise be copied whole by every unit of
+        # work). Exceptions, holds and jobs are mutable dicts: copied deeply.
+        return _State(
+            ledger=dict(self.ledger), cursors=dict(self.cursors),
+            audit=[dict(a) for a in self.audit],
+            exceptions=copy.deepcopy(self.exceptions, memo),
+            history={k: list(v) for k, v in self.history.items()},
+            holds=dict(self.holds), jobs=copy.deepcopy(self.jobs, memo),
+            stock=copy.deepcopy(self.stock, memo), next_id=self.next_id)
+
 
 class _Orders:
     def __init__(self, uow: InMemoryUnitOfWork) -> None:

@@ -8,13 +8,15 @@ A cycle takes one snapshot, *as of* its ``as_of`` time, of every SKU in every wa
   created at or before ``as_of``, whatever its status (zero on cancelled and fully shipped ones);
 - ``ats = max(on_hand − allocated − open_demand, 0)``.
 
-Published figures move only when a cycle runs; between cycles they stay put however many orders
-arrive. ``as_of`` may lag the run (``lag_seconds``): orders created after ``as_of`` are then not
-in that cycle's open demand, as in a batch that read its data a while before publishing.
+Published figures move only when a cycle is published; between cycles they stay put however
+many orders arrive. A cycle may be published ``lag_seconds`` after it read its data (``as_of``),
+as a batch does that runs a while: everything that happens in between (orders created, units
+shipped or received) is in the next cycle, not in this one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,20 +48,36 @@ class Cycle:
 
 
 class AtsBook:
-    """The cycles run so far (latest last)."""
+    """The cycles run so far (latest published last; cycles still running wait in
+    ``running`` until their ``published_at``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock
         self.cycles: dict[int, Cycle] = {}
-        self.latest: Cycle | None = None
+        self._latest: Cycle | None = None
+        self._computed: Cycle | None = None
+        self.running: list[Cycle] = []
         #: cycle id → keys changed in that cycle (kept for every cycle: deltas are cheap)
         self.changes: dict[int, frozenset[Key]] = {}
         #: key → when its figures last changed (the published_at of that cycle)
         self.changed_at: dict[Key, datetime] = {}
 
-    def run_cycle(self, state: BlueCherryState, *, lag_seconds: float = 0.0,
-                  as_of: datetime | None = None) -> Cycle:
-        published = state.now()
-        when = as_of or (published - timedelta(seconds=lag_seconds))
+    @property
+    def latest(self) -> Cycle | None:
+        """The latest published cycle (cycles whose publication time has come are published
+        first)."""
+        if self.running and self.clock is not None:
+            self.publish_due(self.clock())
+        return self._latest
+
+    def publish_due(self, now: datetime) -> None:
+        while self.running and self.running[0].published_at <= now:
+            self._latest = self.running.pop(0)
+
+    def run_cycle(self, state: BlueCherryState, *, lag_seconds: float = 0.0) -> Cycle:
+        """Read the figures now (``as_of``); publish them now, or ``lag_seconds`` later."""
+        when = state.now()
+        published = when + timedelta(seconds=lag_seconds)
         allocated: dict[Key, int] = {}
         demand: dict[Key, int] = {}
         for order in state.orders:
@@ -82,7 +100,7 @@ class AtsBook:
             a = allocated.get(k, 0)
             d = demand.get(k, 0)
             figures[k] = (on_hand, a, d, max(on_hand - a - d, 0))
-        prev = self.latest
+        prev = self._computed
         if prev is None:
             changed = frozenset(figures)
         else:
@@ -95,7 +113,9 @@ class AtsBook:
         self.changes[cycle_id] = changed
         for k in changed:
             self.changed_at[k] = published
-        self.latest = cycle
+        self._computed = cycle
+        self.running.append(cycle)
+        self.publish_due(when)
         for old in [c for c in self.cycles if c <= cycle_id - KEEP_SNAPSHOTS]:
             del self.cycles[old]
         return cycle

@@ -261,7 +261,7 @@ class BlueCherryState:
         # ATS cycles live in ats.py; they keep their data here.
         from seamline_sandbox.bluecherry.ats import AtsBook  # noqa: PLC0415 (cycle import)
 
-        self.ats = AtsBook()
+        self.ats = AtsBook(clock=self.now)
         self.ats.run_cycle(self)
 
     def next_no(self, prefix: str) -> tuple[int, str]:

@@ -92,13 +92,17 @@ def test_ats_matches_the_contract_definition_with_picks_cancels_and_shipments(
 
 def test_a_lagging_cycle_leaves_later_orders_out_of_open_demand(
         state: BlueCherryState, clock: Clock) -> None:
-    """Open demand counts only orders created at or before the cycle's as_of."""
+    """A cycle reads its figures at as_of and is published later: an order created in between
+    is not in its open demand, and the cycle is not visible before it is published."""
+    before = state.ats.latest
     early = post(state, 1, clock, quantity=1)
-    clock.tick(60)
+    cycle = state.ats.run_cycle(state, lag_seconds=30)
+    assert state.ats.latest is before
+    clock.tick(20)
     late = post(state, 1 + len(state.items), clock, quantity=1, prefix="L")  # same SKUs
     assert late.lines[0].sku == early.lines[0].sku
-    clock.tick(5)
-    cycle = state.ats.run_cycle(state, lag_seconds=30)
+    clock.tick(15)
+    assert state.ats.latest is cycle
     sku = early.lines[0].sku
     assert cycle.figures[("W01", sku)][2] == expected(state, "W01", sku, cycle.as_of)[2]
     assert cycle.figures[("W01", sku)][2] == 1

@@ -279,3 +279,44 @@ def test_a_size_centra_raised_to_its_allocation_is_sent_again_until_centra_takes
     assert again.adjusted == {}
     assert again.pending == 0
     assert w.centra.stock[(1, "A")] == 2
+
+
+def test_a_cycle_that_first_counts_an_order_moves_its_figure_even_with_figures_unchanged(
+        store: Store) -> None:
+    """Order 1 posts after cycle 1; cycle 2 counts it while another 3 units came back to
+    BlueCherry (a cancel): the published figures are the same, the figure must still rise."""
+    w = World(store)
+    w.publish({"A": 10})
+    w.sync.run()
+    w.post(1, "A", 3, created_at=w.now + timedelta(minutes=1))
+    assert w.fta("A") == 7
+    w.publish({"A": 10})  # 3 more demand, 3 cancelled elsewhere: same ATS, same figures
+    report = w.sync.run()
+    assert report.pushed == 1
+    assert w.centra.stock[(1, "A")] == 13
+    assert w.fta("A") == 10
+
+
+def test_units_centra_ships_are_sent_again_and_an_uncounted_order_shipped_is_taken_off(
+        store: Store) -> None:
+    """Centra lowers physical stock as it ships: the size is sent again; units of an order the
+    cycle did not see yet are still in the cycle's on-hand, so the figure drops by them."""
+    w = World(store)
+    w.publish({"A": 10})
+    w.sync.run()
+    created = w.now + timedelta(minutes=1)
+    w.post(1, "A", 3, created_at=created)
+    # Centra ships order 1 (physical and allocation fall by 3) before any cycle saw it.
+    w.centra.stock[(1, "A")] -= 3
+    w.centra.allocated[(1, "A")] -= 3
+    with store.begin() as uow:
+        uow.stock.set_demand(1, [DemandLine(order_number=1, line_no=1, warehouse="W01",
+                                            sku="A", units=0, shipped=3,
+                                            created_at=created)], now=w.now)
+    report = w.sync.run()
+    assert report.pushed == 1
+    assert w.centra.stock[(1, "A")] == 7
+    assert w.fta("A") == 7
+    w.publish({"A": 7})  # the next cycle sees the shipment in on-hand
+    w.sync.run()
+    assert w.centra.stock[(1, "A")] == 7

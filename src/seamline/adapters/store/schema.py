@@ -290,8 +290,8 @@ stock_levels = sa.Table(
     sa.Column("unknown", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
-#: Posted web order lines whose units Centra still holds allocated, with the time BlueCherry
-#: created the order (a cycle whose ``as_of`` is at or after it counted them).
+#: Posted web order lines: the units Centra still holds allocated and the units it shipped, with
+#: the time BlueCherry created the order (a cycle whose ``as_of`` is at or after it saw them).
 stock_demand = sa.Table(
     "stock_demand",
     metadata,
@@ -300,6 +300,7 @@ stock_demand = sa.Table(
     sa.Column("warehouse", sa.String(64), nullable=False),
     sa.Column("sku", sa.String(128), nullable=False, index=True),
     sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("shipped", sa.Integer, nullable=False, server_default="0"),
     _ts("created_at"),
     _ts("changed_at", index=True),
 )

@@ -71,10 +71,13 @@ class SqlStock:
                 skus: Iterable[str] | None = None) -> dict[str, int]:
         if not as_of:
             return {}
-        cond = sa.or_(*(sa.and_(stock_demand.c.warehouse == w,
-                                stock_demand.c.created_at <= t) for w, t in as_of.items()))
-        base = (sa.select(stock_demand.c.sku, sa.func.sum(stock_demand.c.units))
-                .where(cond, stock_demand.c.units > 0).group_by(stock_demand.c.sku))
+        t = stock_demand
+        seen = sa.or_(*(sa.and_(t.c.warehouse == w, t.c.created_at <= at)
+                        for w, at in as_of.items()))
+        net = sa.case((seen, t.c.units), else_=-t.c.shipped)
+        base = (sa.select(t.c.sku, sa.func.sum(net))
+                .where(t.c.warehouse.in_(list(as_of)), (t.c.units > 0) | (t.c.shipped > 0))
+                .group_by(t.c.sku))
         out: dict[str, int] = {}
         for stmt in self._by_sku(base, stock_demand.c.sku, skus):
             for sku, units in self.conn.execute(stmt):
@@ -84,14 +87,20 @@ class SqlStock:
     def set_demand(self, number: int, lines: Sequence[DemandLine], *,
                    now: datetime) -> list[tuple[str, str]]:
         t = stock_demand
-        old = {r.line_no: (r.warehouse, r.sku, int(r.units)) for r in self.conn.execute(
-            sa.select(t.c.line_no, t.c.warehouse, t.c.sku, t.c.units)
-            .where(t.c.order_number == number))}
+        old = {r.line_no: (r.warehouse, r.sku, int(r.units), int(r.shipped))
+               for r in self.conn.execute(
+                   sa.select(t.c.line_no, t.c.warehouse, t.c.sku, t.c.units, t.c.shipped)
+                   .where(t.c.order_number == number))}
         changed: list[tuple[str, str]] = []
         for ln in lines:
             before = old.pop(ln.line_no, None)
-            if before == (ln.warehouse, ln.sku, ln.units):
+            if before == (ln.warehouse, ln.sku, ln.units, ln.shipped):
                 continue
+            if ln.shipped > (before[3] if before is not None else 0):
+                # Centra lowered its physical stock by what it shipped: what was pushed is no
+                # longer what Centra holds, so the size is sent again.
+                self.conn.execute(sa.update(stock_levels).where(stock_levels.c.sku == ln.sku)
+                                  .values(pushed=None))
             if before is not None:
                 changed.append((before[0], before[1]))
                 self.conn.execute(sa.delete(t).where(t.c.order_number == number,
@@ -99,8 +108,8 @@ class SqlStock:
             changed.append((ln.warehouse, ln.sku))
             self.conn.execute(sa.insert(t).values(
                 order_number=number, line_no=ln.line_no, warehouse=ln.warehouse, sku=ln.sku,
-                units=ln.units, created_at=ln.created_at, changed_at=now))
-        for line_no, (warehouse, sku, units) in old.items():
+                units=ln.units, shipped=ln.shipped, created_at=ln.created_at, changed_at=now))
+        for line_no, (warehouse, sku, units, _) in old.items():
             # A line that left the order: no units are allocated for it any more.
             if units:
                 changed.append((warehouse, sku))
@@ -108,6 +117,23 @@ class SqlStock:
                     t.c.order_number == number, t.c.line_no == line_no,
                 ).values(units=0, changed_at=now))
         return sorted(set(changed))
+
+    def prune_demand(self, as_of: Mapping[str, datetime]) -> int:
+        if not as_of:
+            return 0
+        t = stock_demand
+        seen = sa.or_(*(sa.and_(t.c.warehouse == w, t.c.created_at <= at)
+                        for w, at in as_of.items()))
+        result = self.conn.execute(sa.delete(t).where(t.c.units <= 0, seen))
+        return int(result.rowcount or 0)
+
+    def demand_created_between(self, warehouse: str, after: datetime,
+                               upto: datetime) -> set[str]:
+        t = stock_demand
+        rows = self.conn.execute(sa.select(t.c.sku).where(
+            t.c.warehouse == warehouse, t.c.created_at > after, t.c.created_at <= upto,
+        ).distinct())
+        return {sku for (sku,) in rows}
 
     def demand_changed_since(self, since: datetime) -> set[tuple[str, str]]:
         t = stock_demand

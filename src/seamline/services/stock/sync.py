@@ -132,6 +132,8 @@ class StockSync:
             report.pending = uow.stock.summary()["pending"]
         with tx() as uow:
             keep_watch(uow, self.plan, report, cycles, now=self.clock())
+            # Lines with nothing allocated that every kept cycle has seen count nothing again.
+            uow.stock.prune_demand({w: c.as_of for w, c in cycles.items()})
         log.info("stock sync", **report.as_dict())
         return report
 
@@ -163,9 +165,16 @@ class StockSync:
                 cycle, items = self.erp.iter_ats(wh, None)  # BlueCherry started over
             if pattern is not None:
                 items = [i for i in items if fnmatch.fnmatchcase(i.sku, pattern)]
+            skus = {i.sku for i in items}
             with tx() as uow:
                 uow.stock.save_ats(((wh, i.sku, i.upc, i.ats) for i in items),
                                    cycle_id=cycle.id)
+                if before is not None and cycle.as_of > before.as_of:
+                    # Web orders the new cycle counts for the first time move their SKU's
+                    # figure even where BlueCherry's figures came out the same.
+                    seen = uow.stock.demand_created_between(wh, before.as_of, cycle.as_of)
+                    skus |= {s for s in seen
+                             if pattern is None or fnmatch.fnmatchcase(s, pattern)}
                 if pattern is None:
                     uow.cursors.set(name, _cycle_to_json(cycle), now=self.clock())
             if before is None or cycle.id != before.id:
@@ -173,7 +182,7 @@ class StockSync:
             cycles[wh] = cycle
             report.cycles[wh] = cycle.id
             report.sizes_read += len(items)
-            changed[wh] = None if full and pattern is None else {i.sku for i in items}
+            changed[wh] = None if full and pattern is None else skus
         return cycles, changed
 
     def _add_demand_changes(self, tx: Tx, changed: dict[str, set[str] | None],

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("warehouse", sa.String(64), nullable=False),
         sa.Column("sku", sa.String(128), nullable=False),
         sa.Column("units", sa.Integer, nullable=False),
+        sa.Column("shipped", sa.Integer, nullable=False, server_default="0"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("order_number", "line_no", name="pk_stock_demand"),
