@@ -1,7 +1,6 @@
 """The stock flow's rule at volume: a seeded simulation of 25,000 steps per seed (200,000 over
-its 8 seeds),
-the BlueCherry sandbox's own state and ATS cycles in process (no HTTP), the in-memory Centra,
-and the real stock service on the in-memory unit of work.
+its 8 seeds), the BlueCherry sandbox's own state and ATS cycles in process (no HTTP), the
+in-memory Centra, and the real stock service on the in-memory unit of work.
 
 Steps: web orders placed in Centra (refused when Centra has no free stock), posted to BlueCherry
 after a random delay (real-time) or held until a daily cut-off (daily batch), BlueCherry cycles
