@@ -38,6 +38,7 @@ from seamline.services.stock import StockPlan
 from seamline_sandbox.bluecherry import warehouse
 from seamline_sandbox.centra.state import SandboxError
 from seamline_sandbox.harness import Sandboxes, build_seamline, runnable, settings_for
+from seamline_sandbox.stock_check import stock_bounds
 
 pytestmark = pytest.mark.slow
 
@@ -169,36 +170,8 @@ class Sim:
 
     def bounds(self, skus: list[str]) -> dict[tuple[int, str], tuple[int, int, int]]:
         """(Centra warehouse, sku) → (free-to-allocate, bound, buffer), from both sandboxes."""
-        cycle = self.bc.ats.latest
-        assert cycle is not None
-        by_ref = {o.external_reference: o for o in list(self.bc.orders)
-                  if o.external_reference}
-        alloc: Counter[tuple[int, str]] = Counter()
-        counted: Counter[tuple[int, str]] = Counter()
-        with self.centra.lock:
-            orders = list(self.centra.orders.values())
-            inventory = {k: tuple(v) for k, v in self.centra.inventory.items()}
-        for o in orders:
-            if o.status == "CANCELLED":
-                continue
-            erp = by_ref.get(Sandboxes.reference(o.number, o.store_id))
-            seen = erp is not None and erp.created_at <= cycle.as_of
-            for ln in o.lines:
-                key = (o.warehouse_id, ln.item.sku)
-                # Uncounted web demand: every unit of an order the cycle did not see, shipped
-                # by Centra since or still allocated.
-                alloc[key] += ln.quantity if not seen else ln.quantity - ln.shipped
-                if seen:
-                    counted[key] += ln.quantity - ln.shipped
-        out = {}
-        for cwh, feeds in self.plan.warehouses.items():
-            for sku in skus:
-                ats = sum(cycle.figures.get((w, sku), (0, 0, 0, 0))[3] for w in feeds)
-                buffer = self.plan.buffers.for_size(cwh, sku)
-                phys, allocated = inventory.get((cwh, self.size_of[sku]), (0, 0))
-                uncounted = alloc[(cwh, sku)] - counted[(cwh, sku)]
-                out[(cwh, sku)] = (phys - allocated, max(ats - buffer, 0) - uncounted, buffer)
-        return out
+        found = stock_bounds(self.sb, self.plan.warehouses, self.plan.buffers.for_size, skus)
+        return {k: (b.free_to_allocate, b.bound, b.buffer) for k, b in found.items()}
 
     def check(self) -> None:
         allowance: Counter[tuple[int, str]] = Counter()
