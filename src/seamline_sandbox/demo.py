@@ -36,6 +36,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from seamline_sandbox.demo_stock import stock_check, stock_start, stock_wave
 from seamline_sandbox.generator import GeneratedOrder
 from seamline_sandbox.harness import (
     Sandboxes,
@@ -99,7 +100,9 @@ def _step(progress: Progress, text: str) -> Iterator[Any]:
 def _explicit_orders(sb: Sandboxes) -> list[GeneratedOrder]:
     """One of each case a demo must show, whatever the generator's dice gave."""
     world = build_world(sb.seed)
-    sellable = [i for i in world.catalogue if not i.centra_only]
+    # Items every Centra warehouse has a few of (Centra's stock is BlueCherry's by now).
+    sellable = [i for i in world.catalogue if not i.centra_only
+                and all(sb.centra_free_to_allocate(w, i.sku) >= 3 for w in (1, 2, 3))]
     unknown = next(i for i in world.catalogue if i.centra_only)
     specs: list[dict[str, Any]] = [
         {"market_id": 6, "lines": [{"sku": sellable[3].sku, "quantity": 1}]},   # NO: unmapped
@@ -167,6 +170,7 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
             out.print("  Time is simulated: one clock shared by both sandboxes and Seamline is "
                       "moved forward between waves and past the 23:00 cut-off.")
             _schema_check(container, result)
+            story = stock_start(sb, container, out)
             per_wave = [n // len(WAVES) + (1 if i < n % len(WAVES) else 0)
                         for i in range(len(WAVES))]
             with Progress(SpinnerColumn(), TextColumn("{task.description}"),
@@ -185,6 +189,8 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
                     _drive(container, progress,
                            f"{hm[0]:02d}:{hm[1]:02d} wave {i + 1}: {len(placed)} orders",
                            timeout_s=120)
+                    moved = stock_wave(sb, container, story, receive=12 if i == 1 else 0)
+                    out.print(f"  stock after wave {i + 1}: {moved}")
                 waiting = [g for g in result.orders if g.waits_for]
                 sb.clock.advance_to(_at(today, RELEASE_AT))
                 sb.release(waiting)
@@ -197,8 +203,12 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
                 sb.clock.advance_to(_at(today, AFTER_CUTOFF))
                 _drive(container, progress, "23:05 cut-off passed: daily batches (SE, DE)",
                        timeout_s=180)
+                out.print(f"  stock after the batches: {stock_wave(sb, container, story)}")
             out.print(f"  simulated {WAVES[0][0]:02d}:00 → {AFTER_CUTOFF[0]:02d}:"
                       f"{AFTER_CUTOFF[1]:02d} in {time.monotonic() - wall0:.1f}s of wall time")
+            result.orders += story.orders
+            for check in stock_check(sb, container, story, out):
+                result.check(*check)
             _summarise(sb, container, result)
             _serve_dashboard(settings, container, sb, keep=keep)
         finally:

@@ -283,6 +283,21 @@ class Sandboxes:
     def bluecherry_state(self) -> dict[str, Any]:
         return dict(self._bc("GET", "/state"))
 
+    def ats_cycle(self, lag_seconds: float = 0.0) -> dict[str, Any]:
+        """Run a BlueCherry ATS cycle now (published ``lag_seconds`` after it read its data);
+        ``{"cycle": {...}, "changed": n}``."""
+        return dict(self._bc("POST", "/ats/cycle", {"lag_seconds": lag_seconds}))
+
+    def set_bluecherry_stock(self, sku: str, warehouse: str, on_hand: int) -> None:
+        """Physical stock of a SKU in a BlueCherry warehouse (a stock-take)."""
+        self._bc("POST", "/stock", {"sku": sku, "warehouse": warehouse, "on_hand": on_hand})
+
+    def centra_free_to_allocate(self, warehouse: int, sku: str) -> int:
+        st = self.centra.state
+        with st.lock:
+            size = next(i.size_id for i in st.world.catalogue if i.sku == sku)
+            return int(st.fta(warehouse, size))
+
     # -- faults and limits -------------------------------------------------------------------
 
     def centra_fault(self, kind: str, count: int = 1, *, match: str | None = None,

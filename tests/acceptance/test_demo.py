@@ -48,5 +48,10 @@ def test_demo_fast_exits_zero_with_a_summary_read_from_both_sandboxes(tmp_path: 
     assert "UNKNOWN_SKU" in out
     assert "mapping:market:6/NOK" in out
     assert re.search(r"Faults that fired in the Bluecherry sandbox: .*commit_then_drop", out)
+    assert re.search(r"the full sync set \d+ sizes in Centra in \d+ setStock mutations", out)
+    assert "the next one asked for 1 more and Centra refused it" in out
+    assert re.search(r"delivery of 10 units each of 12 SKUs .* 12 size\(s\) pushed in 1 "
+                     r"mutation", out)
+    assert "✓ no Centra size offers more than BlueCherry can ship" in out
     assert "✗" not in out
     assert "All invariants hold." in out
