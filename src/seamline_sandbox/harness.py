@@ -43,7 +43,7 @@ from seamline_sandbox.centra.control import ExplicitOrder
 from seamline_sandbox.centra.state import CentraState, Clock
 from seamline_sandbox.generator import GeneratedOrder
 from seamline_sandbox.serve import ServerThread
-from seamline_sandbox.world import MARKET_CODES, MARKETS, SHIPPING_CODES
+from seamline_sandbox.world import MARKET_CODES, MARKETS, SHIPPING_CODES, build_world
 
 if TYPE_CHECKING:
     from seamline.bootstrap import Container
@@ -101,26 +101,29 @@ class Sandboxes:
     ``commit_then_drop`` fault keeps the request before dropping it (short, so tests are fast).
     ``centra_hide_fields`` (``Type.field`` names) starts Centra without those fields, as a
     Centra lacking them would answer; ``self.centra.set_hidden_fields`` changes it later.
+    ``styles`` sizes the shared catalogue (× 15 SKUs: 40 → 600, 6,667 → 100,005).
     """
 
     def __init__(self, *, seed: int = 1, lift_rate_limits: bool = False,
                  bluecherry_latency_s: float = 0.0, bluecherry_rate_limit: float | None = None,
                  hold_seconds: float = 1.0, centra_token: str = CENTRA_TOKEN,
                  bluecherry_key: str = BLUECHERRY_KEY, clock: SimClock | None = None,
-                 centra_hide_fields: Iterable[str] = ()) -> None:
+                 centra_hide_fields: Iterable[str] = (), styles: int = 40) -> None:
         self.seed = seed
         self.clock = clock or SimClock()
         self.rate_limits_lifted = lift_rate_limits
         self.centra_token = centra_token
         self.bluecherry_key = bluecherry_key
         self.centra = CentraSandbox(state=CentraState(seed=seed, token=centra_token,
-                                                      clock=self.clock),
+                                                      clock=self.clock,
+                                                      world=build_world(seed, styles)),
                                     hide_fields=centra_hide_fields)
         if lift_rate_limits:
             self.centra.limiter.configure(enabled=False)
         self.bluecherry_app = create_bluecherry(seed=seed, api_key=bluecherry_key,
                                                 rate_limit=bluecherry_rate_limit,
-                                                hold_seconds=hold_seconds, clock=self.clock.now)
+                                                hold_seconds=hold_seconds, clock=self.clock.now,
+                                                styles=styles)
         self.bluecherry = self.bluecherry_app.state.sandbox
         if bluecherry_latency_s:
             self.bluecherry.latency["*"] = bluecherry_latency_s

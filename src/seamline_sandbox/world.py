@@ -184,7 +184,9 @@ def build_world(seed: int = 1, styles: int = 40) -> World:
         for colour, colour_name in colours:
             for size in SIZES:
                 ci = COLOURS.index((colour, colour_name))
-                first11 = f"7350{s:03d}{ci:01d}{SIZES.index(size):01d}{seed % 100:02d}"
+                # 11 digits: the first thousand styles keep their historical UPCs.
+                head = f"7350{s:03d}" if s < 1000 else f"8{s:06d}"
+                first11 = f"{head}{ci:01d}{SIZES.index(size):01d}{seed % 100:02d}"
                 upc = first11 + upc_check_digit(first11)
                 items.append(CatalogueItem(
                     style=style, colour=colour, colour_name=colour_name, size=size,

@@ -219,11 +219,12 @@ def create_app(
     warehouse_options: dict[str, Any] | None = None,
     control_token: str | None = None,
     clock: Callable[[], datetime] = utcnow,
+    styles: int = 40,
 ) -> Starlette:
     """The BlueCherry sandbox app; ``app.state.sandbox`` is its :class:`SandboxRuntime`."""
     keys = {api_key: key_name, **(extra_api_keys or {})}
     runtime = SandboxRuntime(
-        state=BlueCherryState(seed=seed, clock=clock, key_names=keys),
+        state=BlueCherryState(seed=seed, clock=clock, key_names=keys, styles=styles),
         faults=FaultPlan(),
         limiter=RateLimiter(rate_limit, rate_burst),
         api_keys=keys,

@@ -205,9 +205,11 @@ class BlueCherryState:
     """Everything the sandbox holds; see the module docstring."""
 
     def __init__(self, *, seed: int = 1, clock: Callable[[], datetime] = utcnow,
-                 key_names: dict[str, str] | None = None) -> None:
+                 key_names: dict[str, str] | None = None, styles: int = 40) -> None:
         self.clock = clock
         self.key_names = key_names or {}
+        #: Catalogue size: ``styles`` × 3 colours × 5 sizes SKUs.
+        self.styles = styles
         self.reset(seed)
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -215,7 +217,7 @@ class BlueCherryState:
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
             self.seed = seed
-        world = w.build_world(self.seed)
+        world = w.build_world(self.seed, self.styles)
         self.items = world.bluecherry_items()
         self.item_by_sku = {i.sku: i for i in self.items}
         self.master = MasterIndex(
