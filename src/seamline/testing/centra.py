@@ -23,15 +23,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
-from seamline.adapters.centra.types import (
-    CentraShipment,
-    RateLimitStatus,
-    ShipmentLine,
-    StockLevel,
-)
+from seamline.adapters.centra.types import RateLimitStatus, StockLevel
 from seamline.domain.events import CentraEvent
 from seamline.domain.money import Money
 from seamline.domain.orders import CentraOrder, OrderStatus, PaymentEntry
+from seamline.domain.shipments import CentraShipment, ShipmentLine
 from seamline.exceptions import (
     AmbiguousWrite,
     NotFound,
@@ -389,6 +385,39 @@ class FakeCentra:
             if drop:
                 raise self._dropped("complete_shipment")
             return shipment
+
+    def cancel_order_lines(self, number: int, lines: Sequence[tuple[int, int]], *,
+                           comment: str = "") -> None:
+        """``updateDirectToConsumerOrder`` ``cancelLines``: units not on a shipment only."""
+        with self._lock:
+            drop = self._before("cancel_order_lines", number, tuple(lines), write=True)
+            order = self.orders.get(number)
+            if order is None:
+                raise Rejected(f"centra updateDirectToConsumerOrder: order {number} not found",
+                               system="centra", codes=[{"code": "Order not found"}])
+            if order.status in (OrderStatus.CANCELLED, OrderStatus.SHIPPED,
+                                OrderStatus.ARCHIVED):
+                raise Rejected(f"centra cancelLines: order {number} is {order.status.value}",
+                               system="centra", codes=[{"code": "Order is closed"}])
+            left = self._unshipped(order)
+            errors = [f"line {lid}: cannot cancel {q}, {left.get(lid, 0)} cancellable"
+                      for lid, q in lines if q < 1 or q > left.get(lid, 0)]
+            if errors:
+                raise Rejected(f"centra cancelLines: {'; '.join(errors)}", system="centra",
+                               codes=[{"code": e} for e in errors])
+            cancel = dict(lines)
+            new_lines = tuple(
+                replace(ln, quantity=ln.quantity - cancel[ln.id],
+                        cancelled_quantity=ln.cancelled_quantity + cancel[ln.id])
+                if ln.id in cancel else ln for ln in order.lines)
+            order = self.update_order(number, lines=new_lines)
+            if all(ln.quantity == 0 for ln in order.lines):
+                self.update_order(number, status=OrderStatus.CANCELLED)
+            elif all(q <= 0 for q in self._unshipped(order).values()) and all(
+                    s.is_shipped for s in self.shipments.values() if s.order_number == number):
+                self.update_order(number, status=OrderStatus.SHIPPED)
+            if drop:
+                raise self._dropped("cancel_order_lines")
 
     def set_stock(self, warehouse_id: int, levels: Sequence[tuple[str, int]], *,
                   description: str = "Seamline stock sync") -> int:

@@ -414,6 +414,20 @@ class CentraClient:
                                 system="centra")
         return shipment_from_json(node)
 
+    def cancel_order_lines(self, number: int, lines: Sequence[tuple[int, int]], *,
+                           comment: str = "") -> None:
+        """Cancel ``(order line id, units)`` with ``updateDirectToConsumerOrder``'s
+        ``cancelLines`` (units released back to the warehouse). Not idempotent: an ambiguous
+        failure raises ``AmbiguousWrite``; read the lines' ``cancelled_quantity`` first."""
+        if not lines:
+            return
+        self._call("cancel_order_lines", {
+            "number": number,
+            "lines": [{"line": {"id": int(lid)}, "quantity": int(q),
+                       "stockAction": "RELEASE_BACK_TO_WAREHOUSE"} for lid, q in lines],
+            "comment": comment or None,
+        })
+
     # -- stock --------------------------------------------------------------------------------
 
     def set_stock(self, warehouse_id: int, levels: Sequence[tuple[str, int]], *,
