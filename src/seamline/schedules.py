@@ -17,7 +17,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     Built in: polling Centra by ``updatedAt`` (the safety net), daily batches (checked every
     minute), the recovery sweep (daily), the BlueCherry catalogue sync (hourly), the Centra
     schema check (at start-up, then every quarter of an hour), the health ping (every
-    minute: one small read of each system, for ``/readyz``) and, when
+    minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
+    (every ``[shipments].sync_interval_min``), the shipment watchdog (every
+    ``[shipments].watchdog_interval_min``) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -31,6 +33,11 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         "centra-schema": ScheduleEntry(task="centra.schema", every_s=900),
         # One small read of Centra and of BlueCherry, recorded for /readyz.
         "health-ping": ScheduleEntry(task="health.ping", every_s=60),
+        # BlueCherry shipments into Centra, and the shipments Centra still lacks.
+        "shipments-sync": ScheduleEntry(task="shipments.sync",
+                                        every_s=settings.shipments.sync_interval_min * 60),
+        "shipments-watchdog": ScheduleEntry(
+            task="shipments.watchdog", every_s=settings.shipments.watchdog_interval_min * 60),
     }
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)

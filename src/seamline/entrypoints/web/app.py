@@ -4,7 +4,8 @@
 - ``GET /readyz``   200 when ready to work, else 503; the JSON body names every check
   (database migrated, Centra and BlueCherry answered lately, no flow parked) and what fails.
 - ``GET /metrics``  Prometheus text: ``seamline_jobs{queue,status}`` and
-  ``seamline_exceptions_open{type,owner}``, read from the store at scrape time.
+  ``seamline_exceptions_open{type,owner}``, read from the store at scrape time, and the
+  shipment lag histogram ``seamline_shipment_lag_seconds`` (this process's completions).
 - ``GET /``         a small server-rendered page: queue counts and open exceptions.
 
 Every request body, on every route, is limited to ``[web].max_body_bytes`` (413 beyond it).
@@ -32,6 +33,7 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
+from seamline.services.shipments.metrics import SHIPMENT_LAG
 
 from .limits import BodyLimitMiddleware
 
@@ -243,6 +245,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.web.max_body_bytes)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(data))
+    registry.register(SHIPMENT_LAG)
     app.state.settings = settings
     app.state.source = data
     app.state.metrics_registry = registry
