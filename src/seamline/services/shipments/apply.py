@@ -185,7 +185,7 @@ class Apply(ShortShipments, ShipmentCore):
     def _completed(self, tx: Tx, shipment: ErpShipment, done: CentraShipment,
                    email: bool) -> dict[str, Any]:
         now = self.clock()
-        lag = max(0.0, (now - shipment.shipped_at).total_seconds())
+        lag = max(0, round((now - shipment.shipped_at).total_seconds()))
         data = self._save(tx, shipment.shipment_no, ShipmentState.COMPLETED,
                           {**self._shipped(done, email=email), "lag_s": lag})
         observe_lag(lag)
