@@ -393,7 +393,8 @@ def test_shipments_are_read_by_cursor_once_each_with_lines_and_tracking(
     ordered = {ln.line_no: ln.quantity for ln in order.lines}
     assert shipment.lines
     assert all(0 < ln.quantity <= ordered[ln.line_no] for ln in shipment.lines)
-    assert shipment.cartons and all(c.tracking_number for c in shipment.cartons)
+    assert shipment.cartons
+    assert all(c.tracking_number for c in shipment.cartons)
     assert shipment.complete
     assert cursor
     again, _ = backend.erp.iter_shipments(cursor)

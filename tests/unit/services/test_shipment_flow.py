@@ -12,7 +12,6 @@ import pytest
 from orderkit import catalogue_items, line, m, market, order, rules
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import get_ledger
 from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.bootstrap import queue_hooks
 from seamline.domain.erp import Customer, ErpShipment, ErpShipmentLine, MasterData
@@ -89,7 +88,8 @@ class Env:
     def order_no(self, number: int) -> str:
         with self.store.read() as uow:
             row = uow.orders.get(number)
-        assert row is not None and row.data.order_no
+        assert row is not None
+        assert row.data.order_no
         return row.data.order_no
 
     def sync(self) -> int:
@@ -139,10 +139,12 @@ def test_a_partial_then_the_final_shipment_reach_centra_once_each_with_tracking(
     assert all(s.is_shipped for s in got)
     assert got[1].tracking_numbers == tuple(c.tracking_number for c in second.cartons)
     assert len(got[1].tracking_numbers) == 2
-    assert got[0].carrier == "PostNord" and got[0].service == "MyPack Home"
+    assert got[0].carrier == "PostNord"
+    assert got[0].service == "MyPack Home"
     assert sorted(e.shipment_id for e in env.centra.emails) == sorted(s.id for s in got)
     final = env.centra.get_order(5001)
-    assert final is not None and final.status is OrderStatus.SHIPPED
+    assert final is not None
+    assert final.status is OrderStatus.SHIPPED
     assert env.shipment_row(first.shipment_no).state == "completed"
     assert env.shipment_row(second.shipment_no).data["lag_s"] == 1
 
