@@ -283,6 +283,29 @@ class Sandboxes:
     def bluecherry_state(self) -> dict[str, Any]:
         return dict(self._bc("GET", "/state"))
 
+    # -- shipments ---------------------------------------------------------------------------
+
+    def ship(self, **options: Any) -> dict[str, Any]:
+        """One run of BlueCherry's warehouse (``POST /_sandbox/warehouse/run``: ``orders``,
+        ``order_nos``, ``partial_probability``, ``short_probability``, ``pick_only``,
+        ``seed``); returns the shipment numbers it made."""
+        return dict(self._bc("POST", "/warehouse/run", options))
+
+    def bluecherry_shipments(self) -> list[dict[str, Any]]:
+        """Every BlueCherry shipment as the feed serves it, oldest first."""
+        return [dict(s) for s in list(self.bluecherry.state.shipments)]
+
+    def centra_shipments(self) -> list[dict[str, Any]]:
+        """Every Centra shipment: number, order, external id, shipped, tracking, carrier,
+        service, packages and its ``(order line id, quantity)`` lines."""
+        st = self.centra.state
+        with st.lock:
+            return [{"id": s.id, "number": s.number, "order": s.order_number,
+                     "external_id": s.external_id, "is_shipped": s.is_shipped,
+                     "tracking": s.tracking, "carrier": s.carrier, "service": s.service,
+                     "packages": s.packages, "lines": [list(ln) for ln in s.lines]}
+                    for s in st.shipments.values()]
+
     # -- faults and limits -------------------------------------------------------------------
 
     def centra_fault(self, kind: str, count: int = 1, *, match: str | None = None,
@@ -465,6 +488,7 @@ def runnable(container: Container) -> int:
 
 def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
                     poll: bool = True, batches: bool = True, catalogue: bool = True,
+                    shipments: bool = False,
                     concurrency: int | Mapping[str, int] | None = None,
                     on_round: Callable[[int, dict[str, int]], None] | None = None) -> QuietReport:
     """Drive Seamline in-process until no job is left and a further round changes nothing.
@@ -472,6 +496,7 @@ def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
     Each round: poll Centra (``orders.poll``), release due daily batches, then let a worker
     (threads, ``[queues].concurrency`` or ``concurrency``) run until no job is ``todo`` or
     ``doing`` — jobs waiting for a later ``run_at`` (retries, ``Retry-After``) are waited for.
+    With ``shipments``, each round also reads BlueCherry's shipment feed (``shipments.sync``).
     Quiet = a round that changes neither the jobs, the ledger nor the exceptions. The catalogue
     is synced once first (``catalogue``). Raises :class:`NotQuiet` after ``timeout_s``.
     """
@@ -506,6 +531,8 @@ def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
                 attempt("poll", flow.poll)
             if batches:
                 attempt("batches", batch_release)
+            if shipments:
+                attempt("shipments", container.shipments.sync)
             while runnable(container):
                 if time.monotonic() > deadline:
                     counts = container.queue.counts()
