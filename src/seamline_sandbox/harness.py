@@ -283,29 +283,6 @@ class Sandboxes:
     def bluecherry_state(self) -> dict[str, Any]:
         return dict(self._bc("GET", "/state"))
 
-    # -- shipments ---------------------------------------------------------------------------
-
-    def ship(self, **options: Any) -> dict[str, Any]:
-        """One run of BlueCherry's warehouse (``POST /_sandbox/warehouse/run``: ``orders``,
-        ``order_nos``, ``partial_probability``, ``short_probability``, ``pick_only``,
-        ``seed``); returns the shipment numbers it made."""
-        return dict(self._bc("POST", "/warehouse/run", options))
-
-    def bluecherry_shipments(self) -> list[dict[str, Any]]:
-        """Every BlueCherry shipment as the feed serves it, oldest first."""
-        return [dict(s) for s in list(self.bluecherry.state.shipments)]
-
-    def centra_shipments(self) -> list[dict[str, Any]]:
-        """Every Centra shipment: number, order, external id, shipped, tracking, carrier,
-        service, packages and its ``(order line id, quantity)`` lines."""
-        st = self.centra.state
-        with st.lock:
-            return [{"id": s.id, "number": s.number, "order": s.order_number,
-                     "external_id": s.external_id, "is_shipped": s.is_shipped,
-                     "tracking": s.tracking, "carrier": s.carrier, "service": s.service,
-                     "packages": s.packages, "lines": [list(ln) for ln in s.lines]}
-                    for s in st.shipments.values()]
-
     # -- faults and limits -------------------------------------------------------------------
 
     def centra_fault(self, kind: str, count: int = 1, *, match: str | None = None,

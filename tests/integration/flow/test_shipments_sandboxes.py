@@ -23,6 +23,7 @@ from e2e_support import cli_env, write_config
 from seamline.bootstrap import Container
 from seamline.config import Settings
 from seamline_sandbox.harness import Sandboxes, build_seamline, run_until_quiet, settings_for
+from seamline_sandbox.shipping import bluecherry_shipments, centra_shipments, ship
 from seamline_sandbox.world import MARKETS
 
 CARRIERS = {"UPSG": {"carrier": "UPS", "service": "Ground"},
@@ -53,8 +54,8 @@ def _posted(sb: Sandboxes, container: Container, n: int) -> None:
 
 
 def _assert_exactly_once(sb: Sandboxes) -> None:
-    bc = sb.bluecherry_shipments()
-    centra = sb.centra_shipments()
+    bc = bluecherry_shipments(sb)
+    centra = centra_shipments(sb)
     by_ext = Counter(s["external_id"] for s in centra)
     assert bc
     for s in bc:
@@ -95,7 +96,7 @@ def test_partial_complete_and_short_shipments_reach_centra_once_under_faults(
         sb.bluecherry_fault_rates({"429": 0.2, "503": 0.2}, match="shipments", seed=4,
                                   retry_after=0.2)
         for run in range(4):
-            sb.ship(partial_probability=0.4, short_probability=0.15, seed=run)
+            ship(sb, partial_probability=0.4, short_probability=0.15, seed=run)
             run_until_quiet(container, timeout_s=180, poll=False, batches=False,
                             catalogue=False, shipments=True)
         sb.clear_faults()
@@ -109,7 +110,7 @@ def test_partial_complete_and_short_shipments_reach_centra_once_under_faults(
             short_exc = uow.exceptions.find(type="SHORT_SHIPPED")
         assert held == []
         assert len(short_exc) == len(shorts)
-        per_order = Counter(s["order"] for s in sb.centra_shipments())
+        per_order = Counter(s["order"] for s in centra_shipments(sb))
         print(f"shipments={sum(per_order.values())} orders={len(per_order)} "
               f"partial={sum(1 for n in per_order.values() if n > 1)} shorts={len(shorts)} "
               f"faults={sb.faults_snapshot()}")
@@ -161,15 +162,15 @@ def test_a_process_killed_between_create_and_complete_leaves_one_shipment_and_on
     log = tmp_path / "sync.log"
     try:
         _posted(sb, container, 3)
-        sb.ship()
-        first = sb.bluecherry_shipments()[0]["shipment_no"]
+        ship(sb)
+        first = bluecherry_shipments(sb)[0]["shipment_no"]
         key = first
         sb.centra_fault("latency", 1, match="mutation:createShipment", delay_s=3.0)
         proc = _sync_process(config, env, log)
         _wait("the first create in flight", lambda: _states(container).get(key) == "creating")
         _kill(proc)
         _wait("Centra applying the create after the kill",
-              lambda: any(s["external_id"] == first for s in sb.centra_shipments()), 10)
+              lambda: any(s["external_id"] == first for s in centra_shipments(sb)), 10)
         assert _states(container)[key] == "creating"  # the ledger never learned its id
         sb.centra_fault("timeout", 1, match="mutation:completeShipment", delay_s=30.0)
         proc = _sync_process(config, env, log)
