@@ -313,3 +313,28 @@ def test_the_watchdog_names_shipments_centra_lacks_after_n_hours(env: Env) -> No
     env.worker.drain()
     assert env.open_exceptions("SHIPMENT_NOT_IN_CENTRA") == []
     assert env.shipments(5001)[0].is_shipped
+
+
+def test_a_crash_after_the_short_cancel_still_tells_finance_once(env: Env) -> None:
+    """Centra cancels the short units and the worker dies before finance is told: the next run
+    cancels nothing more and raises SHORT_SHIPPED from what the ledger planned."""
+    so = _posted(env)
+    sh = env.erp.dispatch(so, [(1, 1)], short=True)
+    env.flow.sync()
+    real = env.centra.cancel_order_lines
+
+    def cancel_then_die(*a: Any, **kw: Any) -> None:
+        real(*a, **kw)
+        raise SystemExit("killed")
+
+    env.centra.cancel_order_lines = cancel_then_die  # type: ignore[method-assign]
+    with pytest.raises(SystemExit):
+        env.flow.apply_with(env.store.begin, sh.shipment_no)
+    env.centra.cancel_order_lines = real  # type: ignore[method-assign]
+    assert env.open_exceptions("SHORT_SHIPPED") == []
+    env.flow.apply_with(env.store.begin, sh.shipment_no)
+    short = env.open_exceptions("SHORT_SHIPPED")
+    assert len(short) == 1
+    assert short[0].details["units"] == [[1, 1], [2, 1]]
+    assert [c for c, _ in env.centra.calls].count("cancel_order_lines") == 1
+    assert env.shipment_row(sh.shipment_no).data["shorts_done"] is True

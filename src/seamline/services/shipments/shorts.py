@@ -41,8 +41,12 @@ class ShortShipments(ShipmentCore):
         number = int(data["order"])
         line_map = {int(k): int(v) for k, v in (data.get("line_map") or {}).items()}
         order, cancels = self._short_units(number, shipment.order_no, line_map)
+        planned = tuple((int(a), int(b)) for a, b in data.get("shorts_planned") or ())
         refused = ""
         if order is not None and cancels:
+            # Recorded first: a crash after Centra applied the cancel still tells finance.
+            self._save(tx, shipment.shipment_no, ShipmentState.COMPLETED,
+                       {"shorts_planned": [list(c) for c in cancels]})
             try:
                 self.centra.cancel_order_lines(
                     number, cancels,
@@ -53,6 +57,8 @@ class ShortShipments(ShipmentCore):
                     raise  # not applied: the queue retries, reading both systems again
             except Rejected as exc:
                 refused = exc.message
+        elif planned:
+            cancels = planned  # cancelled by an attempt that died before telling finance
         with tx() as uow:
             if order is not None and cancels:
                 units = _describe(order, cancels)
