@@ -220,6 +220,8 @@ class ShipmentsSettings(_Section):
     not_in_centra_after_h: float = Field(4.0, gt=0)
     #: Minutes between watchdog runs.
     watchdog_interval_min: int = Field(30, ge=1)
+    #: ``seamline shipments unshipped``: orders in BlueCherry this many days with no shipment.
+    unshipped_after_days: float = Field(5.0, gt=0)
     #: BlueCherry ship via, SCAC or carrier code → the carrier (and service) customers see.
     carriers: dict[str, CarrierMapping] = {}
 

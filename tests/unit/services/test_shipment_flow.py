@@ -338,3 +338,15 @@ def test_a_crash_after_the_short_cancel_still_tells_finance_once(env: Env) -> No
     assert short[0].details["units"] == [[1, 1], [2, 1]]
     assert [c for c, _ in env.centra.calls].count("cancel_order_lines") == 1
     assert env.shipment_row(sh.shipment_no).data["shorts_done"] is True
+
+
+def test_orders_posted_days_ago_without_a_shipment_are_reported(env: Env) -> None:
+    """The unshipped report lists a posted order with no shipment after N days, not one that
+    shipped in part."""
+    _posted(env, 5003)
+    shipped = _posted(env, 5004)
+    env.erp.dispatch(shipped, [(1, 1)])
+    env.sync()
+    assert env.flow.unshipped_orders(5) == []
+    env.now += timedelta(days=6)
+    assert [o.number for o in env.flow.unshipped_orders(5)] == [5003]

@@ -6,6 +6,8 @@
   its exceptions.
 - ``late``: shipments BlueCherry confirmed that Centra has not shipped after
   ``[shipments].not_in_centra_after_h`` hours, oldest first.
+- ``unshipped [--days N]``: orders in BlueCherry for N days (``[shipments].unshipped_after_days``)
+  of which no shipment has come yet — the report operations chase the warehouse with.
 """
 
 from __future__ import annotations
@@ -138,3 +140,25 @@ def late(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         return
     print_table(rows, ("shipment_no", "order_no", "state", "hours"),
                 empty="no shipment is late")
+
+
+@shipments_app.command("unshipped")
+def unshipped(
+    ctx: typer.Context,
+    days: Annotated[float | None, typer.Option(
+        min=0, help="Days since posting (default: [shipments].unshipped_after_days).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Orders posted to BlueCherry N days ago of which no shipment has come yet."""
+    rt = build_runtime(state(ctx).settings())
+    try:
+        limit = days if days is not None else rt.settings.shipments.unshipped_after_days
+        rows = [{"order": o.number, "order_no": o.order_no, "posted_at": o.posted_at,
+                 "days": round(o.days, 1)} for o in rt.shipments.unshipped_orders(limit)]
+    finally:
+        rt.close()
+    if as_json:
+        print_json(rows)
+        return
+    print_table(rows, ("order", "order_no", "posted_at", "days"),
+                empty=f"every order posted {limit:g}+ days ago has shipped at least in part")

@@ -1,16 +1,22 @@
 """The shipment watchdog: a BlueCherry shipment not shipped in Centra N hours after BlueCherry
 confirmed it is ``SHIPMENT_NOT_IN_CENTRA`` for customer experience (the customer has had no
-dispatch email). It resolves itself when the shipment's job later succeeds (same key)."""
+dispatch email). It resolves itself when the shipment's job later succeeds (same key).
+
+The report of orders posted to BlueCherry N days ago of which no shipment has come yet
+(:meth:`Watchdog.unshipped_orders`, ``seamline shipments unshipped``) is for operations to
+chase with the warehouse; it is a list, not an exception (nothing is wrong on Seamline's side).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from seamline.domain.shipments import PENDING_STATES, erp_shipment_from_dict
+from seamline.domain.ledger import OrderState
+from seamline.domain.shipments import PENDING_STATES, ShipmentState, erp_shipment_from_dict
 from seamline.services.shipments.core import KIND, ShipmentCore, Tx, shipment_key
 
-__all__ = ["LateShipment", "Watchdog"]
+__all__ = ["LateShipment", "UnshippedOrder", "Watchdog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,14 @@ class LateShipment:
     order_no: str
     state: str
     hours: float
+
+
+@dataclass(frozen=True, slots=True)
+class UnshippedOrder:
+    number: int
+    order_no: str
+    posted_at: str
+    days: float
 
 
 class Watchdog(ShipmentCore):
@@ -55,3 +69,22 @@ class Watchdog(ShipmentCore):
                              "state": s.state, "hours": round(s.hours, 2)},
                     now=self.clock())
         return len(late)
+
+    def unshipped_orders(self, days: float) -> list[UnshippedOrder]:
+        """Orders in BlueCherry for more than ``days`` days of which no shipment has been read
+        yet, oldest first."""
+        now = self.clock()
+        with self.store.read() as uow:
+            shipped = {int(e.data["order"]) for s in ShipmentState
+                       for e in uow.ledger.in_state(KIND, s.value) if e.data.get("order")}
+            rows = [r for state in (OrderState.POSTED, OrderState.SYNCED)
+                    for r in uow.orders.in_state(state)]
+        out = []
+        for r in rows:
+            posted = r.data.posted_at
+            if r.number in shipped or not posted:
+                continue
+            age = (now - datetime.fromisoformat(posted)).total_seconds() / 86400
+            if age >= days:
+                out.append(UnshippedOrder(r.number, r.data.order_no or "", posted, age))
+        return sorted(out, key=lambda o: -o.days)
