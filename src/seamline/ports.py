@@ -107,10 +107,11 @@ class CentraGateway(Protocol):
 
     def create_shipment(self, order_number: int, lines: Sequence[tuple[int, int]], *,
                         external_id: str, good_to_go: bool = True,
-                        capture: bool = True) -> CentraShipment:
+                        capture: bool = True, paid: bool = False) -> CentraShipment:
         """Create a shipment of ``(order line id, quantity)`` pairs keyed by ``external_id``,
-        without an email. Never repeated blindly: ``AmbiguousWrite`` means read back with
-        ``find_shipment`` first; ``Rejected`` carries Centra's userErrors."""
+        without an email; ``capture`` through Centra's PSP, or ``paid`` (captured outside).
+        Never repeated blindly: ``AmbiguousWrite`` means read back with ``find_shipment``
+        first; ``Rejected`` carries Centra's userErrors."""
         ...
 
     def complete_shipment(self, shipment_id: int, carrier: str, service: str,

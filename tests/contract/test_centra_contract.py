@@ -269,3 +269,23 @@ def test_units_are_cancelled_on_a_line_and_the_order_ships_when_the_rest_shipped
     shipped = gw.get_order(n)
     assert shipped is not None
     assert shipped.status is OrderStatus.SHIPPED
+
+
+def test_a_shipment_paid_outside_centra_ships_without_a_capture(
+        centra_world: CentraWorld) -> None:
+    """capture false, paid true (captured outside Centra): the shipment is paid at once and
+    completes; no capture entry is added to the order's payment history."""
+    gw = centra_world.gateway
+    n = centra_world.place_order()
+    gw.confirm_order(n)
+    order = gw.get_order(n)
+    assert order is not None
+    captures = sum(1 for p in order.payments if p.entry_type == "CAPTURE")
+    shipment = gw.create_shipment(n, [(order.lines[0].id, 1)], external_id="BC-SHP-P1",
+                                  capture=False, paid=True)
+    assert shipment.is_paid
+    done = gw.complete_shipment(shipment.id, "UPS", "Ground", ["1Z3"], False)
+    assert done.is_shipped
+    after = gw.get_order(n)
+    assert after is not None
+    assert sum(1 for p in after.payments if p.entry_type == "CAPTURE") == captures

@@ -130,7 +130,8 @@ class ShipmentRules:
     send_email: bool = True
     #: ``(Centra market, currency or None)`` → send the dispatch email.
     email_by_market: Mapping[tuple[int, str | None], bool] = field(default_factory=dict)
-    #: Capture the shipment's value through Centra's PSP when it is created.
+    #: Capture the shipment's value through Centra's PSP when it is created (else mark it paid:
+    #: captured outside Centra).
     capture: bool = True
     #: The ``customer_po`` prefix the order flow posts with (the Centra number follows it).
     customer_po_prefix: str = ""

@@ -307,7 +307,7 @@ class FakeCentra:
 
     def create_shipment(self, order_number: int, lines: Sequence[tuple[int, int]], *,
                         external_id: str, good_to_go: bool = True,
-                        capture: bool = True) -> CentraShipment:
+                        capture: bool = True, paid: bool = False) -> CentraShipment:
         with self._lock:
             drop = self._before("create_shipment", order_number, tuple(lines), external_id,
                                 write=True)
@@ -331,7 +331,7 @@ class FakeCentra:
                 order_number=order_number, external_id=external_id,
                 lines=tuple(ShipmentLine(id=self._next_shipment_line + i, quantity=q)
                             for i, (_, q) in enumerate(lines)),
-                is_good_to_go=good_to_go, is_paid=capture, is_shipped=False)
+                is_good_to_go=good_to_go, is_paid=capture or paid, is_shipped=False)
             self._next_shipment += 1
             self._next_shipment_line += len(lines)
             self.shipments[shipment.id] = shipment

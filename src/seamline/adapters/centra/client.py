@@ -372,18 +372,21 @@ class CentraClient:
         external_id: str,
         good_to_go: bool = True,
         capture: bool = True,
+        paid: bool = False,
     ) -> CentraShipment:
         """Create a shipment of ``(order line id, quantity)`` pairs, keyed by ``external_id``
         (the BlueCherry shipment number). ``capture`` captures the shipment's value through
         the PSP as it is created (Centra ships only paid shipments; its REST API defaults to
-        capturing too). Raises ``AmbiguousWrite`` when it may have been applied: call
-        ``find_shipment(order_number, external_id)`` before any retry."""
+        capturing too); ``paid`` marks it paid instead (payment captured outside Centra;
+        Centra ignores it when ``capture`` is used). Raises ``AmbiguousWrite`` when it may have
+        been applied: call ``find_shipment(order_number, external_id)`` before any retry."""
         data = self._call("create_shipment", {
             "number": order_number,
             "lines": [{"orderLine": {"id": int(lid)}, "quantity": int(q)} for lid, q in lines],
             "externalId": external_id,
             "goodToGo": good_to_go,
             "capture": capture,
+            "paid": paid or None,
         })
         node = data["createShipment"]["shipment"]
         if node is None:

@@ -111,7 +111,8 @@ class Apply(ShortShipments, ShipmentCore):
             "create_attempts": int(data.get("create_attempts", 0)) + 1, "problem": None})
         try:
             made = self.centra.create_shipment(order.number, lines, external_id=no,
-                                               capture=self.rules.capture)
+                                               capture=self.rules.capture,
+                                               paid=not self.rules.capture)
         except AmbiguousWrite:
             found = self._read_back(order.number, no, lines)
             if found is None:
