@@ -36,12 +36,10 @@ from seamline.domain.erp import (
     CashReceipt,
     CatalogueItem,
     CreditMemo,
-    ErpCarton,
     ErpInvoice,
     ErpOrderLine,
     ErpSalesOrder,
     ErpShipment,
-    ErpShipmentLine,
     MasterData,
     PostResult,
     WriteResult,
@@ -263,43 +261,11 @@ class FakeBlueCherry:
             self.state.shipments.append(shipment)
 
     def dispatch(self, order_no: str, lines: Sequence[tuple[int, int]] | None = None, *,
-                 cartons: int = 1, short: bool = False, carrier: str = "UPS",
-                 service: str = "Ground") -> ErpShipment:
-        """The warehouse ships ``(line_no, units)`` (None: every open unit) in ``cartons``
-        cartons, each with a tracking number; ``short`` cancels every unit left open (a short
-        shipment). Appends the shipment to the feed and returns it."""
-        with self._lock:
-            order = self.get_sales_order(order_no)
-            plan = dict(lines) if lines is not None else {
-                ln.line_no: ln.open_quantity for ln in order.lines if ln.open_quantity > 0}
-            new_lines = []
-            for ln in order.lines:
-                q = plan.get(ln.line_no, 0)
-                if q > ln.open_quantity:
-                    raise Rejected(f"line {ln.line_no}: {q} > {ln.open_quantity} open",
-                                   system=SYSTEM)
-                moved = replace(ln, shipped_quantity=ln.shipped_quantity + q)
-                if short:
-                    moved = replace(moved, cancelled_quantity=moved.cancelled_quantity
-                                    + moved.open_quantity)
-                new_lines.append(moved)
-            updated = self._update(order_no, "system:warehouse", lines=tuple(new_lines),
-                                   status="SHIPPED")
-            self.state.seq += 1
-            no = f"SH-{self.state.seq:06d}"
-            shipment = ErpShipment(
-                shipment_no=no, order_no=order_no, customer_po=order.customer_po,
-                warehouse=order.warehouse, shipped_at=self.clock.now(),
-                ship_via=order.ship_via, carrier=carrier, service=service,
-                cartons=tuple(ErpCarton(sscc=f"{self.state.seq:09d}{i:09d}",
-                                        tracking_number=f"1Z{self.state.seq:06d}{i:04d}")
-                              for i in range(1, cartons + 1)),
-                lines=tuple(ErpShipmentLine(line_no=ln.line_no, sku=ln.sku, upc=ln.upc,
-                                            quantity=plan[ln.line_no])
-                            for ln in order.lines if plan.get(ln.line_no, 0) > 0),
-                complete=all(ln.open_quantity == 0 for ln in updated.lines))
-            self.state.shipments.append(shipment)
-            return shipment
+                 cartons: int = 1, short: bool = False) -> ErpShipment:
+        """The warehouse ships units onto the feed (``seamline.testing.warehouse.dispatch``)."""
+        from seamline.testing.warehouse import dispatch  # noqa: PLC0415 - it imports this
+
+        return dispatch(self, order_no, lines, cartons=cartons, short=short)
 
     def add_invoice(self, invoice: ErpInvoice) -> None:
         with self._lock:
