@@ -1,9 +1,10 @@
 """The shipment flow over the in-memory Centra and BlueCherry: orders posted by the order flow,
-shipped by BlueCherry's warehouse, and brought into Centra exactly once — on a real SQLite store
-and on the in-memory unit of work, the same tests."""
+shipped by BlueCherry's warehouse, and brought into Centra exactly once — on SQLite, PostgreSQL
+and the in-memory unit of work, the same tests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,8 +110,12 @@ class Env:
         return self.centra.get_shipments(number)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory",
+                        pytest.param("postgresql", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, sqlite_url: str) -> Env:
+    if request.param == "postgresql":
+        make: Callable[[], str] = request.getfixturevalue("make_pg_database")
+        return Env(make())
     return Env(sqlite_url if request.param == "sqlite" else None)
 
 
