@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import cli_env, write_config
+from e2e_support import cli_env, run_cli, write_config
 
 from seamline.bootstrap import Container
 from seamline.config import Settings
@@ -183,5 +183,11 @@ def test_a_process_killed_between_create_and_complete_leaves_one_shipment_and_on
         assert proc.wait(timeout=120) == 0, log.read_text()
         assert set(_states(container).values()) == {"completed"}, _states(container)
         _assert_exactly_once(sb)
+        story = run_cli(config, env, "shipments", "show", first, "--json")
+        assert story["state"] == "completed"
+        assert story["email_sent"] is True
+        assert story["tracking"]
+        assert run_cli(config, env, "shipments", "late", "--json") == []
+        assert run_cli(config, env, "shipments", "unshipped", "--days", "0", "--json") == []
     finally:
         container.close()
