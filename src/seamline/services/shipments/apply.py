@@ -177,6 +177,8 @@ class Apply(ShortShipments, ShipmentCore):
                         shipment_no=no) from exc
                 raise
             done = current
+            # Refused because it was already shipped (by hand in Centra): our email never went.
+            email = email and not isinstance(exc, Rejected)
         return self._completed(tx, shipment, done, email)
 
     def _shipped(self, done: CentraShipment, *, email: bool) -> dict[str, Any]:
