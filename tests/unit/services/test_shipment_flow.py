@@ -4,6 +4,7 @@ and the in-memory unit of work, the same tests."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -355,3 +356,32 @@ def test_orders_posted_days_ago_without_a_shipment_are_reported(env: Env) -> Non
     assert env.flow.unshipped_orders(5) == []
     env.now += timedelta(days=6)
     assert [o.number for o in env.flow.unshipped_orders(5)] == [5003]
+
+
+def test_syncs_racing_on_the_feed_record_each_shipment_once(env: Env) -> None:
+    """Four threads read the feed at once (several schedulers or a person's `shipments sync`
+    beside the schedule): each shipment gets one ledger row and one apply job."""
+    sos = [_posted(env, n) for n in (5011, 5012, 5013)]
+    made = [env.erp.dispatch(so, [(1, 1)]) for so in sos] + [env.erp.dispatch(so) for so in sos]
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(env.flow.sync().new)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert sum(results) == len(made)
+    with env.store.read() as uow:
+        jobs = uow.outbox.jobs_for("", [f"shipment:apply:{s.shipment_no}" for s in made])
+    assert sorted(j.args["shipment_no"] for j in jobs) == sorted(s.shipment_no for s in made)
+    env.worker.drain()
+    assert sum(len(env.shipments(n)) for n in (5011, 5012, 5013)) == len(made)
+    assert len(env.centra.emails) == len(made)
