@@ -22,6 +22,7 @@ from seamline.domain.shipments import CarrierName, ShipmentRules
 from seamline.queue import JobQueue, RetryPolicy, TaskRegistry, Worker
 from seamline.services.orders import OrderFlow, register_order_tasks
 from seamline.services.shipments import ShipmentFlow, register_shipment_tasks
+from seamline.services.shipments.metrics import PendingShipments
 from seamline.testing.bluecherry import FakeBlueCherry
 from seamline.testing.centra import FakeCentra
 from seamline.testing.store import InMemoryStore, InMemoryWorker
@@ -385,3 +386,20 @@ def test_syncs_racing_on_the_feed_record_each_shipment_once(env: Env) -> None:
     env.worker.drain()
     assert sum(len(env.shipments(n)) for n in (5011, 5012, 5013)) == len(made)
     assert len(env.centra.emails) == len(made)
+
+
+def test_the_metrics_count_shipments_centra_lacks_and_the_oldest_ones_age(env: Env) -> None:
+    """Read from the store at scrape time: one held shipment, confirmed two hours ago."""
+    so = _posted(env)
+    env.centra.update_order(5001, status=OrderStatus.CANCELLED)
+    env.erp.dispatch(so)
+    env.sync()
+    env.now += timedelta(hours=2)
+    families = {f.name: f for f in PendingShipments(lambda: env.store,
+                                                    clock=lambda: env.now).collect()}
+    held = {s.labels["state"]: s.value
+            for s in families["seamline_shipments_not_in_centra"].samples}
+    assert held["held"] == 1
+    assert held["new"] == 0
+    oldest = families["seamline_shipment_oldest_not_in_centra_seconds"].samples[0].value
+    assert 2 * 3600 <= oldest <= 2 * 3600 + 5
