@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway
     from seamline.services.orders import OrderFlow
+    from seamline.services.shipments import ShipmentFlow
     from seamline.services.stock import StockSync
 
 __all__ = ["Container", "build", "open_database", "queue_hooks", "retry_policy", "store_for"]
@@ -161,6 +162,17 @@ class Container:
                 plan=StockPlan.from_settings(self.settings), clock=self.queue.clock)
         return self._built["stock"]  # type: ignore[return-value]
 
+    @property
+    def shipments(self) -> ShipmentFlow:
+        """The shipment flow (BlueCherry shipments into Centra, the watchdog)."""
+        if "shipments" not in self._built:
+            from seamline.services.shipments import ShipmentFlow  # noqa: PLC0415
+
+            self._built["shipments"] = ShipmentFlow.from_settings(
+                self.settings, store=self.store, centra=self.centra, erp=self.erp,
+                clock=self.queue.clock)
+        return self._built["shipments"]  # type: ignore[return-value]
+
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
         return assess(self.db, self.store, clock=self.queue.clock,
@@ -203,9 +215,11 @@ class Container:
         batch: int = 1,
     ) -> Worker:
         """A worker for ``queues`` (default: every configured queue). ``concurrency`` is one
-        number for every queue, or per queue; default ``[queues].concurrency``."""
+        number for every queue, or per queue; default ``[queues].concurrency`` (a registered
+        task's queue that it does not name is served too, one job at a time)."""
         configured = dict(self.settings.queues.concurrency)
-        names = list(queues) if queues else list(configured)
+        names = (list(queues) if queues
+                 else [*configured, *sorted(self.registry.queues() - set(configured))])
         if isinstance(concurrency, int):
             conc = dict.fromkeys(names, concurrency)
         elif concurrency is not None:
@@ -271,6 +285,10 @@ def build(
         from seamline.services.stock import register_stock_tasks  # noqa: PLC0415
 
         register_stock_tasks(registry, lambda: container.stock)
+    if "shipments.apply" not in registry:
+        from seamline.services.shipments import register_shipment_tasks  # noqa: PLC0415
+
+        register_shipment_tasks(registry, lambda: container.shipments)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

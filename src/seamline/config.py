@@ -42,6 +42,7 @@ __all__ = [
     "OrdersSettings",
     "QueueSettings",
     "Settings",
+    "ShipmentsSettings",
     "StoreSettings",
     "find_config_path",
     "load_settings",
@@ -158,6 +159,8 @@ class MarketMapping(_Section):
     cutoff: str = "23:00"
     timezone: str = "UTC"
     confirm_after_post: bool = False
+    #: Send Centra's dispatch email for this market's shipments (None: ``[shipments]``).
+    shipment_email: bool | None = None
 
     @field_validator("currency")
     @classmethod
@@ -223,6 +226,33 @@ class StockSettings(_Section):
     #: ``STOCK_SYNC_FAILED`` once this many sync runs in a row could not push every size.
     failed_after_runs: int = Field(3, ge=1)
     description: str = "Seamline stock sync"
+class CarrierMapping(_Section):
+    """The carrier and service names customers see for a BlueCherry ship via / SCAC code."""
+
+    carrier: str = Field(min_length=1)
+    service: str = ""
+
+
+class ShipmentsSettings(_Section):
+    """BlueCherry shipments into Centra."""
+
+    #: Minutes between reads of BlueCherry's shipment feed.
+    sync_interval_min: int = Field(5, ge=1)
+    #: Send Centra's dispatch email when a shipment ships (``[[markets]].shipment_email`` wins).
+    send_email: bool = True
+    #: Capture the shipment's value through Centra's PSP when the shipment is created.
+    capture: bool = True
+    #: Cancel the units BlueCherry short-shipped on the Centra order lines.
+    cancel_short: bool = True
+    #: Watchdog: hours after BlueCherry confirmed a shipment before it is
+    #: ``SHIPMENT_NOT_IN_CENTRA``.
+    not_in_centra_after_h: float = Field(4.0, gt=0)
+    #: Minutes between watchdog runs.
+    watchdog_interval_min: int = Field(30, ge=1)
+    #: ``seamline shipments unshipped``: orders in BlueCherry this many days with no shipment.
+    unshipped_after_days: float = Field(5.0, gt=0)
+    #: BlueCherry ship via, SCAC or carrier code → the carrier (and service) customers see.
+    carriers: dict[str, CarrierMapping] = {}
 
 
 class QueueSettings(_Section):
@@ -275,6 +305,7 @@ class Settings(_Section):
     #: Explicit SKU overrides: Centra SKU or GTIN → BlueCherry SKU.
     sku_overrides: dict[str, str] = {}
     stock: StockSettings = StockSettings()
+    shipments: ShipmentsSettings = ShipmentsSettings()
     queues: QueueSettings = QueueSettings()
     schedules: dict[str, ScheduleEntry] = {}
     web: WebSettings = WebSettings()

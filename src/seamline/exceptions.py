@@ -20,6 +20,7 @@
         ├── MappingMissing             no mapping for a market/store/option      (ecommerce)
         ├── UnknownSku                 a line's SKU/GTIN is not in the catalogue (ecommerce)
         ├── TotalMismatch              Centra's own amounts do not tie out       (finance)
+        ├── ShipmentUnmatched          a shipment's order, line or units unknown (operations)
         └── InvalidRecord              malformed input (order, EDI file, payload)
 
 Every class carries ``exception_type`` and ``owner``: when a job fails permanently (or runs out
@@ -50,6 +51,7 @@ __all__ = [
     "RetriableError",
     "SchemaMismatch",
     "SeamlineError",
+    "ShipmentUnmatched",
     "StoreError",
     "TotalMismatch",
     "TransientError",
@@ -273,6 +275,31 @@ class TotalMismatch(DataError):
         self.component = component
         self.expected = expected
         self.actual = actual
+
+
+class ShipmentUnmatched(DataError):
+    """A BlueCherry shipment cannot become a Centra shipment as it is: its order or a line is
+    unknown, it ships more units than the Centra line holds, or Centra refused it."""
+
+    exception_type = "SHIPMENT_UNMATCHED"
+    owner = "operations"
+    #: ``kind`` → the exception type people see.
+    TYPES: ClassVar[dict[str, str]] = {
+        "order": "SHIPMENT_UNKNOWN_ORDER",
+        "line": "SHIPMENT_UNKNOWN_LINE",
+        "quantity": "SHIPMENT_OVER_QUANTITY",
+        "refused": "SHIPMENT_REFUSED",
+    }
+
+    def __init__(self, message: str | None = None, *, kind: str, shipment_no: str,
+                 **details: Any) -> None:
+        super().__init__(message, kind=kind, shipment_no=shipment_no, **details)
+        #: ``order``, ``line``, ``quantity`` or ``refused``.
+        self.kind = kind
+        self.shipment_no = shipment_no
+
+    def type_for(self) -> str:
+        return self.TYPES.get(self.kind, self.exception_type)
 
 
 class InvalidRecord(DataError):

@@ -18,15 +18,18 @@ from seamline.domain.erp import (
     AtsItem,
     CatalogueItem,
     ErpSalesOrder,
+    ErpShipment,
     MasterData,
     PostResult,
 )
 from seamline.domain.events import CentraEvent
 from seamline.domain.orders import CentraOrder
 from seamline.domain.sales_order import SalesOrder
+from seamline.domain.shipments import CentraShipment
 from seamline.domain.stock import StockPush
 
-__all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CentraGateway", "Clock"]
+__all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CentraGateway", "Clock",
+           "ShipmentFeed"]
 
 
 class Clock(Protocol):
@@ -98,6 +101,43 @@ class CentraGateway(Protocol):
         returned). Safe to repeat."""
         ...
 
+    # -- shipments ----------------------------------------------------------------------------
+
+    def get_shipments(self, order: int) -> list[CentraShipment]:
+        """Every shipment of order number ``order``, oldest first."""
+        ...
+
+    def get_shipment(self, shipment_id: int) -> CentraShipment | None:
+        """One shipment by id (the read-back of ``complete_shipment``: ``is_shipped``)."""
+        ...
+
+    def find_shipment(self, order: int, external_id: str) -> CentraShipment | None:
+        """The order's shipment with that external id (the read-back of ``create_shipment``)."""
+        ...
+
+    def create_shipment(self, order_number: int, lines: Sequence[tuple[int, int]], *,
+                        external_id: str, good_to_go: bool = True,
+                        capture: bool = True, paid: bool = False) -> CentraShipment:
+        """Create a shipment of ``(order line id, quantity)`` pairs keyed by ``external_id``,
+        without an email; ``capture`` through Centra's PSP, or ``paid`` (captured outside).
+        Never repeated blindly: ``AmbiguousWrite`` means read back with ``find_shipment``
+        first; ``Rejected`` carries Centra's userErrors."""
+        ...
+
+    def complete_shipment(self, shipment_id: int, carrier: str, service: str,
+                          tracking_numbers: Sequence[str], send_email: bool, *,
+                          packages: int | None = None) -> CentraShipment:
+        """Ship it with carrier, service and tracking; ``send_email`` sends the dispatch email.
+        Never repeated blindly: ``AmbiguousWrite`` means read ``get_shipment(id).is_shipped``."""
+        ...
+
+    def cancel_order_lines(self, number: int, lines: Sequence[tuple[int, int]], *,
+                           comment: str = "") -> None:
+        """Cancel ``(order line id, units)`` on a direct-to-consumer order (units released back
+        to the warehouse). Not idempotent: after ``AmbiguousWrite`` read the lines'
+        ``cancelled_quantity`` before any retry."""
+        ...
+
 
 class BlueCherryGateway(Protocol):
     """BlueCherry's REST API (the assumed contract v1), as the order flow needs it."""
@@ -146,6 +186,18 @@ class BlueCherryGateway(Protocol):
         """The latest ATS cycle of a warehouse with every SKU's figures, or only those that
         changed in cycles after ``changed_since_cycle``; ``NotFound`` before any cycle."""
         ...
+
+    def iter_shipments(self, since: str | None = None) -> tuple[list[ErpShipment], str]:
+        """Shipments confirmed after the feed cursor ``since`` (None: from the start), in the
+        order they were confirmed, and the cursor to resume from."""
+        ...
+
+
+class ShipmentFeed(Protocol):
+    """Where BlueCherry shipments are read from: the REST feed (``BlueCherryGateway``), or an
+    EDI 856 reader later. Reading is by cursor; the reader never marks anything as done."""
+
+    def iter_shipments(self, since: str | None = None) -> tuple[list[ErpShipment], str]: ...
 
 
 # -- rate-limit state: the Centra adapter meters, the store (or memory) keeps the levels -----

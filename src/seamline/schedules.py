@@ -20,6 +20,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     minute: one small read of each system, for ``/readyz``), the stock sync (the delta every
     ``[stock].delta_interval_s``, the full one every ``[stock].full_interval_min``, when
     ``[warehouses]`` maps any) and, when
+    minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
+    (every ``[shipments].sync_interval_min``), the shipment watchdog (every
+    ``[shipments].watchdog_interval_min``) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -33,6 +36,11 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         "centra-schema": ScheduleEntry(task="centra.schema", every_s=900),
         # One small read of Centra and of BlueCherry, recorded for /readyz.
         "health-ping": ScheduleEntry(task="health.ping", every_s=60),
+        # BlueCherry shipments into Centra, and the shipments Centra still lacks.
+        "shipments-sync": ScheduleEntry(task="shipments.sync",
+                                        every_s=settings.shipments.sync_interval_min * 60),
+        "shipments-watchdog": ScheduleEntry(
+            task="shipments.watchdog", every_s=settings.shipments.watchdog_interval_min * 60),
     }
     if settings.stock.enabled and settings.warehouses:
         # The delta sync looks for a new BlueCherry cycle; the full sync re-sends every size.

@@ -483,6 +483,7 @@ def runnable(container: Container) -> int:
 
 def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
                     poll: bool = True, batches: bool = True, catalogue: bool = True,
+                    shipments: bool = False,
                     concurrency: int | Mapping[str, int] | None = None,
                     on_round: Callable[[int, dict[str, int]], None] | None = None) -> QuietReport:
     """Drive Seamline in-process until no job is left and a further round changes nothing.
@@ -490,6 +491,7 @@ def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
     Each round: poll Centra (``orders.poll``), release due daily batches, then let a worker
     (threads, ``[queues].concurrency`` or ``concurrency``) run until no job is ``todo`` or
     ``doing`` — jobs waiting for a later ``run_at`` (retries, ``Retry-After``) are waited for.
+    With ``shipments``, each round also reads BlueCherry's shipment feed (``shipments.sync``).
     Quiet = a round that changes neither the jobs, the ledger nor the exceptions. The catalogue
     is synced once first (``catalogue``). Raises :class:`NotQuiet` after ``timeout_s``.
     """
@@ -524,6 +526,8 @@ def run_until_quiet(container: Container, *, timeout_s: float = 120.0,
                 attempt("poll", flow.poll)
             if batches:
                 attempt("batches", batch_release)
+            if shipments:
+                attempt("shipments", container.shipments.sync)
             while runnable(container):
                 if time.monotonic() > deadline:
                     counts = container.queue.counts()

@@ -31,6 +31,8 @@ FAULT_TARGETS = {
     "create_shipment": ("create_shipment", "mutation:createShipment"),
     "confirm_order": ("confirm_order", "mutation:confirmOrder"),
     "set_stock": ("set_stock", "mutation:setStock"),
+    "complete_shipment": ("complete_shipment", "mutation:completeShipment"),
+    "cancel_order_lines": ("cancel_order_lines", "mutation:updateDirectToConsumerOrder"),
 }
 
 FAST_RETRY = InlineRetry(attempts=4, budget_s=10, wait_initial_s=0.01, wait_max_s=0.05,

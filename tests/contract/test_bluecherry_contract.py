@@ -51,6 +51,8 @@ class Backend:
     wrong_key: Callable[[], Any]
     #: A gateway reading SKUs in small pages.
     small_pages: Callable[[], Any]
+    #: The warehouse ships every open unit of an order (one shipment).
+    ship_all: Callable[[str], None] = lambda order_no: None
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +84,11 @@ def _fake_backend() -> Backend:
         refusing.fail_next(1000, "auth")
         return refusing
 
+    def ship_all(order_no: str) -> None:
+        fake.dispatch(order_no, cartons=2)
+
     return Backend("fake", fake, fake.count_by_external_reference, pick_all, edit_quantity,
-                   wrong_key, lambda: fake)
+                   wrong_key, lambda: fake, ship_all)
 
 
 def _sandbox_backend(server: ServerThread) -> Backend:
@@ -105,9 +110,12 @@ def _sandbox_backend(server: ServerThread) -> Backend:
             "login": "anna", "lines": [{"line_no": line_no, "quantity": qty}]}
         ).raise_for_status()
 
+    def ship_all(order_no: str) -> None:
+        control.post("/warehouse/run", json={"order_nos": [order_no]}).raise_for_status()
+
     return Backend("sandbox", client, count, pick_all, edit_quantity,
                    lambda: _client(server.url, key="wrong-key"),
-                   lambda: _client(server.url, page_size=7))
+                   lambda: _client(server.url, page_size=7), ship_all)
 
 
 @pytest.fixture(params=["fake", "sandbox"])
@@ -361,3 +369,33 @@ def test_unique_pos_do_not_collide(backend: Backend) -> None:
     a = backend.erp.create_sales_order(make_order(po=unique_po("U"))).order
     b = backend.erp.create_sales_order(make_order(po=unique_po("U"))).order
     assert a.order_no != b.order_no
+
+
+# -- shipments feed ----
+
+
+def test_shipments_are_read_by_cursor_once_each_with_lines_and_tracking(
+        backend: Backend) -> None:
+    """A shipped order appears on the shipment feed with its order number, customer PO, lines
+    of the order, every carton's tracking number and ``complete``; read from the returned
+    cursor, it does not appear again."""
+    _, start = backend.erp.iter_shipments(None)
+    order = make_order()
+    erp = backend.erp.create_sales_order(order).order
+    backend.ship_all(erp.order_no)
+    batch, cursor = backend.erp.iter_shipments(start or None)
+    mine = [s for s in batch if s.order_no == erp.order_no]
+    assert len(mine) == 1
+    shipment = mine[0]
+    assert shipment.shipment_no
+    assert shipment.customer_po == order.customer_po
+    assert shipment.shipped_at.tzinfo is not None
+    ordered = {ln.line_no: ln.quantity for ln in order.lines}
+    assert shipment.lines
+    assert all(0 < ln.quantity <= ordered[ln.line_no] for ln in shipment.lines)
+    assert shipment.cartons
+    assert all(c.tracking_number for c in shipment.cartons)
+    assert shipment.complete
+    assert cursor
+    again, _ = backend.erp.iter_shipments(cursor)
+    assert erp.order_no not in {s.order_no for s in again}

@@ -235,3 +235,71 @@ def test_a_dropped_set_stock_is_simply_repeated(centra_world: CentraWorld) -> No
     centra_world.inject("commit_then_drop", "set_stock")
     centra_world.gateway.set_stock(sku.warehouse, [(sku.sku, 77)])
     assert centra_world.physical(sku.warehouse, sku.sku) == 77
+
+
+def test_a_dropped_complete_is_ambiguous_and_is_shipped_reads_back_with_one_email(
+        centra_world: CentraWorld) -> None:
+    """Commit-then-drop on completeShipment: AmbiguousWrite; the shipment reads back shipped
+    and exactly one dispatch email was sent; a second completion is refused."""
+    gw = centra_world.gateway
+    n = centra_world.place_order()
+    gw.confirm_order(n)
+    order = gw.get_order(n)
+    assert order is not None
+    shipment = gw.create_shipment(n, [(order.lines[0].id, 1)], external_id="BC-SHP-C1")
+    centra_world.inject("commit_then_drop", "complete_shipment")
+    with pytest.raises(AmbiguousWrite):
+        gw.complete_shipment(shipment.id, "UPS", "Ground", ["1Z1"], True)
+    back = gw.get_shipment(shipment.id)
+    assert back is not None
+    assert back.is_shipped
+    assert centra_world.emails().count(shipment.number) == 1
+    with pytest.raises(Rejected):
+        gw.complete_shipment(shipment.id, "UPS", "Ground", ["1Z1"], True)
+    assert centra_world.emails().count(shipment.number) == 1
+
+
+def test_units_are_cancelled_on_a_line_and_the_order_ships_when_the_rest_shipped(
+        centra_world: CentraWorld) -> None:
+    """cancelLines takes units off a line (cancelledQuantity); cancelling units already on a
+    shipment is refused; once every unit is shipped or cancelled the order is SHIPPED."""
+    gw = centra_world.gateway
+    n = centra_world.place_order()
+    gw.confirm_order(n)
+    order = gw.get_order(n)
+    assert order is not None
+    first, second = order.lines[0], order.lines[1]
+    shipment = gw.create_shipment(n, [(first.id, 1), (second.id, second.quantity)],
+                                  external_id="BC-SHP-S1")
+    with pytest.raises(Rejected):
+        gw.cancel_order_lines(n, [(second.id, 1)])
+    gw.cancel_order_lines(n, [(first.id, first.quantity - 1)], comment="short-shipped")
+    after = gw.get_order(n)
+    assert after is not None
+    line = next(ln for ln in after.lines if ln.id == first.id)
+    assert line.cancelled_quantity == first.quantity - 1
+    assert line.quantity == 1
+    gw.complete_shipment(shipment.id, "UPS", "Ground", ["1Z2"], False)
+    shipped = gw.get_order(n)
+    assert shipped is not None
+    assert shipped.status is OrderStatus.SHIPPED
+
+
+def test_a_shipment_paid_outside_centra_ships_without_a_capture(
+        centra_world: CentraWorld) -> None:
+    """capture false, paid true (captured outside Centra): the shipment is paid at once and
+    completes; no capture entry is added to the order's payment history."""
+    gw = centra_world.gateway
+    n = centra_world.place_order()
+    gw.confirm_order(n)
+    order = gw.get_order(n)
+    assert order is not None
+    captures = sum(1 for p in order.payments if p.entry_type == "CAPTURE")
+    shipment = gw.create_shipment(n, [(order.lines[0].id, 1)], external_id="BC-SHP-P1",
+                                  capture=False, paid=True)
+    assert shipment.is_paid
+    done = gw.complete_shipment(shipment.id, "UPS", "Ground", ["1Z3"], False)
+    assert done.is_shipped
+    after = gw.get_order(n)
+    assert after is not None
+    assert sum(1 for p in after.payments if p.entry_type == "CAPTURE") == captures

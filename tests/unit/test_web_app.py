@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from seamline.config import Settings
 from seamline.entrypoints.web.app import JobCount, create_app
 from seamline.exceptions import StoreError
+from seamline.services.shipments.metrics import observe_lag
 
 
 class FakeStore:
@@ -94,6 +95,14 @@ def test_metrics_expose_job_counts_and_open_exceptions_by_type_and_owner() -> No
     assert 'seamline_exceptions_open{owner="ecommerce",type="MAPPING_MISSING"} 2.0' in text
     assert 'seamline_exceptions_open{owner="finance",type="TOTAL_MISMATCH"} 1.0' in text
     assert "seamline_store_up 1.0" in text
+
+
+def test_metrics_expose_the_shipment_lag_histogram() -> None:
+    """A completed shipment's lag (BlueCherry confirmed → Centra shipped) is a histogram."""
+    observe_lag(120)
+    text = _client(FakeStore()).get("/metrics").text
+    assert 'seamline_shipment_lag_seconds_bucket{le="300.0"}' in text
+    assert "seamline_shipment_lag_seconds_count" in text
 
 
 def test_metrics_still_answer_when_the_store_is_down() -> None:

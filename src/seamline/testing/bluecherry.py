@@ -260,6 +260,13 @@ class FakeBlueCherry:
         with self._lock:
             self.state.shipments.append(shipment)
 
+    def dispatch(self, order_no: str, lines: Sequence[tuple[int, int]] | None = None, *,
+                 cartons: int = 1, short: bool = False) -> ErpShipment:
+        """The warehouse ships units onto the feed (``seamline.testing.warehouse.dispatch``)."""
+        from seamline.testing.warehouse import dispatch  # noqa: PLC0415 - it imports this
+
+        return dispatch(self, order_no, lines, cartons=cartons, short=short)
+
     def add_invoice(self, invoice: ErpInvoice) -> None:
         with self._lock:
             self.state.invoices.append(invoice)

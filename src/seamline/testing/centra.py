@@ -23,15 +23,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 
-from seamline.adapters.centra.types import (
-    CentraShipment,
-    RateLimitStatus,
-    ShipmentLine,
-    StockLevel,
-)
+from seamline.adapters.centra.types import RateLimitStatus, StockLevel
 from seamline.domain.events import CentraEvent
 from seamline.domain.money import Money
 from seamline.domain.orders import CentraOrder, OrderStatus, PaymentEntry
+from seamline.domain.shipments import CentraShipment, ShipmentLine
 from seamline.domain.stock import StockPush
 from seamline.exceptions import (
     AmbiguousWrite,
@@ -320,7 +316,7 @@ class FakeCentra:
 
     def create_shipment(self, order_number: int, lines: Sequence[tuple[int, int]], *,
                         external_id: str, good_to_go: bool = True,
-                        capture: bool = True) -> CentraShipment:
+                        capture: bool = True, paid: bool = False) -> CentraShipment:
         with self._lock:
             drop = self._before("create_shipment", order_number, tuple(lines), external_id,
                                 write=True)
@@ -344,7 +340,7 @@ class FakeCentra:
                 order_number=order_number, external_id=external_id,
                 lines=tuple(ShipmentLine(id=self._next_shipment_line + i, quantity=q)
                             for i, (_, q) in enumerate(lines)),
-                is_good_to_go=good_to_go, is_paid=capture, is_shipped=False)
+                is_good_to_go=good_to_go, is_paid=capture or paid, is_shipped=False)
             self._next_shipment += 1
             self._next_shipment_line += len(lines)
             self.shipments[shipment.id] = shipment
@@ -398,6 +394,39 @@ class FakeCentra:
             if drop:
                 raise self._dropped("complete_shipment")
             return shipment
+
+    def cancel_order_lines(self, number: int, lines: Sequence[tuple[int, int]], *,
+                           comment: str = "") -> None:
+        """``updateDirectToConsumerOrder`` ``cancelLines``: units not on a shipment only."""
+        with self._lock:
+            drop = self._before("cancel_order_lines", number, tuple(lines), write=True)
+            order = self.orders.get(number)
+            if order is None:
+                raise Rejected(f"centra updateDirectToConsumerOrder: order {number} not found",
+                               system="centra", codes=[{"code": "Order not found"}])
+            if order.status in (OrderStatus.CANCELLED, OrderStatus.SHIPPED,
+                                OrderStatus.ARCHIVED):
+                raise Rejected(f"centra cancelLines: order {number} is {order.status.value}",
+                               system="centra", codes=[{"code": "Order is closed"}])
+            left = self._unshipped(order)
+            errors = [f"line {lid}: cannot cancel {q}, {left.get(lid, 0)} cancellable"
+                      for lid, q in lines if q < 1 or q > left.get(lid, 0)]
+            if errors:
+                raise Rejected(f"centra cancelLines: {'; '.join(errors)}", system="centra",
+                               codes=[{"code": e} for e in errors])
+            cancel = dict(lines)
+            new_lines = tuple(
+                replace(ln, quantity=ln.quantity - cancel[ln.id],
+                        cancelled_quantity=ln.cancelled_quantity + cancel[ln.id])
+                if ln.id in cancel else ln for ln in order.lines)
+            order = self.update_order(number, lines=new_lines)
+            if all(ln.quantity == 0 for ln in order.lines):
+                self.update_order(number, status=OrderStatus.CANCELLED)
+            elif all(q <= 0 for q in self._unshipped(order).values()) and all(
+                    s.is_shipped for s in self.shipments.values() if s.order_number == number):
+                self.update_order(number, status=OrderStatus.SHIPPED)
+            if drop:
+                raise self._dropped("cancel_order_lines")
 
     def set_stock(self, warehouse_id: int, levels: Sequence[tuple[str, int]], *,
                   description: str = "Seamline stock sync") -> int:

@@ -36,15 +36,15 @@ from seamline.adapters.centra.events import event_from_json
 from seamline.adapters.centra.limiter import RateLimiter
 from seamline.adapters.centra.pagination import iter_connection, iter_pages
 from seamline.adapters.centra.schema_check import INTROSPECTION_QUERY, SchemaProblem, check_live
+from seamline.adapters.centra.shipments import ShipmentCalls
 from seamline.adapters.centra.translate import (
     order_from_json,
     payment_from_json,
     rate_limit_from_json,
-    shipment_from_json,
     stock_levels_from_json,
 )
 from seamline.adapters.centra.transport import BearerAuth, iso, json_default
-from seamline.adapters.centra.types import CentraShipment, RateLimitStatus, StockLevel
+from seamline.adapters.centra.types import RateLimitStatus, StockLevel
 from seamline.adapters.http import InlineRetry
 from seamline.clock import SystemClock
 from seamline.config import CentraSettings
@@ -80,7 +80,7 @@ STOCK_CHUNK = 100
 ORDER_COMPLEXITY = 60
 
 
-class CentraClient:
+class CentraClient(ShipmentCalls):
     """Implements ``seamline.ports.CentraGateway`` plus what the later flows need."""
 
     def __init__(
@@ -339,81 +339,6 @@ class CentraClient:
         ids = [int(i) for i in ids]
         for i in range(0, len(ids), MAX_PAGE):
             self._call("confirm_events", {"ids": ids[i:i + MAX_PAGE]}, idempotent=True)
-
-    # -- shipments ----------------------------------------------------------------------------
-
-    def get_shipments(self, order: int) -> list[CentraShipment]:
-        """Every shipment of order number ``order``, oldest first."""
-
-        def fetch(page: int) -> list[Any]:
-            data = self._call("order_shipments",
-                              {"number": order, "limit": MAX_PAGE, "page": page},
-                              complexity=200)
-            return list(data["shipments"])
-
-        return [shipment_from_json(s) for s in iter_pages(fetch, limit=MAX_PAGE)]
-
-    def get_shipment(self, shipment_id: int) -> CentraShipment | None:
-        data = self._call("shipment_by_id", {"id": shipment_id}, complexity=30)
-        rows = data["shipments"]
-        return shipment_from_json(rows[0]) if rows else None
-
-    def find_shipment(self, order: int, external_id: str) -> CentraShipment | None:
-        """The read-back of ``create_shipment``: the order's shipment with that external id."""
-        for shipment in self.get_shipments(order):
-            if shipment.external_id == external_id:
-                return shipment
-        return None
-
-    def create_shipment(
-        self,
-        order_number: int,
-        lines: Sequence[tuple[int, int]],
-        *,
-        external_id: str,
-        good_to_go: bool = True,
-        capture: bool = True,
-    ) -> CentraShipment:
-        """Create a shipment of ``(order line id, quantity)`` pairs, keyed by ``external_id``
-        (the BlueCherry shipment number). ``capture`` captures the shipment's value through
-        the PSP as it is created (Centra ships only paid shipments; its REST API defaults to
-        capturing too). Raises ``AmbiguousWrite`` when it may have been applied: call
-        ``find_shipment(order_number, external_id)`` before any retry."""
-        data = self._call("create_shipment", {
-            "number": order_number,
-            "lines": [{"orderLine": {"id": int(lid)}, "quantity": int(q)} for lid, q in lines],
-            "externalId": external_id,
-            "goodToGo": good_to_go,
-            "capture": capture,
-        })
-        node = data["createShipment"]["shipment"]
-        if node is None:
-            raise ExternalError("centra createShipment: no shipment returned", system="centra")
-        return shipment_from_json(node)
-
-    def complete_shipment(
-        self,
-        shipment_id: int,
-        carrier: str,
-        service: str,
-        tracking_numbers: Sequence[str],
-        send_email: bool,
-        *,
-        packages: int | None = None,
-    ) -> CentraShipment:
-        """Set carrier/service/tracking and ship it (``send_email`` sends the dispatch email).
-        Raises ``AmbiguousWrite`` when it may have been applied: ``get_shipment(id).is_shipped``
-        says whether it was (and whether the email went)."""
-        data = self._call("complete_shipment", {
-            "id": shipment_id, "carrier": carrier or None, "service": service or None,
-            "trackingNumber": ",".join(t for t in tracking_numbers if t) or None,
-            "packages": packages, "sendEmail": send_email,
-        })
-        node = data["completeShipment"]["shipment"]
-        if node is None:
-            raise ExternalError("centra completeShipment: no shipment returned",
-                                system="centra")
-        return shipment_from_json(node)
 
     # -- stock --------------------------------------------------------------------------------
 

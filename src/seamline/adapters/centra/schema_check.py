@@ -50,7 +50,7 @@ FLOW_OPERATIONS: Mapping[str, tuple[str, ...]] = {
                "set_orders_lock", "events", "confirm_events", "set_event_listeners",
                "rate_limits", "markets_and_currencies"),
     "shipments": ("order_shipments", "shipment_by_id", "create_shipment", "complete_shipment",
-                  "capture_order"),
+                  "capture_order", "cancel_order_lines"),
     "stock": ("stock_levels", "set_stock"),
 }
 

@@ -9,6 +9,8 @@
     seamline run                                   # worker + scheduler + web, one process
     seamline jobs list|show|retry
     seamline exceptions list|show|retry|skip|resolve
+    seamline orders sync|post|show
+    seamline shipments sync|show|late
     seamline sandbox ... / seamline demo           # plugins (entry point seamline.cli_plugins)
 
 Every ``SeamlineError`` that reaches here prints one actionable line and exits non-zero
@@ -36,6 +38,7 @@ from .jobs_cmd import jobs_app
 from .orders_cmd import orders_app
 from .plugins import load_plugins
 from .process_cmd import register_process_commands
+from .shipments_cmd import shipments_app
 from .stock_cmd import stock_app
 
 __all__ = ["build_app", "main"]
@@ -83,6 +86,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(exceptions_app, name="exceptions")
     app.add_typer(orders_app, name="orders")
     app.add_typer(stock_app, name="stock")
+    app.add_typer(shipments_app, name="shipments")
     if plugins:
         load_plugins(app)
     return app

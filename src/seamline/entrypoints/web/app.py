@@ -4,7 +4,10 @@
 - ``GET /readyz``   200 when ready to work, else 503; the JSON body names every check
   (database migrated, Centra and BlueCherry answered lately, no flow parked) and what fails.
 - ``GET /metrics``  Prometheus text: ``seamline_jobs{queue,status}`` and
-  ``seamline_exceptions_open{type,owner}``, read from the store at scrape time.
+  ``seamline_exceptions_open{type,owner}``, read from the store at scrape time, and the
+  shipment lag histogram ``seamline_shipment_lag_seconds`` (this process's completions) and
+  the shipments Centra has not shipped yet (``seamline_shipments_not_in_centra{state}``, the
+  oldest one's age), read from the store.
 - ``GET /``         a small server-rendered page: queue counts and open exceptions.
 
 Every request body, on every route, is limited to ``[web].max_body_bytes`` (413 beyond it).
@@ -32,6 +35,7 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
+from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
 
 from .limits import BodyLimitMiddleware
 
@@ -115,6 +119,20 @@ class StoreDashboardSource:
             self.exceptions = ExceptionService(store_for(self.db, self.queue))
         rows = self.exceptions.list(state="open", limit=limit)
         return [_as_mapping(r) for r in rows]
+
+
+def _store_on(db: Any, queue: Any | None) -> Callable[[], Any]:
+    """Units of work on ``db``, built on the first scrape (keeps the import light)."""
+    built: list[Any] = []
+
+    def store() -> Any:
+        if not built:
+            from seamline.bootstrap import store_for  # noqa: PLC0415
+
+            built.append(store_for(db, queue))
+        return built[0]
+
+    return store
 
 
 def _normalise_counts(raw: Any) -> Iterator[JobCount]:
@@ -243,6 +261,9 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.web.max_body_bytes)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(data))
+    registry.register(SHIPMENT_LAG)
+    if db is not None:
+        registry.register(PendingShipments(_store_on(db, queue)))
     app.state.settings = settings
     app.state.source = data
     app.state.metrics_registry = registry

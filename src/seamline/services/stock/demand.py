@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from seamline.domain.orders import CentraOrder, OrderStatus
+from seamline.domain.orders import CentraOrder, OrderStatus, order_from_dict
 from seamline.domain.stock import demand_lines
 from seamline.services.unit_of_work import UnitOfWork
 
-__all__ = ["record_demand"]
+__all__ = ["record_demand", "record_shipped"]
 
 #: Centra statuses that hold no allocation (an archived order is taken as released: the
 #: safe side, it can only lower what Centra may sell).
@@ -41,3 +41,27 @@ def record_demand(uow: UnitOfWork, number: int, data: Mapping[str, Any],
     lines = demand_lines(number, frozen, datetime.fromisoformat(str(created)), current,
                          shipped)
     return uow.stock.set_demand(number, lines, now=now)
+
+
+def record_shipped(uow: UnitOfWork, number: int, shipment_no: str, lines: Mapping[int, int], *,
+                   now: datetime) -> list[tuple[str, str]]:
+    """Centra shipped ``lines`` (BlueCherry line no → units) of order ``number`` as shipment
+    ``shipment_no`` (once: a repeat changes nothing): kept on the order's ledger row
+    (``shipped_by``, ``shipped_units``) and in its demand lines, in this unit of work."""
+    row = uow.orders.get(number, for_update=True)
+    if row is None:
+        return []
+    data = dict(row.data.raw)
+    shipped_by = {str(k): dict(v) for k, v in (data.get("shipped_by") or {}).items()}
+    if shipment_no in shipped_by:
+        return []
+    shipped_by[shipment_no] = {str(k): int(v) for k, v in lines.items()}
+    totals: dict[str, int] = {}
+    for per_line in shipped_by.values():
+        for line_no, units in per_line.items():
+            totals[line_no] = totals.get(line_no, 0) + int(units)
+    data["shipped_by"], data["shipped_units"] = shipped_by, totals
+    uow.orders.save(number, state=row.state, data=data, now=now)
+    snapshot = data.get("snapshot")
+    order = order_from_dict(snapshot) if snapshot else None
+    return record_demand(uow, number, data, order, now=now)
