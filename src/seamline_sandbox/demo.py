@@ -165,7 +165,8 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
             "bluecherry": settings.bluecherry.model_copy(update={"timeout_s": 2.0}),
             "shipments": ShipmentsSettings.model_validate({"carriers": CARRIERS}),
             # 250 sizes per setStock: the day's mutations stay inside Centra's Growth-tier
-            # budget of 20 per 10 s (the full sync of 1,785 sizes in three warehouses takes 9, not 18).
+            # budget of 20 per 10 s (the full sync of 1,785 sizes in three warehouses takes
+            # 9, not 18).
             "stock": StockSettings(batch_size=250)})
         container = build_seamline(sb, settings)
         try:
