@@ -320,3 +320,23 @@ def test_units_centra_ships_are_sent_again_and_an_uncounted_order_shipped_is_tak
     w.publish({"A": 7})  # the next cycle sees the shipment in on-hand
     w.sync.run()
     assert w.centra.stock[(1, "A")] == 7
+
+
+def test_the_stock_gauges_read_the_last_run_and_what_waits_from_the_store(
+        store: Store) -> None:
+    """``/metrics`` gets the lag of the last run that read a new cycle (kept across quiet
+    runs), the sizes pending and unknown, and the cycle read per warehouse."""
+    from seamline.services.stock.metrics import StockGauges  # noqa: PLC0415
+
+    w = World(store)
+    w.centra.known_skus = {"A"}
+    w.publish({"A": 1, "X": 1})
+    w.now += timedelta(seconds=42)
+    w.sync.run()
+    w.sync.run()  # no new cycle: the lag shown stays the last one measured
+    gauges = {m.name: m for m in StockGauges(lambda: store, clock=lambda: w.now).collect()}
+    assert gauges["seamline_stock_sync_lag_seconds"].samples[0].value == 42
+    assert gauges["seamline_stock_sizes_pending"].samples[0].value == 0
+    assert gauges["seamline_stock_sizes_unknown"].samples[0].value == 1
+    assert [(s.labels["warehouse"], s.value) for s in gauges["seamline_stock_cycle"].samples] \
+        == [("W01", 1)]

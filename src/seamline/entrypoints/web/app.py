@@ -7,7 +7,8 @@
   ``seamline_exceptions_open{type,owner}``, read from the store at scrape time, and the
   shipment lag histogram ``seamline_shipment_lag_seconds`` (this process's completions) and
   the shipments Centra has not shipped yet (``seamline_shipments_not_in_centra{state}``, the
-  oldest one's age), read from the store.
+  oldest one's age) and the stock gauges (``seamline_stock_*``: sync lag, sizes pending and
+  unknown, the cycle read per warehouse), read from the store.
 - ``GET /``         a small server-rendered page: queue counts and open exceptions.
 
 Every request body, on every route, is limited to ``[web].max_body_bytes`` (413 beyond it).
@@ -36,6 +37,7 @@ from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
 from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
+from seamline.services.stock.metrics import StockGauges
 
 from .limits import BodyLimitMiddleware
 
@@ -264,6 +266,7 @@ def create_app(
     registry.register(SHIPMENT_LAG)
     if db is not None:
         registry.register(PendingShipments(_store_on(db, queue)))
+        registry.register(StockGauges(_store_on(db, queue)))
     app.state.settings = settings
     app.state.source = data
     app.state.metrics_registry = registry

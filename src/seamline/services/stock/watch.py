@@ -52,7 +52,11 @@ def keep_watch(uow: UnitOfWork, plan: StockPlan, report: SyncReport,
                      f"{centra_wh} (e.g. {', '.join(skus[:5])}); create them in Centra or map "
                      "them under [sku_overrides]; they are sent again by the next full sync"),
             details={"count": len(skus), "skus": skus[:LIST_MAX]}, now=now)
+    before = last_run(uow) or {}
     summary = {**report.as_dict(), "finished_at": now.isoformat(),
+               # the lag of the last run that read a new cycle (kept across quiet runs)
+               "last_lag_s": report.lag_s if report.lag_s is not None
+               else before.get("last_lag_s"),
                "cycle_published_at": max((c.published_at for c in cycles.values()),
                                          default=None)}
     uow.cursors.set(LAST_RUN, json.dumps(summary, default=str), now=now)
