@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from seamline.adapters.store.repos import upsert_insert
+from seamline.adapters.store.repos import dialect_insert
 from seamline.adapters.store.schema import stock_ats, stock_demand, stock_levels
 from seamline.domain.stock import DemandLine, LevelRow, StockTarget, batches
 
@@ -30,6 +31,31 @@ def _level(row: Any) -> LevelRow:
                     pushed_at=row.pushed_at, unknown=bool(row.unknown))
 
 
+@functools.cache
+def _upsert_ats(dialect: str) -> Any:
+    """One prepared upsert, run with many parameter sets (compiled once, not per chunk)."""
+    stmt = dialect_insert(dialect)(stock_ats)
+    return stmt.on_conflict_do_update(
+        index_elements=["warehouse", "sku"],
+        set_={"upc": stmt.excluded.upc, "ats": stmt.excluded.ats,
+              "cycle_id": stmt.excluded.cycle_id})
+
+
+@functools.cache
+def _upsert_levels(dialect: str, resend: bool) -> Any:
+    """Targets upserted keeping what Centra confirmed (``resend``: forgetting it)."""
+    stmt = dialect_insert(dialect)(stock_levels)
+    ex = stmt.excluded
+    set_: dict[str, Any] = {"centra_key": ex.centra_key, "ats": ex.ats, "buffer": ex.buffer,
+                            "counted": ex.counted, "target": ex.target,
+                            "cycle_id": ex.cycle_id, "published_at": ex.published_at,
+                            "computed_at": ex.computed_at}
+    if resend:
+        set_["unknown"] = sa.false()
+        set_["pushed"] = sa.null()
+    return stmt.on_conflict_do_update(index_elements=["centra_warehouse", "sku"], set_=set_)
+
+
 class SqlStock:
     """``StockRepository`` over one connection's transaction."""
 
@@ -39,18 +65,12 @@ class SqlStock:
     # -- ATS --------------------------------------------------------------------------------
 
     def save_ats(self, rows: Iterable[tuple[str, str, str, int]], *, cycle_id: int) -> int:
-        insert = upsert_insert(self.conn)
+        stmt = _upsert_ats(self.conn.dialect.name)
         n = 0
         for chunk in batches(rows, CHUNK):
-            values = [{"warehouse": w, "sku": s, "upc": u, "ats": a, "cycle_id": cycle_id}
-                      for w, s, u, a in chunk]
-            stmt = insert(stock_ats).values(values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["warehouse", "sku"],
-                set_={"upc": stmt.excluded.upc, "ats": stmt.excluded.ats,
-                      "cycle_id": stmt.excluded.cycle_id})
-            self.conn.execute(stmt)
-            n += len(values)
+            self.conn.execute(stmt, [{"warehouse": w, "sku": s, "upc": u, "ats": a,
+                                      "cycle_id": cycle_id} for w, s, u, a in chunk])
+            n += len(chunk)
         return n
 
     def ats(self, warehouses: Sequence[str],
@@ -145,28 +165,16 @@ class SqlStock:
 
     def save_targets(self, targets: Iterable[StockTarget], *, published_at: datetime | None,
                      now: datetime, resend: bool = False) -> int:
-        insert = upsert_insert(self.conn)
+        stmt = _upsert_levels(self.conn.dialect.name, resend)
         n = 0
         for chunk in batches(targets, CHUNK):
-            values = [{"centra_warehouse": x.centra_warehouse, "sku": x.sku,
-                       "centra_key": x.centra_key, "ats": x.ats, "buffer": x.buffer,
-                       "counted": x.counted, "target": x.physical, "pushed": None,
-                       "cycle_id": x.cycle_id, "published_at": published_at,
-                       "computed_at": now, "pushed_at": None, "unknown": False}
-                      for x in chunk]
-            stmt = insert(stock_levels).values(values)
-            ex = stmt.excluded
-            set_: dict[str, Any] = {"centra_key": ex.centra_key, "ats": ex.ats,
-                                    "buffer": ex.buffer, "counted": ex.counted,
-                                    "target": ex.target, "cycle_id": ex.cycle_id,
-                                    "published_at": ex.published_at,
-                                    "computed_at": ex.computed_at}
-            if resend:
-                set_["unknown"] = sa.false()
-                set_["pushed"] = sa.null()
-            self.conn.execute(stmt.on_conflict_do_update(
-                index_elements=["centra_warehouse", "sku"], set_=set_))
-            n += len(values)
+            self.conn.execute(stmt, [
+                {"centra_warehouse": x.centra_warehouse, "sku": x.sku,
+                 "centra_key": x.centra_key, "ats": x.ats, "buffer": x.buffer,
+                 "counted": x.counted, "target": x.physical, "pushed": None,
+                 "cycle_id": x.cycle_id, "published_at": published_at, "computed_at": now,
+                 "pushed_at": None, "unknown": False} for x in chunk])
+            n += len(chunk)
         return n
 
     def pending(self, centra_warehouse: int | None = None, *,
