@@ -21,7 +21,6 @@ both SQLite and PostgreSQL (pgqueuer and procrastinate are PostgreSQL-only).
 from __future__ import annotations
 
 import builtins
-import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,82 +31,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import dialect_insert, requeue_job, utcnow
+from seamline.adapters.store.repos import requeue_job, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
 from seamline.queue.models import Job, JobStatus, Lease
 from seamline.queue.policy import RetryDecision, RetryPolicy, describe_error
+from seamline.queue.statements import (
+    COMPLETE_MANY,
+    COMPLETE_ONE,
+    FENCE,
+    claim_stmt,
+    enqueue_stmt,
+)
 
 if TYPE_CHECKING:
     from seamline.queue.registry import TaskRegistry
 
 __all__ = ["GiveUpHook", "JobQueue", "QueueHooks", "SuccessHook"]
-
-_LIVE = ("todo", "doing")
-
-# Hot-path statements, built once with bound parameters (SQLAlchemy reuses their compiled form
-# and cache key instead of rebuilding both per call).
-_B = sa.bindparam
-_OWNED = (jobs.c.id == _B("jid"), jobs.c.lease_token == _B("token"), jobs.c.status == "doing")
-_FENCE = sa.update(jobs).where(*_OWNED).values(updated_at=_B("now"))
-_DONE: dict[str, Any] = {"status": "succeeded", "last_error": None, "updated_at": _B("now"),
-                         "lease_token": None, "lease_expires_at": None}
-_COMPLETE_ONE = sa.update(jobs).where(*_OWNED).values(**_DONE)
-_COMPLETE_MANY = (
-    sa.update(jobs)
-    .where(jobs.c.id.in_(_B("ids", expanding=True)), jobs.c.lease_token == _B("token"),
-           jobs.c.status == "doing")
-    .values(**_DONE).returning(jobs.c.id)
-)
-_JOB_VALUES = ("queue", "task", "args", "status", "priority", "dedupe_key", "business_key",
-               "attempts", "max_attempts", "run_at", "created_at", "updated_at")
-
-
-@functools.cache
-def _enqueue_stmt(dedupe_dialect: str | None) -> Any:
-    """The job insert; with a dialect, ``ON CONFLICT DO NOTHING`` (a live dedupe key wins)."""
-    values: dict[str, Any] = {name: _B(f"p_{name}") for name in _JOB_VALUES}
-    if dedupe_dialect is None:
-        return sa.insert(jobs).values(**values).returning(jobs.c.id)
-    return (dialect_insert(dedupe_dialect)(jobs).values(**values).on_conflict_do_nothing()
-            .returning(jobs.c.id))
-
-
-@functools.cache
-def _claim_stmt(dialect: str) -> Any:
-    due = sa.or_(
-        sa.and_(jobs.c.status == "todo", jobs.c.run_at <= _B("now")),
-        sa.and_(jobs.c.status == "doing", jobs.c.lease_expires_at < _B("now")),
-    )
-    order = (jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-    values = {
-        "status": "doing", "lease_token": _B("token"), "lease_expires_at": _B("expires"),
-        "worker_id": _B("worker"), "attempts": jobs.c.attempts + 1, "updated_at": _B("now"),
-    }
-    in_queues = jobs.c.queue.in_(_B("queues", expanding=True))
-    # Candidates first, each branch by its own index: due ``todo`` jobs in claim order
-    # (``ix_jobs_due``: no sort of the whole backlog) and jobs whose lease expired.
-    branches = [
-        sa.select(jobs.c.id, jobs.c.priority, jobs.c.run_at)
-        .where(in_queues, *where).order_by(*order).limit(_B("candidates")).subquery()
-        for where in ((jobs.c.status == "todo", jobs.c.run_at <= _B("now")),
-                      (jobs.c.status == "doing", jobs.c.lease_expires_at < _B("now")))
-    ]
-    cand = sa.union_all(*(sa.select(b.c.id, b.c.priority, b.c.run_at) for b in branches)
-                        ).subquery("cand")
-    best = (sa.select(jobs.c.id).join(cand, cand.c.id == jobs.c.id).where(due)
-            .order_by(cand.c.priority.desc(), cand.c.run_at, cand.c.id).limit(_B("limit")))
-    if dialect == "postgresql":
-        # Lock the best candidates with SKIP LOCKED; a few times ``limit`` candidates leave
-        # room for the ones other workers are claiming at the same moment. A locking CTE runs
-        # exactly once. (``id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)`` may be
-        # re-evaluated per row by the planner and lease far more than n.)
-        picked = best.with_for_update(of=jobs, skip_locked=True).cte("picked")
-        return sa.update(jobs).where(jobs.c.id == picked.c.id).values(**values).returning(*jobs.c)
-    # SQLite: one writer at a time (BEGIN IMMEDIATE); the IN list is computed once.
-    return (sa.update(jobs).where(jobs.c.id.in_(best.scalar_subquery()), due)
-            .values(**values).returning(*jobs.c))
-
 
 class GiveUpHook(Protocol):
     """Called when the queue gives a job up, in the transaction that marks it failed."""
@@ -190,7 +130,7 @@ class JobQueue:
             "created_at": now, "updated_at": now,
         }
         new_id = conn.execute(
-            _enqueue_stmt(conn.dialect.name if dedupe_key is not None else None),
+            enqueue_stmt(conn.dialect.name if dedupe_key is not None else None),
             {f"p_{name}": value for name, value in values.items()},
         ).scalar()
         return None if new_id is None else int(new_id)
@@ -239,7 +179,7 @@ class JobQueue:
         now = self.clock()
         token = uuid.uuid4().hex
         with self.db.begin() as conn:
-            rows = conn.execute(_claim_stmt(self.db.dialect), {
+            rows = conn.execute(claim_stmt(self.db.dialect), {
                 "queues": list(queues), "now": now, "limit": limit,
                 "candidates": limit * 4 + 32, "token": token,
                 "expires": now + timedelta(seconds=lease_s), "worker": worker_id,
@@ -276,7 +216,7 @@ class JobQueue:
     def fence(self, conn: Connection, lease: Lease) -> None:
         """Prove, inside the caller's transaction, that the lease is still ours (and hold the
         job row until commit); raise ``LeaseLost`` otherwise."""
-        done = conn.execute(_FENCE, {"jid": lease.job.id, "token": lease.token,
+        done = conn.execute(FENCE, {"jid": lease.job.id, "token": lease.token,
                                      "now": self.clock()}).rowcount
         if not done:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
@@ -313,7 +253,7 @@ class JobQueue:
                 by_token.setdefault(lease.token, []).append(lease)
             for token, group in by_token.items():
                 done = {
-                    int(i) for i in conn.execute(_COMPLETE_MANY, {
+                    int(i) for i in conn.execute(COMPLETE_MANY, {
                         "ids": [g.job.id for g in group], "token": token, "now": now,
                     }).scalars()
                 }
@@ -325,7 +265,7 @@ class JobQueue:
         return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
-        done = conn.execute(_COMPLETE_ONE, {"jid": lease.job.id, "token": lease.token,
+        done = conn.execute(COMPLETE_ONE, {"jid": lease.job.id, "token": lease.token,
                                             "now": self.clock()}).rowcount
         if not done:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
