@@ -34,6 +34,8 @@ from seamline.adapters.store.db import Database
 from seamline.adapters.store.repos import requeue_job, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
+from seamline.logging import get_logger
+from seamline.queue.circuit import Circuits, SystemState, outage_system
 from seamline.queue.models import Job, JobStatus, Lease
 from seamline.queue.policy import RetryDecision, RetryPolicy, describe_error
 from seamline.queue.statements import (
@@ -47,7 +49,8 @@ from seamline.queue.statements import (
 if TYPE_CHECKING:
     from seamline.queue.registry import TaskRegistry
 
-__all__ = ["GiveUpHook", "JobQueue", "QueueHooks", "SuccessHook"]
+__all__ = ["GiveUpHook", "JobQueue", "OutageHook", "QueueHooks", "SuccessHook"]
+
 
 class GiveUpHook(Protocol):
     """Called when the queue gives a job up, in the transaction that marks it failed."""
@@ -67,12 +70,23 @@ class SuccessHook(Protocol):
         ...
 
 
+class OutageHook(Protocol):
+    """Called when a system has been down ``alert_after_s`` (``ended=False``) and when it
+    answers again after being down (``ended=True``), in the transaction that records it."""
+
+    def __call__(self, conn: Connection, state: SystemState, *, ended: bool,
+                 now: datetime) -> None:
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class QueueHooks:
-    """What the rest of the system does when a job gives up or succeeds (default: nothing)."""
+    """What the rest of the system does when a job gives up or succeeds, and when a system's
+    outage is long enough to tell someone or is over (default: nothing)."""
 
     on_give_up: GiveUpHook | None = None
     on_success: SuccessHook | None = None
+    on_outage: OutageHook | None = None
 
 
 class JobQueue:
@@ -86,11 +100,15 @@ class JobQueue:
         policy: RetryPolicy | None = None,
         registry: TaskRegistry | None = None,
         hooks: QueueHooks | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         self.db = db
         self.clock = clock or utcnow
         self.policy = policy or RetryPolicy()
         self.hooks = hooks or QueueHooks()
+        #: Centra's and BlueCherry's outages, shared through the store (``queue.circuit``).
+        self.circuits = circuits or Circuits()
+        self.log = get_logger("seamline.queue")
         #: Optional: lets ``enqueue`` default the queue name from the task's registration.
         self.registry = registry
 
@@ -178,14 +196,41 @@ class JobQueue:
         """Lease up to ``limit`` due jobs from ``queues`` (priority, then run_at order)."""
         now = self.clock()
         token = uuid.uuid4().hex
+        skip = self._waiting_tasks(now)
         with self.db.begin() as conn:
             rows = conn.execute(claim_stmt(self.db.dialect), {
-                "queues": list(queues), "now": now, "limit": limit,
+                "queues": list(queues), "now": now, "limit": limit, "skip": skip,
                 "candidates": limit * 4 + 32, "token": token,
                 "expires": now + timedelta(seconds=lease_s), "worker": worker_id,
             }).all()
         found = sorted((Job.from_row(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
         return [Lease(job, token) for job in found]
+
+    def _waiting_tasks(self, now: datetime) -> builtins.list[str]:
+        """The tasks not to claim now: they need a system that is down until its next probe."""
+        if self.registry is None:
+            return []
+        down = self.circuits.blocked(self.db, now)
+        if not down:
+            return []
+        return [spec.name for spec in self.registry if down.intersection(spec.needs)]
+
+    def _needs(self, job: Job) -> tuple[str, ...]:
+        spec = self.registry.find(job.task) if self.registry is not None else None
+        return spec.needs if spec is not None else ()
+
+    def _systems_answered(self, conn: Connection, done: Iterable[Job], now: datetime) -> None:
+        """Jobs that need a system succeeded: an outage of it is over."""
+        needs = {system for job in done for system in self._needs(job)}
+        if not needs:
+            return
+        for st in self.circuits.succeeded(conn, needs, now):
+            gone = (now - st.failing_since).total_seconds() if st.failing_since else 0.0
+            self.log.info(f"{st.system} is back: the jobs that need it run again",
+                          system=st.system, outage_s=round(gone, 1),
+                          failed_tries=st.failures)
+            if self.hooks.on_outage is not None:
+                self.hooks.on_outage(conn, st, ended=True, now=now)
 
     def heartbeat(self, lease: Lease, lease_s: float) -> bool:
         """Extend the lease; False when it is no longer ours."""
@@ -262,6 +307,7 @@ class JobQueue:
                     for g in group:
                         if g.job.id in done:
                             self.hooks.on_success(conn, g.job, now=now)
+                self._systems_answered(conn, (g.job for g in group if g.job.id in done), now)
         return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
@@ -269,55 +315,84 @@ class JobQueue:
                                             "now": self.clock()}).rowcount
         if not done:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
+        now = self.clock()
         if self.hooks.on_success is not None:
-            self.hooks.on_success(conn, lease.job, now=self.clock())
+            self.hooks.on_success(conn, lease.job, now=now)
+        self._systems_answered(conn, (lease.job,), now)
 
     def fail(
         self, lease: Lease, exc: BaseException, *, exception_type: str | None = None,
     ) -> RetryDecision:
         """Record a failure (fenced) and apply the retry policy; on give-up the job is marked
         failed and ``hooks.on_give_up`` runs in the same transaction (the composition root
-        opens an exception for the job's business key there)."""
+        opens an exception for the job's business key there).
+
+        A failure of Centra or BlueCherry is first reported to the system's circuit: when the
+        system's outage explains it, the job waits without counting an attempt
+        (``seamline.queue.circuit``)."""
         now = self.clock()
         job = lease.job
         decision = self.policy.decide(job, exc, now, exception_type=exception_type)
         error = describe_error(exc)
+        system = outage_system(exc)
+        opened: SystemState | None = None
         with self.db.begin() as conn:
-            if decision.action == "retry":
-                self._finish(conn, lease, status="todo", run_at=decision.run_at,
-                             worker_id=None, last_error=error)
-            elif decision.action == "release":
-                self._finish(conn, lease, status="todo", run_at=decision.run_at,
-                             worker_id=None, last_error=error,
-                             attempts=sa.func.max(jobs.c.attempts - 1, 0)
-                             if self.db.dialect == "sqlite"
-                             else sa.func.greatest(jobs.c.attempts - 1, 0))
-            else:
-                self._finish(conn, lease, status="failed", last_error=error)
-                exc_id = (
-                    self.hooks.on_give_up(conn, job, exc, decision, error=error, now=now)
-                    if self.hooks.on_give_up is not None else None
-                )
-                decision = RetryDecision(
-                    decision.action, decision.reason, decision.run_at, decision.delay_s,
-                    decision.exception_type, decision.owner, exc_id,
-                )
-            self._event(conn, job.id, decision.action, job.attempts, job.worker_id, {
-                "error": error, "delay_s": round(decision.delay_s, 3),
-                "exception_id": decision.exception_id,
-            }, now)
+            if system is not None and decision.action != "release":
+                self.fence(conn, lease)  # the job row first, then the circuit: one lock order
+                verdict = self.circuits.failed(conn, system, error, now)
+                if not verdict.counted:
+                    decision = self.policy.wait(exc, now, verdict.delay_s, system)
+                    opened = verdict.state if verdict.opened else None
+                    if verdict.alert and self.hooks.on_outage is not None:
+                        self.hooks.on_outage(conn, verdict.state, ended=False, now=now)
+            decision = self._record(conn, lease, exc, decision, error, now)
+        if opened is not None:
+            self.log.error(f"{system} is down: the jobs that need it wait (not counted as "
+                           "attempts) and are tried again as it is probed", system=system,
+                           failing_s=round((now - (opened.failing_since or now))
+                                           .total_seconds(), 1),
+                           failed_tries=opened.failures, error=opened.last_error)
+        return decision
+
+    def _uncount(self) -> Any:
+        """``attempts - 1`` (not below 0): a release or a wait is not an attempt."""
+        if self.db.dialect == "sqlite":
+            return sa.func.max(jobs.c.attempts - 1, 0)
+        return sa.func.greatest(jobs.c.attempts - 1, 0)
+
+    def _record(  # noqa: PLR0917 - private, called in one shape
+        self, conn: Connection, lease: Lease, exc: BaseException, decision: RetryDecision,
+        error: str, now: datetime,
+    ) -> RetryDecision:
+        job = lease.job
+        if decision.action == "retry":
+            self._finish(conn, lease, status="todo", run_at=decision.run_at,
+                         worker_id=None, last_error=error)
+        elif decision.action in {"release", "wait"}:
+            self._finish(conn, lease, status="todo", run_at=decision.run_at,
+                         worker_id=None, last_error=error, attempts=self._uncount())
+        else:
+            self._finish(conn, lease, status="failed", last_error=error)
+            exc_id = (
+                self.hooks.on_give_up(conn, job, exc, decision, error=error, now=now)
+                if self.hooks.on_give_up is not None else None
+            )
+            decision = RetryDecision(
+                decision.action, decision.reason, decision.run_at, decision.delay_s,
+                decision.exception_type, decision.owner, exc_id,
+            )
+        self._event(conn, job.id, decision.action, job.attempts, job.worker_id, {
+            "error": error, "delay_s": round(decision.delay_s, 3),
+            "exception_id": decision.exception_id,
+        }, now)
         return decision
 
     def release(self, lease: Lease, run_at: datetime | None = None, *, reason: str = "") -> None:
         """Put a claimed job back (not counted as an attempt), due at ``run_at`` (default now)."""
         now = self.clock()
-        attempts = (
-            sa.func.max(jobs.c.attempts - 1, 0) if self.db.dialect == "sqlite"
-            else sa.func.greatest(jobs.c.attempts - 1, 0)
-        )
         with self.db.begin() as conn:
             self._finish(conn, lease, status="todo", run_at=run_at or now, worker_id=None,
-                         attempts=attempts)
+                         attempts=self._uncount())
             self._event(conn, lease.job.id, "released", lease.job.attempts,
                         lease.job.worker_id, {"reason": reason} if reason else None, now)
 

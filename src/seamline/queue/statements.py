@@ -52,11 +52,13 @@ def claim_stmt(dialect: str) -> Any:
     }
     in_queues = jobs.c.queue.in_(B("queues", expanding=True))
     # Candidates first, each branch by its own index: due ``todo`` jobs in claim order
-    # (``ix_jobs_due``: no sort of the whole backlog) and jobs whose lease expired.
+    # (``ix_jobs_due``: no sort of the whole backlog), but none of a task in ``skip`` (it needs
+    # a system that is down), and jobs whose lease expired.
     branches = [
         sa.select(jobs.c.id, jobs.c.priority, jobs.c.run_at)
         .where(in_queues, *where).order_by(*order).limit(B("candidates")).subquery()
-        for where in ((jobs.c.status == "todo", jobs.c.run_at <= B("now")),
+        for where in ((jobs.c.status == "todo", jobs.c.run_at <= B("now"),
+                       jobs.c.task.not_in(B("skip", expanding=True))),
                       (jobs.c.status == "doing", jobs.c.lease_expires_at < B("now")))
     ]
     cand = sa.union_all(*(sa.select(b.c.id, b.c.priority, b.c.run_at) for b in branches)

@@ -287,7 +287,7 @@ class Worker:
         except StoreError as store_exc:
             log.error("could not record failure; the lease will expire", error=str(store_exc))
             return
-        log.warning(
-            "job failed", error=decision.reason, action=decision.action,
-            retry_in_s=round(decision.delay_s, 3), exception_id=decision.exception_id,
-        )
+        # A wait is the system's outage, said once by the queue, not once per job.
+        emit = log.debug if decision.action == "wait" else log.warning
+        emit("job failed", error=decision.reason, action=decision.action,
+             retry_in_s=round(decision.delay_s, 3), exception_id=decision.exception_id)
