@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from seamline import reachability
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.repos import requeue_job, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
@@ -215,16 +216,14 @@ class JobQueue:
             return []
         return [spec.name for spec in self.registry if down.intersection(spec.needs)]
 
-    def _needs(self, job: Job) -> tuple[str, ...]:
-        spec = self.registry.find(job.task) if self.registry is not None else None
-        return spec.needs if spec is not None else ()
-
-    def _systems_answered(self, conn: Connection, done: Iterable[Job], now: datetime) -> None:
-        """Jobs that need a system succeeded: an outage of it is over."""
-        needs = {system for job in done for system in self._needs(job)}
-        if not needs:
+    def _systems_answered(self, conn: Connection, now: datetime, *,
+                          but: str | None = None) -> None:
+        """The systems that answered this thread's jobs (``seamline.reachability``) are up:
+        an outage of any of them is over."""
+        up = reachability.answers() - {but}
+        if not up:
             return
-        for st in self.circuits.succeeded(conn, needs, now):
+        for st in self.circuits.succeeded(conn, up, now):
             gone = (now - st.failing_since).total_seconds() if st.failing_since else 0.0
             self.log.info(f"{st.system} is back: the jobs that need it run again",
                           system=st.system, outage_s=round(gone, 1),
@@ -307,7 +306,7 @@ class JobQueue:
                     for g in group:
                         if g.job.id in done:
                             self.hooks.on_success(conn, g.job, now=now)
-                self._systems_answered(conn, (g.job for g in group if g.job.id in done), now)
+                self._systems_answered(conn, now)
         return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
@@ -318,7 +317,7 @@ class JobQueue:
         now = self.clock()
         if self.hooks.on_success is not None:
             self.hooks.on_success(conn, lease.job, now=now)
-        self._systems_answered(conn, (lease.job,), now)
+        self._systems_answered(conn, now)
 
     def fail(
         self, lease: Lease, exc: BaseException, *, exception_type: str | None = None,
@@ -346,6 +345,7 @@ class JobQueue:
                     if verdict.alert and self.hooks.on_outage is not None:
                         self.hooks.on_outage(conn, verdict.state, ended=False, now=now)
             decision = self._record(conn, lease, exc, decision, error, now)
+            self._systems_answered(conn, now, but=system)
         if opened is not None:
             self.log.error(f"{system} is down: the jobs that need it wait (not counted as "
                            "attempts) and are tried again as it is probed", system=system,

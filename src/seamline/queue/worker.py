@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from seamline import reachability
 from seamline.adapters.store.db import Database
 from seamline.exceptions import ConfigError, LeaseLost, SeamlineError, StoreError
 from seamline.logging import get_logger, job_context
@@ -186,6 +187,11 @@ class Worker:
             self._run_batch(leases, stop)
 
     def _run_batch(self, leases: list[Lease], stop: threading.Event | None) -> None:
+        # Which systems answered these jobs tells the queue an outage is over.
+        with reachability.watch():
+            self._run_leases(leases, stop)
+
+    def _run_leases(self, leases: list[Lease], stop: threading.Event | None) -> None:
         done: list[Lease] = []
         pending = done if self.batch_complete else None
         try:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from seamline import reachability
 from seamline.adapters.store.db import Database
 from seamline.bootstrap import queue_hooks
-from seamline.exceptions import RateLimited, TransientError
+from seamline.exceptions import RateLimited, Rejected, TransientError
 from seamline.queue import JobQueue, RetryPolicy, TaskRegistry
 from seamline.queue.circuit import Circuits, CircuitSettings
 from seamline.services.exceptions import ExceptionService
@@ -68,6 +69,14 @@ def _claim_next(jq: JobQueue, clock: Any, *, limit: int = 1, max_wait_s: float =
     raise AssertionError(f"nothing claimable within {max_wait_s} s")
 
 
+def _complete(jq: JobQueue, lease: Any, answered_by: str | None = "bluecherry") -> None:
+    """Complete a job whose run got an answer from ``answered_by`` (as a client reports it)."""
+    with reachability.watch():
+        if answered_by is not None:
+            reachability.answered(answered_by)
+        jq.complete(lease)
+
+
 def _bluecherry_down() -> TransientError:
     return TransientError("bluecherry POST /sales-orders: 503", system="bluecherry", status=503)
 
@@ -88,7 +97,7 @@ def test_an_outage_longer_than_every_attempt_exhausts_no_job(db, jq, clock) -> N
     assert job is not None
     assert job.status == "todo"
     (lease,) = _claim_next(jq, clock)
-    jq.complete(lease)
+    _complete(jq, lease)
     assert jq.get(job_id).status == "succeeded"  # type: ignore[union-attr]
     assert jq.list(status="failed") == []
 
@@ -106,7 +115,7 @@ def test_a_job_that_fails_while_the_system_answers_others_spends_its_attempts(
         _enqueue(db, jq, "erp.post", f"order:{100 + n}")  # another order posts fine
         (other,) = jq.claim(["orders"], "w1", lease_s=30)
         assert other.job.id != poison
-        jq.complete(other)
+        _complete(jq, other)
     assert [d.action for d in decisions] == ["retry", "retry", "give_up"]
     record = exceptions.get(decisions[-1].exception_id or 0)
     assert record is not None
@@ -151,7 +160,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
             clock.advance(3)
         for jq in procs:
             for lease in _claim_next(jq, clock, limit=8):
-                jq.complete(lease)
+                _complete(jq, lease)
     events = [e["event"] for e in logs]
     assert sum("bluecherry is down" in e for e in events) == 1, events
     assert sum("bluecherry is back" in e for e in events) == 1, events
@@ -177,7 +186,7 @@ def test_a_long_outage_opens_one_exception_that_closes_when_the_system_is_back(
     assert "bluecherry has failed every call" in record.message
     assert not [e for e in exceptions.list(state="open") if e.type == "POST_FAILED"]
     (lease,) = _claim_next(jq, clock)
-    jq.complete(lease)
+    _complete(jq, lease)
     assert not [e for e in exceptions.list(state="open") if e.type == "SYSTEM_UNAVAILABLE"]
     assert exceptions.get(record.id).state == "resolved"  # type: ignore[union-attr]
 
@@ -203,3 +212,27 @@ def test_a_failure_naming_no_system_is_the_jobs_own(db, jq, clock) -> None:
         (lease,) = _claim_next(jq, clock)
         actions.append(jq.fail(lease, TransientError("catalogue never synced")).action)
     assert actions == ["retry", "retry", "give_up"]
+
+
+def test_only_an_answer_from_the_system_ends_its_outage(db, jq, clock) -> None:
+    """A job that needs BlueCherry but completes without calling it (an order parked before
+    posting) says nothing about BlueCherry: the outage goes on, and the next failure is still
+    the outage's. An answer to a job that then fails (a 422 is an answer) ends it."""
+    for n in range(3):
+        _enqueue(db, jq, "erp.post", f"order:{n}")
+    for _ in range(4):
+        clock.advance(4)
+        (lease,) = _claim_next(jq, clock)
+        jq.fail(lease, _bluecherry_down())
+    assert jq.circuits.states(db)["bluecherry"].down
+    (lease,) = _claim_next(jq, clock)
+    _complete(jq, lease, answered_by=None)
+    assert jq.circuits.states(db)["bluecherry"].down
+    (lease,) = _claim_next(jq, clock)
+    assert jq.fail(lease, _bluecherry_down()).action == "wait"
+    (lease,) = _claim_next(jq, clock)
+    with reachability.watch():
+        reachability.answered("bluecherry")
+        jq.fail(lease, Rejected("422", system="bluecherry", status=422))
+    assert not jq.circuits.states(db)["bluecherry"].down
+    assert jq.circuits.states(db)["bluecherry"].failures == 0

@@ -1,0 +1,76 @@
+"""BlueCherry down for far longer than a job's attempts last, then back: every order posts once,
+no job gives up, no POST_FAILED; the outage is logged once when it starts and once when it ends.
+
+The outage (every BlueCherry call answers 503) lasts ``OUTAGE_S`` = 8 s, while
+``max_attempts`` (3) × the longest backoff (0.5 s) is 1.5 s: before jobs counted only their own
+failures, every order in flight became POST_FAILED.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from structlog.testing import capture_logs
+
+from seamline.adapters.store.schema import job_events, jobs
+from seamline_sandbox.harness import Sandboxes, build_seamline, run_until_quiet, settings_for
+
+MAX_ATTEMPTS = 3
+OUTAGE_S = 8.0
+
+
+def test_a_bluecherry_outage_longer_than_every_attempt_posts_every_order_once(
+        tmp_path: Path) -> None:
+    with Sandboxes(seed=21) as sb:
+        base = settings_for(sb, f"sqlite:///{tmp_path / 's.db'}")
+        settings = settings_for(sb, f"sqlite:///{tmp_path / 's.db'}", overrides={
+            "orders": {**base.orders.model_dump(), "max_attempts": MAX_ATTEMPTS},
+            "queues": {**base.queues.model_dump(), "backoff_base_s": 0.1, "backoff_max_s": 0.5,
+                       "outage_after_s": 1.0, "outage_probe_max_s": 1.0,
+                       "outage_alert_after_min": 0.05},
+        })
+        container = build_seamline(sb, settings)
+        container.orders.sync_catalogue()  # before the outage: the catalogue is known
+        orders = sb.place_orders(40, seed=4)
+        ready = [g for g in orders if g.postable and g.waits_for is None]
+        assert len(ready) >= 20
+        sb.bluecherry_fault_rates({"503": 1.0}, seed=1)
+        ended = threading.Timer(OUTAGE_S, sb.clear_faults)
+        started = time.monotonic()
+        ended.start()
+        try:
+            with capture_logs() as logs:
+                run_until_quiet(container, timeout_s=90, catalogue=False)
+        finally:
+            ended.cancel()
+        elapsed = time.monotonic() - started
+        fired = sb.faults_snapshot()["bluecherry"]["fired"]
+        counts = sb.bluecherry_reference_counts()
+        with container.db.read() as conn:
+            waits = conn.execute(sa.select(sa.func.count()).select_from(job_events)
+                                 .where(job_events.c.event == "wait")).scalar() or 0
+            most = conn.execute(sa.select(sa.func.max(jobs.c.attempts))
+                                .where(jobs.c.task == "orders.post")).scalar()
+        exceptions = container.exceptions.list(state=None, limit=1000)
+        container.close()
+    assert elapsed > OUTAGE_S
+    assert fired.get("503", 0) > MAX_ATTEMPTS
+    assert waits > MAX_ATTEMPTS  # jobs met the outage more often than they may fail
+    missing = [g.number for g in ready if counts.get(sb.reference(g)) != 1]
+    assert missing == [], f"not in BlueCherry exactly once: {missing}"
+    assert all(n == 1 for n in counts.values())
+    assert [e.type for e in exceptions if e.type == "POST_FAILED"] == []
+    assert most is not None
+    assert most <= MAX_ATTEMPTS
+    # The outage said once by the queue (one exception, opened then resolved), not per job.
+    outage = [e for e in exceptions if e.type == "SYSTEM_UNAVAILABLE"]
+    assert [(e.business_key, e.state, e.count) for e in outage] == [
+        ("system:bluecherry", "resolved", 1)]
+    events = [str(e["event"]) for e in logs]
+    assert sum(e.startswith("bluecherry is down") for e in events) == 1, events
+    assert sum(e.startswith("bluecherry is back") for e in events) == 1, events
+    print(f"\n{len(ready)} orders through an {OUTAGE_S:g} s BlueCherry outage in {elapsed:.1f} s: "
+          f"{fired.get('503', 0)} answers 503, {waits} waits, most attempts {most}")
