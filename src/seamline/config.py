@@ -368,10 +368,9 @@ def _read_file(cfg_path: Path, *, required: bool) -> dict[str, Any]:
     try:
         return tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"{cfg_path}: not valid TOML: {exc}",
-            problems=[f"(file) {cfg_path}: not valid TOML: {exc}"],
-        ) from None
+        # One line: the message names the file, the line and the column (no problem list
+        # repeating it; the CLI prints the message and then each problem).
+        raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
 
