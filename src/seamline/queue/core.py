@@ -216,11 +216,10 @@ class JobQueue:
             return []
         return [spec.name for spec in self.registry if down.intersection(spec.needs)]
 
-    def _systems_answered(self, conn: Connection, now: datetime, *,
-                          but: str | None = None) -> None:
+    def _systems_answered(self, conn: Connection, now: datetime) -> None:
         """The systems that answered this thread's jobs (``seamline.reachability``) are up:
         an outage of any of them is over."""
-        up = reachability.answers() - {but}
+        up = reachability.answers()
         if not up:
             return
         for st in self.circuits.succeeded(conn, up, now):
@@ -336,8 +335,11 @@ class JobQueue:
         system = outage_system(exc)
         opened: SystemState | None = None
         with self.db.begin() as conn:
+            self.fence(conn, lease)  # the job row first, then the circuits: one lock order
+            # What answered this job is up (an answer, then a failure: the failure follows a
+            # success, so it is the job's own).
+            self._systems_answered(conn, now)
             if system is not None and decision.action != "release":
-                self.fence(conn, lease)  # the job row first, then the circuit: one lock order
                 verdict = self.circuits.failed(conn, system, error, now)
                 if not verdict.counted:
                     decision = self.policy.wait(exc, now, verdict.delay_s, system)
@@ -345,7 +347,6 @@ class JobQueue:
                     if verdict.alert and self.hooks.on_outage is not None:
                         self.hooks.on_outage(conn, verdict.state, ended=False, now=now)
             decision = self._record(conn, lease, exc, decision, error, now)
-            self._systems_answered(conn, now, but=system)
         if opened is not None:
             self.log.error(f"{system} is down: the jobs that need it wait (not counted as "
                            "attempts) and are tried again as it is probed", system=system,
