@@ -26,6 +26,9 @@ class CutProxy:
         self.restore()
 
     def restore(self) -> None:
+        """Listen again (a no-op while listening)."""
+        if self._listener is not None:
+            return
         lst = socket.socket()
         lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lst.bind(("127.0.0.1", self.port))
