@@ -71,7 +71,7 @@ def _settings(sb: Sandboxes, url: str) -> Settings:
                        "timeout_s": CLIENT_TIMEOUT_S},
         "orders": {**base.orders.model_dump(), "max_attempts": 25, "poll_overlap_s": 5},
         "queues": {"lease_s": 5, "poll_interval_s": 0.1, "backoff_base_s": 0.1,
-                   "backoff_max_s": 1.0, "max_inline_wait_s": 2.0, "outage_after_s": 3.0,
+                   "backoff_max_s": 1.0, "max_inline_wait_s": 2.0, "outage_after_s": 2.0,
                    "outage_probe_max_s": 1.0, "outage_alert_after_min": 5.0,
                    "concurrency": {"orders": 3, "writeback": 1, "intake": 1, "default": 1}},
         "schedules": {"orders-poll": {"task": "orders.poll", "every_s": 2}},
@@ -137,7 +137,13 @@ class Chaos:
     cuts: int = 0
     cut_s: float = 0.0
     bursts: int = 0
+    outages: int = 0
     timeline: list[str] = field(default_factory=list)
+
+
+def _random_faults(sb: Sandboxes, seed: int) -> None:
+    sb.centra_fault_rates(FAULT_RATES, seed=seed + 1, retry_after=0.5, delay_s=HOLD_S)
+    sb.bluecherry_fault_rates(FAULT_RATES, seed=seed + 2, retry_after=0.5, delay_s=HOLD_S)
 
 
 def _burst(sb: Sandboxes) -> None:
@@ -148,10 +154,12 @@ def _burst(sb: Sandboxes) -> None:
 
 
 def _events(rng: random.Random) -> list[str]:
-    """At least two kills, two cuts and two bursts, the rest at random, in a seeded order."""
+    """At least two kills, two cuts, two bursts and a BlueCherry outage, the rest at random,
+    in a seeded order."""
     events = ["kill", "kill", "cut", "cut", "burst", "burst"]
     events += rng.choices(["kill", "cut", "burst"], weights=[3, 2, 3], k=12)
     rng.shuffle(events)
+    events.insert(rng.randrange(1, 5), "outage")  # early enough to happen in every run
     return events
 
 
@@ -182,6 +190,15 @@ def _run_chaos(rng: random.Random, sb: Sandboxes, fleet: Fleet, proxy: CutProxy,
             chaos.cuts += 1
             chaos.cut_s += hold
             chaos.timeline.append(f"{at} database cut for {hold:.1f}s")
+        elif event == "outage":
+            # Every BlueCherry call answers 503, long past [queues].outage_after_s (a job's
+            # attempt retries a read in process for a few seconds before it fails).
+            hold = rng.uniform(7.0, 9.0)
+            sb.bluecherry_fault_rates({"503": 1.0}, seed=rng.randrange(1000))
+            time.sleep(hold)
+            _random_faults(sb, rng.randrange(1000))
+            chaos.outages += 1
+            chaos.timeline.append(f"{at} BlueCherry down (503 to every call) for {hold:.1f}s")
         else:
             _burst(sb)
             chaos.bursts += 1
@@ -261,9 +278,7 @@ def test_workers_killed_database_cut_and_faults_on_both_sides_post_every_order_o
         container = build_seamline(sb, _settings(sb, direct))  # migrates; reads the invariants
         container.orders.sync_catalogue()
         orders = sb.place_orders(ORDERS_FIRST, seed=seed * 100, inconsistent_rate=0.01)
-        sb.centra_fault_rates(FAULT_RATES, seed=seed * 10 + 1, retry_after=0.5, delay_s=HOLD_S)
-        sb.bluecherry_fault_rates(FAULT_RATES, seed=seed * 10 + 2, retry_after=0.5,
-                                  delay_s=HOLD_S)
+        _random_faults(sb, seed * 10)
         fleet = Fleet(config, {**cli_env(sb), "SEAMLINE_LOG_LEVEL": "INFO"}, tmp_path)
         fleet.start()
         engine = sa.create_engine(direct, poolclass=sa.pool.NullPool)
@@ -288,13 +303,19 @@ def test_workers_killed_database_cut_and_faults_on_both_sides_post_every_order_o
             engine.dispose()
         assert codes == [0, 0, 0], f"exit codes {codes} on SIGTERM\n{fleet.tail()}"
         by_type = _assert_invariants(sb, orders, container)
+        logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("worker*.log"))
+        down, back = logs.count("bluecherry is down"), logs.count("bluecherry is back")
+        # One line per outage across the fleet (when it started, when it ended), not per job.
+        assert down <= chaos.outages, logs[-3000:]
+        assert back <= down
         with container.db.read() as conn:
             events = dict(conn.execute(sa.select(job_events.c.event, sa.func.count())
                                        .group_by(job_events.c.event)).all())
         container.close()
     print(f"\nseed {seed}: {len(orders)} orders ({ready} postable and ready) in {elapsed:.1f}s; "
           f"chaos: {chaos.kills} SIGKILLs, {chaos.cuts} database cuts ({chaos.cut_s:.1f}s), "
-          f"{chaos.bursts} fault bursts; faults fired: centra {fired['centra']['fired']}, "
+          f"{chaos.bursts} fault bursts, {chaos.outages} BlueCherry outage(s) (logged: "
+          f"{down} down, {back} back); faults fired: centra {fired['centra']['fired']}, "
           f"bluecherry {fired['bluecherry']['fired']}; job events {events}; "
           f"open exceptions {dict(by_type)}")
     for line in chaos.timeline:
