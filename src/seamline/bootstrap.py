@@ -89,7 +89,7 @@ def _system_outage(conn: Connection, state: SystemState, *, ended: bool, now: da
     minutes = int((now - since).total_seconds() // 60)
     raise_exception(
         conn, type="SYSTEM_UNAVAILABLE", owner="operations", business_key=key,
-        message=(f"{state.system} has failed every call for {minutes} min (since "
+        message=(f"{state.system} has failed the jobs that need it for {minutes} min (since "
                  f"{since.isoformat(timespec='seconds')}); the jobs that need it wait and "
                  f"resume by themselves when it answers. Last error: {state.last_error}"),
         details={"system": state.system, "since": since.isoformat(),

@@ -23,9 +23,8 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -37,6 +36,7 @@ from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
 from seamline.logging import get_logger
 from seamline.queue.circuit import Circuits, SystemState, outage_system
+from seamline.queue.hooks import GiveUpHook, OutageHook, QueueHooks, SuccessHook
 from seamline.queue.models import Job, JobStatus, Lease
 from seamline.queue.policy import RetryDecision, RetryPolicy, describe_error
 from seamline.queue.statements import (
@@ -51,43 +51,6 @@ if TYPE_CHECKING:
     from seamline.queue.registry import TaskRegistry
 
 __all__ = ["GiveUpHook", "JobQueue", "OutageHook", "QueueHooks", "SuccessHook"]
-
-
-class GiveUpHook(Protocol):
-    """Called when the queue gives a job up, in the transaction that marks it failed."""
-
-    def __call__(
-        self, conn: Connection, job: Job, exc: BaseException, decision: RetryDecision, *,
-        error: str, now: datetime,
-    ) -> int | None:
-        """Record the give-up (e.g. open an exception); return the record's id, if any."""
-        ...
-
-
-class SuccessHook(Protocol):
-    """Called for every job that completes, in the transaction that marks it succeeded."""
-
-    def __call__(self, conn: Connection, job: Job, *, now: datetime) -> None:
-        ...
-
-
-class OutageHook(Protocol):
-    """Called when a system has been down ``alert_after_s`` (``ended=False``) and when it
-    answers again after being down (``ended=True``), in the transaction that records it."""
-
-    def __call__(self, conn: Connection, state: SystemState, *, ended: bool,
-                 now: datetime) -> None:
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class QueueHooks:
-    """What the rest of the system does when a job gives up or succeeds, and when a system's
-    outage is long enough to tell someone or is over (default: nothing)."""
-
-    on_give_up: GiveUpHook | None = None
-    on_success: SuccessHook | None = None
-    on_outage: OutageHook | None = None
 
 
 class JobQueue:
@@ -207,6 +170,10 @@ class JobQueue:
         found = sorted((Job.from_row(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
         return [Lease(job, token) for job in found]
 
+    def _needs(self, job: Job) -> tuple[str, ...]:
+        spec = self.registry.find(job.task) if self.registry is not None else None
+        return spec.needs if spec is not None else ()
+
     def _waiting_tasks(self, now: datetime) -> builtins.list[str]:
         """The tasks not to claim now: they need a system that is down until its next probe."""
         if self.registry is None:
@@ -216,10 +183,15 @@ class JobQueue:
             return []
         return [spec.name for spec in self.registry if down.intersection(spec.needs)]
 
-    def _systems_answered(self, conn: Connection, now: datetime) -> None:
-        """The systems that answered this thread's jobs (``seamline.reachability``) are up:
-        an outage of any of them is over."""
-        up = reachability.answers()
+    def _systems_answered(self, conn: Connection, now: datetime, ran: Iterable[Job], *,
+                          but: str | None = None) -> None:
+        """The systems that answered this thread's jobs (``seamline.reachability``) and that
+        those jobs' tasks need are up: an outage of any of them is over. (Only what a task
+        needs: the health ping's look-up answered during a partial outage proves nothing about
+        posting.)"""
+        up = reachability.answers() - {but}
+        if up and self.registry is not None:
+            up &= {system for job in ran for system in self._needs(job)}
         if not up:
             return
         for st in self.circuits.succeeded(conn, up, now):
@@ -305,7 +277,7 @@ class JobQueue:
                     for g in group:
                         if g.job.id in done:
                             self.hooks.on_success(conn, g.job, now=now)
-                self._systems_answered(conn, now)
+                self._systems_answered(conn, now, (g.job for g in group if g.job.id in done))
         return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
@@ -316,7 +288,7 @@ class JobQueue:
         now = self.clock()
         if self.hooks.on_success is not None:
             self.hooks.on_success(conn, lease.job, now=now)
-        self._systems_answered(conn, now)
+        self._systems_answered(conn, now, (lease.job,))
 
     def fail(
         self, lease: Lease, exc: BaseException, *, exception_type: str | None = None,
@@ -336,9 +308,10 @@ class JobQueue:
         opened: SystemState | None = None
         with self.db.begin() as conn:
             self.fence(conn, lease)  # the job row first, then the circuits: one lock order
-            # What answered this job is up (an answer, then a failure: the failure follows a
-            # success, so it is the job's own).
-            self._systems_answered(conn, now)
+            # What answered this job is up, except the system it failed on: answering its reads
+            # but not its write is a partial outage (BlueCherry refusing writes during its
+            # nightly batch), still not the job's fault.
+            self._systems_answered(conn, now, (job,), but=system)
             if system is not None and decision.action != "release":
                 verdict = self.circuits.failed(conn, system, error, now)
                 if not verdict.counted:

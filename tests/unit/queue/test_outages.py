@@ -183,7 +183,7 @@ def test_a_long_outage_opens_one_exception_that_closes_when_the_system_is_back(
     (record,) = [e for e in exceptions.list(state="open") if e.type == "SYSTEM_UNAVAILABLE"]
     assert (record.owner, record.business_key, record.count) == (
         "operations", "system:bluecherry", 1)
-    assert "bluecherry has failed every call" in record.message
+    assert "bluecherry has failed the jobs that need it" in record.message
     assert not [e for e in exceptions.list(state="open") if e.type == "POST_FAILED"]
     (lease,) = _claim_next(jq, clock)
     _complete(jq, lease)
@@ -236,3 +236,18 @@ def test_only_an_answer_from_the_system_ends_its_outage(db, jq, clock) -> None:
         jq.fail(lease, Rejected("422", system="bluecherry", status=422))
     assert not jq.circuits.states(db)["bluecherry"].down
     assert jq.circuits.states(db)["bluecherry"].failures == 0
+
+
+def test_a_write_refused_while_reads_answer_is_the_outages_too(db, jq, clock) -> None:
+    """BlueCherry answers the job's look-up but refuses its create with 503 (a partial outage,
+    as during an ERP's nightly batch): the job still waits uncounted after its first failure."""
+    job_id = _enqueue(db, jq, "erp.post", "order:1")
+    actions = []
+    for _ in range(3 * MAX_ATTEMPTS):
+        (lease,) = _claim_next(jq, clock)
+        with reachability.watch():
+            reachability.answered("bluecherry")  # the look-up by external_reference
+            actions.append(jq.fail(lease, _bluecherry_down()).action)
+    assert actions[0] == "retry"
+    assert set(actions[1:]) == {"wait"}
+    assert jq.get(job_id).attempts == 1  # type: ignore[union-attr]
