@@ -183,13 +183,12 @@ class JobQueue:
             return []
         return [spec.name for spec in self.registry if down.intersection(spec.needs)]
 
-    def _systems_answered(self, conn: Connection, now: datetime, ran: Iterable[Job], *,
-                          but: str | None = None) -> None:
+    def _systems_answered(self, conn: Connection, now: datetime, ran: Iterable[Job]) -> None:
         """The systems that answered this thread's jobs (``seamline.reachability``) and that
         those jobs' tasks need are up: an outage of any of them is over. (Only what a task
         needs: the health ping's look-up answered during a partial outage proves nothing about
         posting.)"""
-        up = reachability.answers() - {but}
+        up = set(reachability.answers())
         if up and self.registry is not None:
             up &= {system for job in ran for system in self._needs(job)}
         if not up:
@@ -308,10 +307,9 @@ class JobQueue:
         opened: SystemState | None = None
         with self.db.begin() as conn:
             self.fence(conn, lease)  # the job row first, then the circuits: one lock order
-            # What answered this job is up, except the system it failed on: answering its reads
-            # but not its write is a partial outage (BlueCherry refusing writes during its
-            # nightly batch), still not the job's fault.
-            self._systems_answered(conn, now, (job,), but=system)
+            # What answered this job is up; an answer, then a failure from the same system: the
+            # failure follows a success, so it is the job's own (it counts).
+            self._systems_answered(conn, now, (job,))
             if system is not None and decision.action != "release":
                 verdict = self.circuits.failed(conn, system, error, now)
                 if not verdict.counted:
