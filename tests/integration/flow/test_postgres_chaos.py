@@ -191,6 +191,10 @@ def _run_chaos(rng: random.Random, sb: Sandboxes, fleet: Fleet, proxy: CutProxy,
             chaos.cut_s += hold
             chaos.timeline.append(f"{at} database cut for {hold:.1f}s")
         elif event == "outage":
+            if waves:  # orders to post while BlueCherry is down
+                waves.pop(0)
+                place_wave()
+                chaos.timeline.append(f"{at} {ORDERS_WAVE} more orders placed in Centra")
             # Every BlueCherry call answers 503, long past [queues].outage_after_s (a job's
             # attempt retries a read in process for a few seconds before it fails).
             hold = rng.uniform(7.0, 9.0)
