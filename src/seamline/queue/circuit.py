@@ -10,10 +10,10 @@ failure. The circuit's state lives in the store (cursor ``outage:<system>``, cha
   while it answers every other one exhausts its attempts, as before);
 - **every further failure before the next success is the outage's**, not the job's: the job
   waits (backoff from ``probe_base_s``, capped at ``probe_max_s``) without spending an attempt;
-- when failures have lasted ``open_after_s`` with no success between them the system is
-  **down** (the circuit opens; one log line): the tasks that declared they need it
-  (``TaskSpec.needs``) are not claimed until the next probe time, which backs off to
-  ``probe_max_s``; then the jobs claimed are the probe;
+- when failures (at least ``OPEN_MIN_FAILURES``) have lasted ``open_after_s`` with no success
+  between them the system is **down** (the circuit opens; one log line): the tasks that
+  declared they need it (``TaskSpec.needs``) are not claimed until the next probe time, which
+  backs off to ``probe_max_s``; then the jobs claimed are the probe;
 - once down for ``alert_after_s`` the queue's outage hook opens one exception for the system
   (the cap that surfaces a system that never returns);
 - the first success of a job that needs the system closes the circuit (one log line) and the
@@ -47,6 +47,9 @@ from seamline.exceptions import RetriableError
 __all__ = ["CircuitSettings", "Circuits", "SystemState", "Verdict", "outage_system"]
 
 _PREFIX = "outage:"
+#: Fewest failures in a row that can make a system down (two failures around a database cut,
+#: whose successes could not be recorded, are not an outage).
+OPEN_MIN_FAILURES = 3
 
 
 def outage_system(exc: BaseException) -> str | None:
@@ -167,7 +170,7 @@ class Circuits:
         since = now if counted or st.failing_since is None else st.failing_since
         st = replace(st, failures=st.failures + 1, failing_since=since,
                      last_error=error[:300])
-        opened = (not st.down and not counted
+        opened = (not st.down and st.failures >= OPEN_MIN_FAILURES
                   and (now - since).total_seconds() >= s.open_after_s)
         if opened:
             st = replace(st, down_since=now)
