@@ -14,14 +14,16 @@ failure. The circuit's state lives in the store (cursor ``outage:<system>``, cha
   between them the system is **down** (the circuit opens; one log line): the tasks that
   declared they need it (``TaskSpec.needs``) are not claimed until the next probe time, which
   backs off to ``probe_max_s``; then the jobs claimed are the probe;
-- once down for ``alert_after_s`` the queue's outage hook opens one exception for the system
-  (the cap that surfaces a system that never returns);
-- the first success of a job that needs the system closes the circuit (one log line) and the
-  hook resolves the exception.
+- once failing for ``alert_after_s`` (and down) the queue's outage hook opens one exception
+  for the system (the cap that surfaces a system that never returns);
+- the first real answer the system gives a job that needs it (any status but a 5xx or 429, as
+  the clients report it to ``seamline.reachability``) resets the circuit: when it was down,
+  one log line says it is back and the hook resolves the exception. An answer and then a
+  failure in one job make that failure the first after a success, so it counts.
 
-A job's success is known to concern a system only through its task's ``needs``; a task that
-declares none still waits out its outage failures, but only a job that declares the system
-closes its circuit.
+Only a task that declares the system in ``needs`` ends its outage (a health ping's look-up
+answered proves nothing about posting); a task that declares none still waits out its outage
+failures.
 """
 
 from __future__ import annotations
