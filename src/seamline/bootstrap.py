@@ -18,6 +18,7 @@ from seamline.adapters.store.exceptions import raise_exception, resolve_for_key
 from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.config import Settings
 from seamline.exceptions import ConfigError
+from seamline.queue.circuit import Circuits, CircuitSettings, SystemState
 from seamline.queue.core import JobQueue, QueueHooks
 from seamline.queue.models import Job
 from seamline.queue.policy import RetryDecision, RetryPolicy
@@ -78,11 +79,33 @@ def _resolve_for_succeeded_job(conn: Connection, job: Job, *, now: datetime) -> 
                         note=f"job {job.id} ({job.task}) succeeded", now=now)
 
 
+def _system_outage(conn: Connection, state: SystemState, *, ended: bool, now: datetime) -> None:
+    """Outage hook: one ``SYSTEM_UNAVAILABLE`` exception per system down too long (the jobs
+    that need it wait, none gives up for it), resolved when the system answers again."""
+    key = f"system:{state.system}"
+    if ended:
+        resolve_for_key(conn, key, types=("SYSTEM_UNAVAILABLE",), actor="queue",
+                        note=f"{state.system} answers again", now=now)
+        return
+    since = state.failing_since or now
+    minutes = int((now - since).total_seconds() // 60)
+    raise_exception(
+        conn, type="SYSTEM_UNAVAILABLE", owner="operations", business_key=key,
+        message=(f"{state.system} has failed the jobs that need it for {minutes} min (since "
+                 f"{since.isoformat(timespec='seconds')}); the jobs that need it wait and "
+                 f"resume by themselves when it answers. Last error: {state.last_error}"),
+        details={"system": state.system, "since": since.isoformat(),
+                 "failed_tries": state.failures, "last_error": state.last_error},
+        now=now,
+    )
+
+
 def queue_hooks() -> QueueHooks:
-    """The queue's give-up and success hooks, wired to the exception store: a job that gives
-    up opens an exception for its business key; a job that succeeds resolves them. The queue
-    itself knows no business."""
-    return QueueHooks(on_give_up=_raise_for_failed_job, on_success=_resolve_for_succeeded_job)
+    """The queue's hooks, wired to the exception store: a job that gives up opens an exception
+    for its business key; a job that succeeds resolves them; a system down too long opens one
+    for the system, resolved when it is back. The queue itself knows no business."""
+    return QueueHooks(on_give_up=_raise_for_failed_job, on_success=_resolve_for_succeeded_job,
+                      on_outage=_system_outage)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -273,7 +296,8 @@ def build(
     db = Database(settings.store.database_url)
     registry = registry if registry is not None else TaskRegistry()
     queue = JobQueue(db, clock=clock, policy=retry_policy(settings), registry=registry,
-                     hooks=queue_hooks())
+                     hooks=queue_hooks(),
+                     circuits=Circuits(CircuitSettings.from_settings(settings.queues)))
     store = SqlStore(db, queue)
     container = Container(settings, db, queue, registry, ExceptionService(store, clock=clock),
                           store, centra_override=centra, erp_override=erp)

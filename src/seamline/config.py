@@ -266,8 +266,15 @@ class QueueSettings(_Section):
     backoff_max_s: float = Field(600.0, gt=0)
     #: A Retry-After longer than this releases the job with a later run time.
     max_inline_wait_s: float = Field(5.0, ge=0)
-    #: Total age after which a retriable job gives up (hours).
+    #: Total age after which a retriable job gives up (hours); waiting out an outage is exempt.
     max_age_h: float = Field(72.0, gt=0)
+    #: A system whose calls have failed this long with no success between is down: the jobs
+    #: that need it wait, unclaimed, between probes.
+    outage_after_s: float = Field(10.0, gt=0)
+    #: While a system is down, the longest wait between two probes (jobs allowed to try it).
+    outage_probe_max_s: float = Field(30.0, gt=0)
+    #: Down this long: one exception (``SYSTEM_UNAVAILABLE``, operations) until it is back.
+    outage_alert_after_min: float = Field(15.0, ge=0)
 
 
 class ScheduleEntry(_Section):
@@ -425,10 +432,9 @@ def _read_file(cfg_path: Path, *, required: bool) -> dict[str, Any]:
     try:
         return tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"{cfg_path}: not valid TOML: {exc}",
-            problems=[f"(file) {cfg_path}: not valid TOML: {exc}"],
-        ) from None
+        # One line: the message names the file, the line and the column (no problem list
+        # repeating it; the CLI prints the message and then each problem).
+        raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{cfg_path}: cannot read ({exc.strerror})") from None
 

@@ -79,6 +79,22 @@ def test_toml_that_does_not_parse_is_one_line_naming_the_file(tmp_path: Path) ->
     assert "not valid TOML" in proc.stderr
 
 
+@pytest.mark.parametrize("command", [("config", "check"), ("db", "upgrade"), ("worker",)])
+def test_a_toml_syntax_error_is_printed_once(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """The parser's message (file, line, column) is printed once, on one line, by every
+    command that reads the file."""
+    bad = tmp_path / "broken.toml"
+    bad.write_text('[store]\ndatabase_url = "sqlite:///x.db"\n[centra\n', encoding="utf-8")
+    proc = run("--config", str(bad), *command, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert_no_traceback(proc)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert proc.stderr.count("not valid TOML") == 1, proc.stderr
+    assert proc.stderr.count("line 3") == 1, proc.stderr
+    assert lines[0].startswith(f"error: {bad}: not valid TOML")
+
+
 def test_a_missing_config_file_says_where_to_find_the_example(tmp_path: Path) -> None:
     """`config check` in an empty directory points at examples/seamline.toml."""
     proc = run("config", "check", cwd=tmp_path)

@@ -21,118 +21,36 @@ both SQLite and PostgreSQL (pgqueuer and procrastinate are PostgreSQL-only).
 from __future__ import annotations
 
 import builtins
-import functools
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from seamline import reachability
 from seamline.adapters.store.db import Database
-from seamline.adapters.store.repos import dialect_insert, requeue_job, utcnow
+from seamline.adapters.store.repos import requeue_job, utcnow
 from seamline.adapters.store.schema import JOB_STATUSES, job_events, jobs
 from seamline.exceptions import LeaseLost
+from seamline.logging import get_logger
+from seamline.queue.circuit import Circuits, SystemState, outage_system
+from seamline.queue.hooks import GiveUpHook, OutageHook, QueueHooks, SuccessHook
 from seamline.queue.models import Job, JobStatus, Lease
 from seamline.queue.policy import RetryDecision, RetryPolicy, describe_error
+from seamline.queue.statements import (
+    COMPLETE_MANY,
+    COMPLETE_ONE,
+    FENCE,
+    claim_stmt,
+    enqueue_stmt,
+)
 
 if TYPE_CHECKING:
     from seamline.queue.registry import TaskRegistry
 
-__all__ = ["GiveUpHook", "JobQueue", "QueueHooks", "SuccessHook"]
-
-_LIVE = ("todo", "doing")
-
-# Hot-path statements, built once with bound parameters (SQLAlchemy reuses their compiled form
-# and cache key instead of rebuilding both per call).
-_B = sa.bindparam
-_OWNED = (jobs.c.id == _B("jid"), jobs.c.lease_token == _B("token"), jobs.c.status == "doing")
-_FENCE = sa.update(jobs).where(*_OWNED).values(updated_at=_B("now"))
-_DONE: dict[str, Any] = {"status": "succeeded", "last_error": None, "updated_at": _B("now"),
-                         "lease_token": None, "lease_expires_at": None}
-_COMPLETE_ONE = sa.update(jobs).where(*_OWNED).values(**_DONE)
-_COMPLETE_MANY = (
-    sa.update(jobs)
-    .where(jobs.c.id.in_(_B("ids", expanding=True)), jobs.c.lease_token == _B("token"),
-           jobs.c.status == "doing")
-    .values(**_DONE).returning(jobs.c.id)
-)
-_JOB_VALUES = ("queue", "task", "args", "status", "priority", "dedupe_key", "business_key",
-               "attempts", "max_attempts", "run_at", "created_at", "updated_at")
-
-
-@functools.cache
-def _enqueue_stmt(dedupe_dialect: str | None) -> Any:
-    """The job insert; with a dialect, ``ON CONFLICT DO NOTHING`` (a live dedupe key wins)."""
-    values: dict[str, Any] = {name: _B(f"p_{name}") for name in _JOB_VALUES}
-    if dedupe_dialect is None:
-        return sa.insert(jobs).values(**values).returning(jobs.c.id)
-    return (dialect_insert(dedupe_dialect)(jobs).values(**values).on_conflict_do_nothing()
-            .returning(jobs.c.id))
-
-
-@functools.cache
-def _claim_stmt(dialect: str) -> Any:
-    due = sa.or_(
-        sa.and_(jobs.c.status == "todo", jobs.c.run_at <= _B("now")),
-        sa.and_(jobs.c.status == "doing", jobs.c.lease_expires_at < _B("now")),
-    )
-    order = (jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-    values = {
-        "status": "doing", "lease_token": _B("token"), "lease_expires_at": _B("expires"),
-        "worker_id": _B("worker"), "attempts": jobs.c.attempts + 1, "updated_at": _B("now"),
-    }
-    in_queues = jobs.c.queue.in_(_B("queues", expanding=True))
-    # Candidates first, each branch by its own index: due ``todo`` jobs in claim order
-    # (``ix_jobs_due``: no sort of the whole backlog) and jobs whose lease expired.
-    branches = [
-        sa.select(jobs.c.id, jobs.c.priority, jobs.c.run_at)
-        .where(in_queues, *where).order_by(*order).limit(_B("candidates")).subquery()
-        for where in ((jobs.c.status == "todo", jobs.c.run_at <= _B("now")),
-                      (jobs.c.status == "doing", jobs.c.lease_expires_at < _B("now")))
-    ]
-    cand = sa.union_all(*(sa.select(b.c.id, b.c.priority, b.c.run_at) for b in branches)
-                        ).subquery("cand")
-    best = (sa.select(jobs.c.id).join(cand, cand.c.id == jobs.c.id).where(due)
-            .order_by(cand.c.priority.desc(), cand.c.run_at, cand.c.id).limit(_B("limit")))
-    if dialect == "postgresql":
-        # Lock the best candidates with SKIP LOCKED; a few times ``limit`` candidates leave
-        # room for the ones other workers are claiming at the same moment. A locking CTE runs
-        # exactly once. (``id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)`` may be
-        # re-evaluated per row by the planner and lease far more than n.)
-        picked = best.with_for_update(of=jobs, skip_locked=True).cte("picked")
-        return sa.update(jobs).where(jobs.c.id == picked.c.id).values(**values).returning(*jobs.c)
-    # SQLite: one writer at a time (BEGIN IMMEDIATE); the IN list is computed once.
-    return (sa.update(jobs).where(jobs.c.id.in_(best.scalar_subquery()), due)
-            .values(**values).returning(*jobs.c))
-
-
-class GiveUpHook(Protocol):
-    """Called when the queue gives a job up, in the transaction that marks it failed."""
-
-    def __call__(
-        self, conn: Connection, job: Job, exc: BaseException, decision: RetryDecision, *,
-        error: str, now: datetime,
-    ) -> int | None:
-        """Record the give-up (e.g. open an exception); return the record's id, if any."""
-        ...
-
-
-class SuccessHook(Protocol):
-    """Called for every job that completes, in the transaction that marks it succeeded."""
-
-    def __call__(self, conn: Connection, job: Job, *, now: datetime) -> None:
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class QueueHooks:
-    """What the rest of the system does when a job gives up or succeeds (default: nothing)."""
-
-    on_give_up: GiveUpHook | None = None
-    on_success: SuccessHook | None = None
+__all__ = ["GiveUpHook", "JobQueue", "OutageHook", "QueueHooks", "SuccessHook"]
 
 
 class JobQueue:
@@ -146,11 +64,15 @@ class JobQueue:
         policy: RetryPolicy | None = None,
         registry: TaskRegistry | None = None,
         hooks: QueueHooks | None = None,
+        circuits: Circuits | None = None,
     ) -> None:
         self.db = db
         self.clock = clock or utcnow
         self.policy = policy or RetryPolicy()
         self.hooks = hooks or QueueHooks()
+        #: Centra's and BlueCherry's outages, shared through the store (``queue.circuit``).
+        self.circuits = circuits or Circuits()
+        self.log = get_logger("seamline.queue")
         #: Optional: lets ``enqueue`` default the queue name from the task's registration.
         self.registry = registry
 
@@ -190,7 +112,7 @@ class JobQueue:
             "created_at": now, "updated_at": now,
         }
         new_id = conn.execute(
-            _enqueue_stmt(conn.dialect.name if dedupe_key is not None else None),
+            enqueue_stmt(conn.dialect.name if dedupe_key is not None else None),
             {f"p_{name}": value for name, value in values.items()},
         ).scalar()
         return None if new_id is None else int(new_id)
@@ -238,14 +160,46 @@ class JobQueue:
         """Lease up to ``limit`` due jobs from ``queues`` (priority, then run_at order)."""
         now = self.clock()
         token = uuid.uuid4().hex
+        skip = self._waiting_tasks(now)
         with self.db.begin() as conn:
-            rows = conn.execute(_claim_stmt(self.db.dialect), {
-                "queues": list(queues), "now": now, "limit": limit,
+            rows = conn.execute(claim_stmt(self.db.dialect), {
+                "queues": list(queues), "now": now, "limit": limit, "skip": skip,
                 "candidates": limit * 4 + 32, "token": token,
                 "expires": now + timedelta(seconds=lease_s), "worker": worker_id,
             }).all()
         found = sorted((Job.from_row(r) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id))
         return [Lease(job, token) for job in found]
+
+    def _needs(self, job: Job) -> tuple[str, ...]:
+        spec = self.registry.find(job.task) if self.registry is not None else None
+        return spec.needs if spec is not None else ()
+
+    def _waiting_tasks(self, now: datetime) -> builtins.list[str]:
+        """The tasks not to claim now: they need a system that is down until its next probe."""
+        if self.registry is None:
+            return []
+        down = self.circuits.blocked(self.db, now)
+        if not down:
+            return []
+        return [spec.name for spec in self.registry if down.intersection(spec.needs)]
+
+    def _systems_answered(self, conn: Connection, now: datetime, ran: Iterable[Job]) -> None:
+        """The systems that answered this thread's jobs (``seamline.reachability``) and that
+        those jobs' tasks need are up: an outage of any of them is over. (Only what a task
+        needs: the health ping's look-up answered during a partial outage proves nothing about
+        posting.)"""
+        up = set(reachability.answers())
+        if up and self.registry is not None:
+            up &= {system for job in ran for system in self._needs(job)}
+        if not up:
+            return
+        for st in self.circuits.succeeded(conn, up, now):
+            gone = (now - st.failing_since).total_seconds() if st.failing_since else 0.0
+            self.log.info(f"{st.system} is back: the jobs that need it run again",
+                          system=st.system, outage_s=round(gone, 1),
+                          failed_tries=st.failures)
+            if self.hooks.on_outage is not None:
+                self.hooks.on_outage(conn, st, ended=True, now=now)
 
     def heartbeat(self, lease: Lease, lease_s: float) -> bool:
         """Extend the lease; False when it is no longer ours."""
@@ -276,7 +230,7 @@ class JobQueue:
     def fence(self, conn: Connection, lease: Lease) -> None:
         """Prove, inside the caller's transaction, that the lease is still ours (and hold the
         job row until commit); raise ``LeaseLost`` otherwise."""
-        done = conn.execute(_FENCE, {"jid": lease.job.id, "token": lease.token,
+        done = conn.execute(FENCE, {"jid": lease.job.id, "token": lease.token,
                                      "now": self.clock()}).rowcount
         if not done:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
@@ -313,7 +267,7 @@ class JobQueue:
                 by_token.setdefault(lease.token, []).append(lease)
             for token, group in by_token.items():
                 done = {
-                    int(i) for i in conn.execute(_COMPLETE_MANY, {
+                    int(i) for i in conn.execute(COMPLETE_MANY, {
                         "ids": [g.job.id for g in group], "token": token, "now": now,
                     }).scalars()
                 }
@@ -322,62 +276,95 @@ class JobQueue:
                     for g in group:
                         if g.job.id in done:
                             self.hooks.on_success(conn, g.job, now=now)
+                self._systems_answered(conn, now, (g.job for g in group if g.job.id in done))
         return lost
 
     def _complete(self, conn: Connection, lease: Lease) -> None:
-        done = conn.execute(_COMPLETE_ONE, {"jid": lease.job.id, "token": lease.token,
+        done = conn.execute(COMPLETE_ONE, {"jid": lease.job.id, "token": lease.token,
                                             "now": self.clock()}).rowcount
         if not done:
             raise LeaseLost(f"job {lease.job.id}: lease lost (expired or taken over)")
+        now = self.clock()
         if self.hooks.on_success is not None:
-            self.hooks.on_success(conn, lease.job, now=self.clock())
+            self.hooks.on_success(conn, lease.job, now=now)
+        self._systems_answered(conn, now, (lease.job,))
 
     def fail(
         self, lease: Lease, exc: BaseException, *, exception_type: str | None = None,
     ) -> RetryDecision:
         """Record a failure (fenced) and apply the retry policy; on give-up the job is marked
         failed and ``hooks.on_give_up`` runs in the same transaction (the composition root
-        opens an exception for the job's business key there)."""
+        opens an exception for the job's business key there).
+
+        A failure of Centra or BlueCherry is first reported to the system's circuit: when the
+        system's outage explains it, the job waits without counting an attempt
+        (``seamline.queue.circuit``)."""
         now = self.clock()
         job = lease.job
         decision = self.policy.decide(job, exc, now, exception_type=exception_type)
         error = describe_error(exc)
+        system = outage_system(exc)
+        opened: SystemState | None = None
         with self.db.begin() as conn:
-            if decision.action == "retry":
-                self._finish(conn, lease, status="todo", run_at=decision.run_at,
-                             worker_id=None, last_error=error)
-            elif decision.action == "release":
-                self._finish(conn, lease, status="todo", run_at=decision.run_at,
-                             worker_id=None, last_error=error,
-                             attempts=sa.func.max(jobs.c.attempts - 1, 0)
-                             if self.db.dialect == "sqlite"
-                             else sa.func.greatest(jobs.c.attempts - 1, 0))
-            else:
-                self._finish(conn, lease, status="failed", last_error=error)
-                exc_id = (
-                    self.hooks.on_give_up(conn, job, exc, decision, error=error, now=now)
-                    if self.hooks.on_give_up is not None else None
-                )
-                decision = RetryDecision(
-                    decision.action, decision.reason, decision.run_at, decision.delay_s,
-                    decision.exception_type, decision.owner, exc_id,
-                )
-            self._event(conn, job.id, decision.action, job.attempts, job.worker_id, {
-                "error": error, "delay_s": round(decision.delay_s, 3),
-                "exception_id": decision.exception_id,
-            }, now)
+            self.fence(conn, lease)  # the job row first, then the circuits: one lock order
+            # What answered this job is up; an answer, then a failure from the same system: the
+            # failure follows a success, so it is the job's own (it counts).
+            self._systems_answered(conn, now, (job,))
+            if system is not None and decision.action != "release":
+                verdict = self.circuits.failed(conn, system, error, now)
+                if not verdict.counted:
+                    decision = self.policy.wait(exc, now, verdict.delay_s, system)
+                    opened = verdict.state if verdict.opened else None
+                    if verdict.alert and self.hooks.on_outage is not None:
+                        self.hooks.on_outage(conn, verdict.state, ended=False, now=now)
+            decision = self._record(conn, lease, exc, decision, error, now)
+        if opened is not None:
+            self.log.error(f"{system} is down: the jobs that need it wait (not counted as "
+                           "attempts) and are tried again as it is probed", system=system,
+                           failing_s=round((now - (opened.failing_since or now))
+                                           .total_seconds(), 1),
+                           failed_tries=opened.failures, error=opened.last_error)
+        return decision
+
+    def _uncount(self) -> Any:
+        """``attempts - 1`` (not below 0): a release or a wait is not an attempt."""
+        if self.db.dialect == "sqlite":
+            return sa.func.max(jobs.c.attempts - 1, 0)
+        return sa.func.greatest(jobs.c.attempts - 1, 0)
+
+    def _record(  # noqa: PLR0917 - private, called in one shape
+        self, conn: Connection, lease: Lease, exc: BaseException, decision: RetryDecision,
+        error: str, now: datetime,
+    ) -> RetryDecision:
+        job = lease.job
+        if decision.action == "retry":
+            self._finish(conn, lease, status="todo", run_at=decision.run_at,
+                         worker_id=None, last_error=error)
+        elif decision.action in {"release", "wait"}:
+            self._finish(conn, lease, status="todo", run_at=decision.run_at,
+                         worker_id=None, last_error=error, attempts=self._uncount())
+        else:
+            self._finish(conn, lease, status="failed", last_error=error)
+            exc_id = (
+                self.hooks.on_give_up(conn, job, exc, decision, error=error, now=now)
+                if self.hooks.on_give_up is not None else None
+            )
+            decision = RetryDecision(
+                decision.action, decision.reason, decision.run_at, decision.delay_s,
+                decision.exception_type, decision.owner, exc_id,
+            )
+        self._event(conn, job.id, decision.action, job.attempts, job.worker_id, {
+            "error": error, "delay_s": round(decision.delay_s, 3),
+            "exception_id": decision.exception_id,
+        }, now)
         return decision
 
     def release(self, lease: Lease, run_at: datetime | None = None, *, reason: str = "") -> None:
         """Put a claimed job back (not counted as an attempt), due at ``run_at`` (default now)."""
         now = self.clock()
-        attempts = (
-            sa.func.max(jobs.c.attempts - 1, 0) if self.db.dialect == "sqlite"
-            else sa.func.greatest(jobs.c.attempts - 1, 0)
-        )
         with self.db.begin() as conn:
             self._finish(conn, lease, status="todo", run_at=run_at or now, worker_id=None,
-                         attempts=attempts)
+                         attempts=self._uncount())
             self._event(conn, lease.job.id, "released", lease.job.attempts,
                         lease.job.worker_id, {"reason": reason} if reason else None, now)
 

@@ -21,7 +21,7 @@ from seamline.queue.models import Job
 
 __all__ = ["RetryDecision", "RetryPolicy", "describe_error"]
 
-Action = Literal["retry", "release", "give_up"]
+Action = Literal["retry", "release", "wait", "give_up"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class RetryDecision:
 
     action: Action
     reason: str
-    #: When the job runs again (retry/release), else None.
+    #: When the job runs again (retry/release/wait), else None.
     run_at: datetime | None = None
     delay_s: float = 0.0
     #: The exception type and owner recorded on give-up.
@@ -65,6 +65,8 @@ class RetryPolicy:
       releases the job (a later ``run_at``, not counted as an attempt): the worker never sleeps.
     - ``PermanentError``, ``DataError`` and ``ConfigError`` give up at once.
     - Attempts ≥ ``max_attempts`` or a job older than ``max_age_s`` give up.
+    - A failure the system's outage explains (``seamline.queue.circuit``) is not the job's: it
+      waits (:meth:`wait`), counting no attempt, and never gives up for that.
     - On give-up the exception type is the error's ``type_for()`` and owner its ``owner_for()``;
       an exhausted retriable error takes the task's registered type when it has one.
 
@@ -91,6 +93,17 @@ class RetryPolicy:
         """Full-jitter delay before the next run after ``attempt`` attempts."""
         ceiling = min(self.cap_s, self.base_s * (2 ** max(0, min(attempt - 1, 40))))
         return self.rng.uniform(0, ceiling)
+
+    def wait(self, exc: BaseException, now: datetime, delay_s: float, system: str,
+             ) -> RetryDecision:
+        """The decision for a failure that the outage of ``system`` explains: wait ``delay_s``
+        (or the error's ``retry_after`` when longer) without counting an attempt."""
+        retry_after = exc.retry_after if isinstance(exc, RetriableError) else None
+        delay = max(delay_s, float(retry_after or 0.0))
+        return RetryDecision(
+            "wait", f"{describe_error(exc)} ({system} is failing: not counted as an attempt)",
+            run_at=now + timedelta(seconds=delay), delay_s=delay,
+        )
 
     def decide(
         self, job: Job, exc: BaseException, now: datetime, *, exception_type: str | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,9 @@ class TaskSpec:
     exception_type: str | None = None
     #: Attempts before giving up (default: the policy's).
     max_attempts: int | None = None
+    #: The external systems the task calls (``centra``, ``bluecherry``): while one is down its
+    #: jobs wait unclaimed, and its success tells the queue the system answers again.
+    needs: tuple[str, ...] = ()
 
 
 class TaskRegistry:
@@ -43,12 +46,13 @@ class TaskRegistry:
         queue: str = "default",
         exception_type: str | None = None,
         max_attempts: int | None = None,
+        needs: Iterable[str] = (),
     ) -> Callable[[Handler], Handler]:
         """Decorator: ``@registry.task("orders.post", queue="orders")``."""
 
         def register(handler: Handler) -> Handler:
             self.register(name, handler, queue=queue, exception_type=exception_type,
-                          max_attempts=max_attempts)
+                          max_attempts=max_attempts, needs=needs)
             return handler
 
         return register
@@ -61,11 +65,12 @@ class TaskRegistry:
         queue: str = "default",
         exception_type: str | None = None,
         max_attempts: int | None = None,
+        needs: Iterable[str] = (),
     ) -> TaskSpec:
         """Register ``handler`` as task ``name``; a second registration of a name is an error."""
         if name in self._tasks:
             raise ConfigError(f"task {name!r} is registered twice")
-        spec = TaskSpec(name, handler, queue, exception_type, max_attempts)
+        spec = TaskSpec(name, handler, queue, exception_type, max_attempts, tuple(needs))
         self._tasks[name] = spec
         return spec
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from seamline import reachability
 from seamline.adapters.store.db import Database
 from seamline.exceptions import ConfigError, LeaseLost, SeamlineError, StoreError
 from seamline.logging import get_logger, job_context
@@ -186,6 +187,11 @@ class Worker:
             self._run_batch(leases, stop)
 
     def _run_batch(self, leases: list[Lease], stop: threading.Event | None) -> None:
+        # Which systems answered these jobs tells the queue an outage is over.
+        with reachability.watch():
+            self._run_leases(leases, stop)
+
+    def _run_leases(self, leases: list[Lease], stop: threading.Event | None) -> None:
         done: list[Lease] = []
         pending = done if self.batch_complete else None
         try:
@@ -287,7 +293,7 @@ class Worker:
         except StoreError as store_exc:
             log.error("could not record failure; the lease will expire", error=str(store_exc))
             return
-        log.warning(
-            "job failed", error=decision.reason, action=decision.action,
-            retry_in_s=round(decision.delay_s, 3), exception_id=decision.exception_id,
-        )
+        # A wait is the system's outage, said once by the queue, not once per job.
+        emit = log.debug if decision.action == "wait" else log.warning
+        emit("job failed", error=decision.reason, action=decision.action,
+             retry_in_s=round(decision.delay_s, 3), exception_id=decision.exception_id)

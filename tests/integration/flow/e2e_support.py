@@ -44,6 +44,7 @@ __all__ = [
     "exception_keys_for",
     "key_matches",
     "run_cli",
+    "start_process",
     "start_worker_process",
     "stop_process",
     "write_config",
@@ -182,10 +183,16 @@ def run_cli(config: Path, env: Mapping[str, str], *args: str, timeout: float = 6
 def start_worker_process(config: Path, env: Mapping[str, str], *, queues: str,
                          concurrency: int, log: Path) -> subprocess.Popen[bytes]:
     """A second worker process: ``seamline worker --queues Q --concurrency N``."""
-    with log.open("wb") as fh:
-        return subprocess.Popen(
-            _cli_argv(config, ["worker", "--queues", queues, "--concurrency", str(concurrency)]),
-            env=dict(env), stdout=fh, stderr=subprocess.STDOUT)
+    return start_process(config, env, ["worker", "--queues", queues,
+                                       "--concurrency", str(concurrency)], log=log)
+
+
+def start_process(config: Path, env: Mapping[str, str], args: Sequence[str], *,
+                  log: Path) -> subprocess.Popen[bytes]:
+    """``seamline --config CONFIG ARGS...`` in the background, its output appended to ``log``."""
+    with log.open("ab") as fh:
+        return subprocess.Popen(_cli_argv(config, args), env=dict(env), stdout=fh,
+                                stderr=subprocess.STDOUT)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:

@@ -53,6 +53,7 @@ from seamline.exceptions import (
     TransientError,
 )
 from seamline.ports import Clock
+from seamline.reachability import answered
 
 __all__ = ["BlueCherryClient", "RateCeiling"]
 
@@ -160,6 +161,8 @@ class BlueCherryClient:
             err = classify(exc, write=write, what=what)
             assert err is not None
             raise err from exc
+        if response.status_code < 500 and response.status_code != 429:
+            answered(SYSTEM)  # the queue's outage circuit: BlueCherry is up
         err = classify(response, write=write, what=what)
         if err is not None:
             raise err

@@ -63,6 +63,7 @@ from seamline.exceptions import (
     TransientError,
 )
 from seamline.ports import Clock
+from seamline.reachability import answered
 
 __all__ = ["CentraClient", "InlineRetry"]
 
@@ -143,6 +144,8 @@ class CentraClient(ShipmentCalls):
                      type(exc).__name__)
             classify(exc, mutation=mutation, operation=operation, now=self._now())
             raise  # pragma: no cover - classify always raises for exceptions
+        if response.status_code < 500 and response.status_code != 429:
+            answered("centra")  # the queue's outage circuit: Centra is up
         result = classify(response, mutation=mutation, operation=operation, now=self._now())
         ext = result.get("extensions")
         if isinstance(ext, Mapping) and isinstance(ext.get("complexity"), int | Decimal):

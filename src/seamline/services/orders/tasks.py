@@ -69,14 +69,15 @@ def register_order_tasks(registry: TaskRegistry, flow_factory: Callable[[], Orde
         flow = flow_factory()
         flow.sync_catalogue(lambda: flow.store.for_job(ctx))
 
-    registry.register("orders.post", post, queue="orders")
+    bluecherry, centra = ("bluecherry",), ("centra",)
+    registry.register("orders.post", post, queue="orders", needs=bluecherry)
     registry.register("orders.reconcile", reconcile, queue="orders",
-                      exception_type="POST_FAILED")
+                      exception_type="POST_FAILED", needs=bluecherry)
     registry.register("centra.writeback", writeback, queue="writeback",
-                      exception_type="WRITEBACK_FAILED")
-    registry.register("orders.fetch", fetch, queue="intake")
-    registry.register("orders.poll", poll, queue="intake")
-    registry.register("centra.events", events, queue="intake")
-    registry.register("orders.sweep", sweep, queue="intake")
+                      exception_type="WRITEBACK_FAILED", needs=centra)
+    registry.register("orders.fetch", fetch, queue="intake", needs=centra)
+    registry.register("orders.poll", poll, queue="intake", needs=centra)
+    registry.register("centra.events", events, queue="intake", needs=centra)
+    registry.register("orders.sweep", sweep, queue="intake", needs=centra)
     registry.register("orders.batch", batches, queue="intake")
-    registry.register("catalogue.sync", catalogue, queue="intake")
+    registry.register("catalogue.sync", catalogue, queue="intake", needs=bluecherry)
