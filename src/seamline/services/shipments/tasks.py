@@ -35,7 +35,8 @@ def register_shipment_tasks(registry: TaskRegistry,
         flow = flow_factory()
         flow.watch(lambda: flow.store.for_job(ctx))
 
-    registry.register("shipments.sync", sync, queue=QUEUE)
+    # While a system is down its jobs wait, not failing (queue.circuit).
+    registry.register("shipments.sync", sync, queue=QUEUE, needs=("bluecherry",))
     registry.register("shipments.apply", apply, queue=QUEUE,
-                      exception_type="SHIPMENT_NOT_IN_CENTRA")
+                      exception_type="SHIPMENT_NOT_IN_CENTRA", needs=("centra", "bluecherry"))
     registry.register("shipments.watchdog", watchdog, queue=QUEUE)

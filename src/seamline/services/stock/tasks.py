@@ -21,4 +21,7 @@ def register_stock_tasks(registry: TaskRegistry, sync_factory: Callable[[], Stoc
         service.run(lambda: service.store.for_job(ctx), full=bool(args.get("full")),
                     sku_pattern=args.get("sku") or None, heartbeat=ctx.heartbeat)
 
-    registry.register("stock.sync", sync, queue="stock", exception_type="STOCK_SYNC_FAILED")
+    # While either system is down the sync waits, not failing (queue.circuit); a run that
+    # cannot finish keeps its sizes pending and says so itself (services.stock.watch).
+    registry.register("stock.sync", sync, queue="stock", exception_type="STOCK_SYNC_FAILED",
+                      needs=("centra", "bluecherry"))
