@@ -330,6 +330,16 @@ class Settings(_Section):
             seen.add(key)
         return self
 
+    @model_validator(mode="after")
+    def _buffers_name_mapped_warehouses(self) -> Settings:
+        mapped = set(self.warehouses)
+        for i, rule in enumerate(self.stock.buffers):
+            if rule.warehouse is not None and str(rule.warehouse) not in mapped:
+                raise ValueError(
+                    f"stock.buffers[{i}]: Centra warehouse {rule.warehouse} is not under "
+                    f"[warehouses] (mapped: {', '.join(sorted(mapped)) or 'none'})")
+        return self
+
     def market_for(self, market_id: int, currency: str) -> MarketMapping | None:
         """The mapping for a Centra market and currency (a currency-specific entry wins)."""
         fallback = None

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from seamline.config import (
     MarketMapping,
@@ -158,3 +158,13 @@ def test_the_configuration_reference_documents_every_key() -> None:
     missing += [f"markets.{k}" for k in MarketMapping.model_fields if f"`{k}`" not in doc]
     missing += [f"schedules.{k}" for k in ScheduleEntry.model_fields if f"`{k}`" not in doc]
     assert missing == []
+
+
+def test_a_stock_buffer_must_name_a_mapped_centra_warehouse() -> None:
+    """A buffer for a Centra warehouse no BlueCherry warehouse feeds would never apply."""
+    with pytest.raises(ValidationError, match=r"stock.buffers\[0\]: Centra warehouse 9"):
+        Settings.model_validate({"warehouses": {"1": ["W01"]},
+                                 "stock": {"buffers": [{"warehouse": 9, "units": 2}]}})
+    ok = Settings.model_validate({"warehouses": {"1": ["W01"]},
+                                  "stock": {"buffers": [{"warehouse": 1, "units": 2}]}})
+    assert ok.stock.buffers[0].units == 2

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from seamline.exceptions import NotFound
 
@@ -146,7 +147,8 @@ def late(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 def unshipped(
     ctx: typer.Context,
     days: Annotated[float | None, typer.Option(
-        min=0, help="Days since posting (default: [shipments].unshipped_after_days).")] = None,
+        min=0, help=escape("Days since posting (default: [shipments].unshipped_after_days)."))
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Orders posted to BlueCherry N days ago of which no shipment has come yet."""
