@@ -154,11 +154,17 @@ def split_taxes(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[
             handling_tax = zero
         if inclusive and handling_tax.amount > handling.amount:
             # The lines' own taxes are rounded one by one: with a voucher the residue can be
-            # more than a tiny fee could carry. The fee keeps what its amount can hold at the
-            # highest rate in the order; the residue is spread over the lines below, where a
-            # real contradiction (more than a minor unit per line) still fails as tax_total.
-            top = max([*rates, ship_rate])
-            handling_tax = _tax_of(handling, top, inclusive)
+            # more than a tiny fee could carry. Within that rounding (a minor unit per line)
+            # the fee keeps what its amount can hold at the highest rate in the order and the
+            # residue is spread over the lines below; beyond it, Centra's figures contradict
+            # each other and the handling fee is named.
+            cap = _tax_of(handling, max([*rates, ship_rate]), inclusive)
+            if (handling_tax - cap).minor > len(live) + 1:
+                raise mismatch("handling", f"a tax on the handling fee {handling} of Centra's "
+                                f"tax total {order.tax_total} less the lines' {lines_tax} and "
+                                f"the shipping's {order.shipping_tax}", handling_tax,
+                                order=order.number)
+            handling_tax = cap
         handling_rate = infer_rate(handling, handling_tax, [*rates, ship_rate], inclusive)
     # What is left over: the tax a voucher took off (spread by each line's voucher share at
     # its rate), or the rounding of per-line taxes against Centra's per-rate total (spread by
