@@ -291,6 +291,22 @@ class ModelSim:
             self.sync_service.run()
 
 
+class _Quiet:
+    """Stands in for the sync's logger: 200,000 steps' worth of run lines are not under test."""
+
+    def info(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    warning = info
+
+
+@pytest.fixture(autouse=True)
+def _quiet_sync_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    import seamline.services.stock.sync as sync_module  # noqa: PLC0415
+
+    monkeypatch.setattr(sync_module, "log", _Quiet())
+
+
 @pytest.mark.parametrize("seed", [11, 12, 13, 14, 15, 16, 17, 18])
 def test_the_stock_rule_holds_over_twenty_five_thousand_random_steps(tmp_path: Path,
                                                                 seed: int) -> None:
