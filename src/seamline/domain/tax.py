@@ -133,7 +133,6 @@ def split_taxes(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[
            inclusive: bool) -> LineTaxes:
     """Every line's tax, the charges' rates and the handling fee's tax: see the module doc."""
     cur = order.currency.upper()
-    zero = Money.zero(cur)
     for ln in live:
         if ln.tax.amount < 0:
             raise mismatch("lines", f"line {ln.id}: a tax of at least 0", ln.tax,
@@ -141,31 +140,9 @@ def split_taxes(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[
     rates = [rate_key(ln.tax_percent) for ln in live]
     ship_rate = infer_rate(order.shipping, order.shipping_tax, rates, inclusive)
     lines_tax = total_of((ln.tax for ln in live), cur)
-    handling, handling_tax = order.handling, zero
-    handling_rate = Decimal("0.00")
-    if handling.amount != 0:
-        # Centra publishes no tax figure for the fee: it is what Centra's tax total holds
-        # beyond the lines (less the tax their voucher shares carried, at the lines' rates)
-        # and the shipping.
-        voucher_tax = total_of(
-            (_tax_of(s, r, inclusive) for s, r in zip(shares, rates, strict=True)), cur)
-        handling_tax = order.tax_total - lines_tax + voucher_tax - order.shipping_tax
-        if handling_tax.amount < 0:  # per-line rounding above the total: no fee tax left
-            handling_tax = zero
-        if inclusive and handling_tax.amount > handling.amount:
-            # The lines' own taxes are rounded one by one: with a voucher the residue can be
-            # more than a tiny fee could carry. Within that rounding (a minor unit per line)
-            # the fee keeps what its amount can hold at the highest rate in the order and the
-            # residue is spread over the lines below; beyond it, Centra's figures contradict
-            # each other and the handling fee is named.
-            cap = _tax_of(handling, max([*rates, ship_rate]), inclusive)
-            if (handling_tax - cap).minor > len(live) + 1:
-                raise mismatch("handling", f"a tax on the handling fee {handling} of Centra's "
-                                f"tax total {order.tax_total} less the lines' {lines_tax} and "
-                                f"the shipping's {order.shipping_tax}", handling_tax,
-                                order=order.number)
-            handling_tax = cap
-        handling_rate = infer_rate(handling, handling_tax, [*rates, ship_rate], inclusive)
+    handling_tax, handling_rate = _handling_tax(order, live, shares, rates=rates,
+                                                ship_rate=ship_rate, lines_tax=lines_tax,
+                                                inclusive=inclusive)
     # What is left over: the tax a voucher took off (spread by each line's voucher share at
     # its rate), or the rounding of per-line taxes against Centra's per-rate total (spread by
     # the lines' tax; at most a minor unit per line and charge).
@@ -194,6 +171,38 @@ def split_taxes(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[
                                              strict=True)]
     return LineTaxes(lines=out, shipping_rate=ship_rate, handling_tax=handling_tax,
                   handling_rate=handling_rate)
+
+
+def _handling_tax(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[Money], *,
+                  rates: Sequence[Decimal], ship_rate: Decimal, lines_tax: Money,
+                  inclusive: bool) -> tuple[Money, Decimal]:
+    """The handling fee's tax and rate (zero without a fee)."""
+    cur = order.currency.upper()
+    handling = order.handling
+    if handling.amount == 0:
+        return Money.zero(cur), Decimal("0.00")
+    # Centra publishes no tax figure for the fee: it is what Centra's tax total holds beyond
+    # the lines (less the tax their voucher shares carried, at the lines' rates) and the
+    # shipping.
+    voucher_tax = total_of(
+        (_tax_of(s, r, inclusive) for s, r in zip(shares, rates, strict=True)), cur)
+    handling_tax = order.tax_total - lines_tax + voucher_tax - order.shipping_tax
+    if handling_tax.amount < 0:  # per-line rounding above the total: no fee tax left
+        handling_tax = Money.zero(cur)
+    if inclusive and handling_tax.amount > handling.amount:
+        # The lines' own taxes are rounded one by one: with a voucher the residue can be
+        # more than a tiny fee could carry. Within that rounding (a minor unit per line) the
+        # fee keeps what its amount can hold at the highest rate in the order and the residue
+        # is spread over the lines; beyond it, Centra's figures contradict each other and the
+        # handling fee is named.
+        cap = _tax_of(handling, max([*rates, ship_rate]), inclusive)
+        if (handling_tax - cap).minor > len(live) + 1:
+            raise mismatch("handling", f"a tax on the handling fee {handling} of Centra's "
+                            f"tax total {order.tax_total} less the lines' {lines_tax} and "
+                            f"the shipping's {order.shipping_tax}", handling_tax,
+                            order=order.number)
+        handling_tax = cap
+    return handling_tax, infer_rate(handling, handling_tax, [*rates, ship_rate], inclusive)
 
 
 # -- pricing ---------------------------------------------------------------------------------
