@@ -245,8 +245,9 @@ def _schema_check(container: Container, result: DemoResult) -> None:
     problems = check()
     total = len({op for f in ACTIVE_FLOWS for op in FLOW_OPERATIONS[f]})
     refused = {p.operation for p in problems}
-    out.print(f"  Centra schema check: {total - len(refused)} of {total} order-flow operations "
-              "valid against the schema Centra serves, every read allowed to the token"
+    out.print(f"  Centra schema check: {total - len(refused)} of {total} operations of the "
+              f"{', '.join(ACTIVE_FLOWS)} flows valid against the schema Centra serves, every "
+              "read allowed to the token"
               if not problems else f"  Centra schema check: {len(problems)} problem(s)")
     result.check("every Centra operation valid against the served schema", not problems,
                  "; ".join(p.line() for p in problems[:3]))

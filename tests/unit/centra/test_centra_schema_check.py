@@ -140,9 +140,9 @@ def test_the_live_check_introspects_then_probes_each_read_once() -> None:
                           retry=InlineRetry(attempts=1, budget_s=2.0))
     problems = client.check_schema()
     assert seen[0] == "introspection"
-    # introspection + the order flow's reads (shipment and stock reads wait for their flows)
-    assert seen[1:] == ["OrdersPage", "OrderLines", "IdConversions", "RateLimits",
-                        "MarketsAndCurrencies"]
+    # introspection + the reads of the flows that run: orders, shipments and stock
+    assert seen[1:] == ["OrdersPage", "OrderLines", "IdConversions", "OrderShipments",
+                        "StockLevels", "RateLimits", "MarketsAndCurrencies"]
     assert [(p.operation, p.field, p.kind) for p in problems] == [
         ("orders_page", "Order.billingAddress:read", "permission")]
     assert "add that permission" in problems[0].line()

@@ -149,7 +149,7 @@ class LiveCentra(Protocol):
 
 #: The flows Seamline runs today: only their operations are checked (a token needs no
 #: permission for a flow that does not run yet).
-ACTIVE_FLOWS: tuple[str, ...] = ("orders",)
+ACTIVE_FLOWS: tuple[str, ...] = ("orders", "shipments", "stock")
 
 
 def check_live(client: LiveCentra,
