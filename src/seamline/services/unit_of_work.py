@@ -14,7 +14,7 @@ row locks and advisory locks that make parking and batches race-safe) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ __all__ = [
     "Outbox",
     "StockRepository",
     "Store",
+    "Tx",
     "UnitOfWork",
 ]
 
@@ -306,3 +307,8 @@ class Store(Protocol):
         """A write unit of work fenced by the job's lease; ``complete`` marks the job
         succeeded in it (effects and completion commit together)."""
         ...
+
+
+#: Opens a write unit of work (``store.begin``, or a job's fenced ``store.for_job(ctx)``): what
+#: every flow's steps take, so one job can commit its effects in several units of work.
+Tx = Callable[[], AbstractContextManager[UnitOfWork]]

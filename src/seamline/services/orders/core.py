@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,12 +13,10 @@ from seamline.domain.orders import CentraOrder
 from seamline.domain.posting import MarketCodes, PostingRules, find_market
 from seamline.ports import BlueCherryGateway, CentraGateway
 from seamline.services.orders.catalogue_cache import CatalogueCache
-from seamline.services.unit_of_work import Store, UnitOfWork
+from seamline.services.unit_of_work import Store, Tx, UnitOfWork
 
 __all__ = ["FlowCore", "Tx", "chunks", "order_key"]
 
-#: Opens a write unit of work (``store.begin``, or a job's fenced one).
-Tx = Callable[[], AbstractContextManager[UnitOfWork]]
 
 
 def order_key(number: int) -> str:

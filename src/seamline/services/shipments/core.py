@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from seamline.domain.ledger import LedgerEntry
 from seamline.domain.shipments import ShipmentKey, ShipmentRules, ShipmentState
 from seamline.ports import BlueCherryGateway, CentraGateway, ShipmentFeed
-from seamline.services.unit_of_work import Store, UnitOfWork
+from seamline.services.unit_of_work import Store, Tx, UnitOfWork
 
 __all__ = ["CURSOR", "KIND", "QUEUE", "ShipmentCore", "Tx", "shipment_key"]
 
@@ -22,8 +21,6 @@ CURSOR = "bluecherry.shipments"
 #: The queue the shipments' jobs run on.
 QUEUE = "shipments"
 
-#: Opens a write unit of work (``store.begin``, or a job's fenced one).
-Tx = Callable[[], AbstractContextManager[UnitOfWork]]
 
 
 def shipment_key(shipment_no: str) -> str:

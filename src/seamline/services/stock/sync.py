@@ -22,10 +22,9 @@ from seamline.domain.stock import LevelRow, StockTarget, batches
 from seamline.exceptions import NotFound, SeamlineError
 from seamline.logging import get_logger
 from seamline.ports import BlueCherryGateway, CentraGateway
-from seamline.services.orders.core import Tx
 from seamline.services.stock.plan import StockPlan
 from seamline.services.stock.watch import keep_watch
-from seamline.services.unit_of_work import Store
+from seamline.services.unit_of_work import Store, Tx
 
 __all__ = ["CYCLE_CURSOR", "DEMAND_CURSOR", "StockSync", "SyncReport"]
 
