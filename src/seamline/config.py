@@ -255,6 +255,37 @@ class ShipmentsSettings(_Section):
     carriers: dict[str, CarrierMapping] = {}
 
 
+class PaymentsSettings(_Section):
+    """The daily payment batch: Centra captures → BlueCherry cash receipts, refunds → credit
+    memos."""
+
+    #: Run the daily batch (the ``payments-batch`` schedule).
+    enabled: bool = True
+    #: Wall-clock time, in each market's time zone, at which the previous business day's batch
+    #: runs.
+    batch_time: str = "06:00"
+    #: ``per_capture``: one receipt per Centra capture; ``per_day_currency``: one receipt per
+    #: BlueCherry customer, currency and payment method per business day.
+    receipt_grouping: Literal["per_capture", "per_day_currency"] = "per_capture"
+    #: Centra ``paymentMethod`` → BlueCherry receipt ``method`` (case-insensitive).
+    methods: dict[str, str] = {}
+    #: The BlueCherry method of a payment method not listed in ``methods``.
+    default_method: str = Field("CARD", min_length=1, max_length=40)
+    #: Days of Centra orders (by ``updatedAt``) read before the business day on the first run.
+    lookback_days: int = Field(1, ge=0, le=60)
+
+    @field_validator("batch_time")
+    @classmethod
+    def _batch_time(cls, v: str) -> str:
+        if not _CUTOFF.match(v):
+            raise ValueError("must be HH:MM on a 24-hour clock, e.g. 06:00")
+        return v
+
+    def batch_clock(self) -> time:
+        hh, mm = self.batch_time.split(":")
+        return time(int(hh), int(mm))
+
+
 class QueueSettings(_Section):
     """Concurrency per named queue, and the lease every claim holds."""
 
@@ -313,6 +344,7 @@ class Settings(_Section):
     sku_overrides: dict[str, str] = {}
     stock: StockSettings = StockSettings()
     shipments: ShipmentsSettings = ShipmentsSettings()
+    payments: PaymentsSettings = PaymentsSettings()
     queues: QueueSettings = QueueSettings()
     schedules: dict[str, ScheduleEntry] = {}
     web: WebSettings = WebSettings()

@@ -4,14 +4,17 @@ and the outbox)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.domain.ledger import OrderState
+from seamline.domain.money import Money
+from seamline.domain.payments import InvoiceRecord, PaymentDocument, PaymentRecord
 from seamline.domain.stock import DemandLine, StockTarget
 from seamline.queue import JobQueue, TaskRegistry
 from seamline.services.unit_of_work import Store
@@ -208,3 +211,81 @@ def test_stock_levels_are_pending_until_pushed_and_unknown_ones_wait_for_a_resen
         uow.stock.save_targets([target("A", 5), target("C", 4)], published_at=NOW, now=NOW,
                                resend=True)
         assert [r.sku for r in uow.stock.pending(1)] == ["A", "C"]
+
+
+def _payment(ref: str, order: int, amount: str, day: date, *, kind: str = "CAPTURE",
+             market: str = "1/SEK", at: datetime = NOW) -> PaymentRecord:
+    return PaymentRecord(reference=ref, order_number=order, entry_id=order * 10, kind=kind,
+                         market=market, customer="WEBSE", currency="SEK",
+                         amount=Money.of(amount, "SEK"), method="CARD", captured_at=at,
+                         business_day=day)
+
+
+def test_payment_records_are_kept_once_and_wait_for_a_document(store: Store) -> None:
+    """A known reference is not added again; pending records are those on no document up to a
+    day (of one market), oldest capture first; assigned ones leave the pending list."""
+    d1, d2 = date(2026, 3, 1), date(2026, 3, 2)
+    with store.begin() as uow:
+        assert uow.payments.add_records([
+            _payment("a", 1, "10.50", d1, at=NOW + timedelta(minutes=2)),
+            _payment("b", 2, "5.25", d1, at=NOW),
+            _payment("c", 3, "1.00", d2),
+            _payment("d", 4, "2.00", d1, market="2/EUR"),
+        ], now=NOW) == 4
+        assert uow.payments.add_records([_payment("a", 1, "99.00", d1)], now=NOW) == 0
+    with store.begin() as uow:
+        assert [r.reference for r in uow.payments.pending_records(d1, market="1/SEK")] == [
+            "b", "a"]
+        assert [r.reference for r in uow.payments.pending_records(d2)] == ["b", "c", "d", "a"]
+        first = uow.payments.pending_records(d1, market="1/SEK")[1]
+        assert first.amount == Money.of("10.50", "SEK")
+        assert first.captured_at == NOW + timedelta(minutes=2)
+        uow.payments.assign(["a", "b"], "R1")
+    with store.read() as uow:
+        assert [r.reference for r in uow.payments.pending_records(d2)] == ["c", "d"]
+        assert [r.reference for r in uow.payments.records_of("R1")] == ["b", "a"]
+        assert {r.reference for r in uow.payments.records_for_orders([1, 3])} == {"a", "c"}
+
+
+def test_payment_documents_keep_their_frozen_payload_and_state(store: Store) -> None:
+    doc = PaymentDocument(reference="R1", kind="receipt", business_day=date(2026, 3, 1),
+                          customer="WEBSE", currency="SEK", amount=Money.of("15.75", "SEK"),
+                          unapplied=Money.of("0.25", "SEK"), state="planned",
+                          payload={"reference": "R1", "amount": "15.75"}, orders=(1, 2))
+    with store.begin() as uow:
+        uow.payments.save_document(doc, now=NOW)
+    with store.begin() as uow:
+        got = uow.payments.get_document("R1")
+        assert got == doc
+        uow.payments.save_document(dataclasses.replace(doc, state="posted",
+                                                       result={"receipt_no": "CR-1"}),
+                                   now=NOW)
+    with store.read() as uow:
+        assert uow.payments.get_document("nope") is None
+        assert [d.state for d in uow.payments.documents(day=date(2026, 3, 1))] == ["posted"]
+        assert uow.payments.documents(day=date(2026, 3, 2)) == []
+        assert uow.payments.documents(states=["planned"]) == []
+        posted = uow.payments.documents(states=["posted"])[0]
+        assert posted.result == {"receipt_no": "CR-1"}
+        assert posted.unapplied == Money.of("0.25", "SEK")
+
+
+def test_invoices_are_mirrored_once_and_count_the_cash_applied(store: Store) -> None:
+    def inv(no: str, po: str, total: str, day: int) -> InvoiceRecord:
+        return InvoiceRecord(invoice_no=no, order_no="SO-1", customer_po=po, currency="SEK",
+                             total=Money.of(total, "SEK"), invoice_date=date(2026, 3, day),
+                             applied=Money.zero("SEK"))
+
+    with store.begin() as uow:
+        assert uow.payments.save_invoices([inv("I2", "100", "30.00", 2),
+                                           inv("I1", "100", "20.00", 1),
+                                           inv("I3", "101", "5.00", 1)]) == 3
+        uow.payments.add_applied("I1", Money.of("7.30", "SEK"))
+        uow.payments.add_applied("I1", Money.of("0.70", "SEK"))
+        assert uow.payments.save_invoices([inv("I1", "100", "20.00", 1)]) == 0
+    with store.read() as uow:
+        got = uow.payments.invoices_for(["100", "999"])
+        assert list(got) == ["100"]
+        assert [i.invoice_no for i in got["100"]] == ["I1", "I2"]
+        assert got["100"][0].applied == Money.of("8.00", "SEK")
+        assert got["100"][0].open == Money.of("12.00", "SEK")

@@ -103,6 +103,10 @@ class PaymentEntry:
     value: Money
     external_reference: str = ""
     created_at: datetime | None = None
+    #: Centra's id of the payment history entry (0 when not read).
+    id: int = 0
+    #: Centra's ``paymentMethod`` (the payment plugin), "" when Centra gives none.
+    payment_method: str = ""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -214,7 +218,8 @@ def order_to_dict(order: CentraOrder) -> dict[str, object]:
         "payments": [
             {"entry_type": p.entry_type, "status": p.status, "value": _money(p.value),
              "external_reference": p.external_reference,
-             "created_at": p.created_at.isoformat() if p.created_at else None}
+             "created_at": p.created_at.isoformat() if p.created_at else None,
+             "id": p.id, "payment_method": p.payment_method}
             for p in order.payments
         ],
     }
@@ -276,7 +281,8 @@ def order_from_dict(d: dict[str, Any]) -> CentraOrder:
             PaymentEntry(entry_type=str(p["entry_type"]), status=str(p["status"]),
                          value=m(p["value"]),
                          external_reference=str(p.get("external_reference", "")),
-                         created_at=dt(p.get("created_at")))
+                         created_at=dt(p.get("created_at")), id=int(p.get("id") or 0),
+                         payment_method=str(p.get("payment_method") or ""))
             for p in d.get("payments", [])
         ),
     )

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from seamline.domain.exception_records import ExceptionRecord
 from seamline.domain.ledger import KEEP, Hold, LedgerEntry, OrderRecord, OrderState
+from seamline.domain.money import Money
+from seamline.domain.payments import InvoiceRecord, PaymentDocument, PaymentRecord
 from seamline.domain.stock import DemandLine, LevelRow, StockTarget
 from seamline.queue.models import Job
 
@@ -33,6 +35,7 @@ __all__ = [
     "LedgerRepository",
     "OrderLedger",
     "Outbox",
+    "PaymentsRepository",
     "StockRepository",
     "Store",
     "Tx",
@@ -233,6 +236,53 @@ class StockRepository(Protocol):
         ...
 
 
+class PaymentsRepository(Protocol):
+    """Payments: Centra captures and refunds as recorded, the receipts and credit memos planned
+    (payload frozen) and posted, and BlueCherry's invoices with the cash applied to each."""
+
+    def add_records(self, records: Iterable[PaymentRecord], *, now: datetime) -> int:
+        """Insert the records whose reference is new (a known one is left as it is); how many
+        were new."""
+        ...
+
+    def pending_records(self, upto: date, *, market: str | None = None) -> list[PaymentRecord]:
+        """Records on no document yet with a business day at or before ``upto`` (of one
+        market), oldest capture first."""
+        ...
+
+    def records_for_orders(self, numbers: Iterable[int]) -> list[PaymentRecord]: ...
+
+    def records_of(self, document: str) -> list[PaymentRecord]: ...
+
+    def assign(self, references: Iterable[str], document: str) -> None:
+        """Put the records on a receipt or memo."""
+        ...
+
+    def save_document(self, doc: PaymentDocument, *, now: datetime) -> None:
+        """Insert or replace a receipt or memo."""
+        ...
+
+    def get_document(self, reference: str) -> PaymentDocument | None: ...
+
+    def documents(self, *, day: date | None = None,
+                  states: Iterable[str] | None = None) -> list[PaymentDocument]:
+        """Receipts and memos (of business day ``day``, in ``states``), by reference."""
+        ...
+
+    def save_invoices(self, invoices: Iterable[InvoiceRecord]) -> int:
+        """Mirror invoices not seen before (a known one keeps its applied cash); how many
+        were new."""
+        ...
+
+    def invoices_for(self, customer_pos: Iterable[str]) -> dict[str, list[InvoiceRecord]]:
+        """The invoices of each customer PO, oldest first."""
+        ...
+
+    def add_applied(self, invoice_no: str, amount: Money) -> None:
+        """Count cash Seamline applied to an invoice."""
+        ...
+
+
 class Outbox(Protocol):
     """The job queue as a unit of work sees it: jobs enqueued commit with everything else."""
 
@@ -277,6 +327,9 @@ class UnitOfWork(Protocol):
 
     @property
     def stock(self) -> StockRepository: ...
+
+    @property
+    def payments(self) -> PaymentsRepository: ...
 
 
 class JobScope(Protocol):

@@ -109,8 +109,26 @@ class FakeCentra:
             self._next_event = 1
             self._next_shipment = 1
             self._next_shipment_line = 1
+            self._next_payment = 1
 
     # -- seeding and inspection ---------------------------------------------------------------
+
+    def _payment_id(self) -> int:
+        self._next_payment += 1
+        return self._next_payment - 1
+
+    def refund(self, number: int, amount: Money, *, method: str = "adyen") -> PaymentEntry:
+        """A person refunds captured money in Centra's admin (a ``REFUND`` history entry; the
+        Integration API has no refund mutation)."""
+        with self._lock:
+            order = self.orders[number]
+            n = 1 + sum(1 for p in order.payments if p.entry_type == "REFUND")
+            entry = PaymentEntry(entry_type="REFUND", status="SUCCESS", value=amount,
+                                 external_reference=f"refund-{number}-{n}",
+                                 created_at=self.clock.now(), id=self._payment_id(),
+                                 payment_method=method)
+            self.update_order(number, payments=(*order.payments, entry))
+            return entry
 
     def add_order(self, order: CentraOrder) -> CentraOrder:
         """Place an order (queues a ``CREATED`` event when listening)."""
@@ -283,7 +301,7 @@ class FakeCentra:
                 entry_type="CAPTURE", status="SUCCESS",
                 value=Money(order.grand_total.amount - captured, order.currency),
                 external_reference=f"cap-{number}-{len(order.payments) + 1}",
-                created_at=self.clock.now())
+                created_at=self.clock.now(), id=self._payment_id(), payment_method="adyen")
             self.update_order(number, payments=(*order.payments, entry))
             if drop:
                 raise self._dropped("capture_order")
@@ -354,7 +372,8 @@ class FakeCentra:
                     value = value + unit[lid].times(q)
                 payments = (*payments, PaymentEntry(
                     entry_type="CAPTURE", status="SUCCESS", value=value,
-                    external_reference=f"cap-{shipment.number}", created_at=self.clock.now()))
+                    external_reference=f"cap-{shipment.number}", created_at=self.clock.now(),
+                    id=self._payment_id(), payment_method="adyen"))
             self.update_order(order_number, status=OrderStatus.PROCESSING, payments=payments)
             if drop:
                 raise self._dropped("create_shipment")

@@ -25,6 +25,7 @@ from seamline.logging import get_logger
 from seamline.queue.models import Job, JobStatus
 from seamline.queue.policy import RetryPolicy, describe_error
 from seamline.queue.registry import TaskRegistry
+from seamline.testing.payments import InMemoryPayments, PaymentsState
 from seamline.testing.stock import InMemoryStock, StockState
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork", "InMemoryWorker"]
@@ -56,6 +57,7 @@ class _State:
     holds: dict[tuple[int, str], datetime] = field(default_factory=dict)
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     stock: StockState = field(default_factory=StockState)
+    payments: PaymentsState = field(default_factory=PaymentsState)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -72,7 +74,8 @@ class _State:
             exceptions=copy.deepcopy(self.exceptions, memo),
             history={k: list(v) for k, v in self.history.items()},
             holds=dict(self.holds), jobs=copy.deepcopy(self.jobs, memo),
-            stock=copy.deepcopy(self.stock, memo), next_id=self.next_id)
+            stock=copy.deepcopy(self.stock, memo),
+            payments=copy.deepcopy(self.payments, memo), next_id=self.next_id)
 
 
 class _Orders:
@@ -364,6 +367,7 @@ class InMemoryUnitOfWork:
         self.audit = _Audit(s)
         self.outbox = _Outbox(store)
         self.stock = InMemoryStock(s.stock)
+        self.payments = InMemoryPayments(s.payments)
 
 
 class InMemoryStore:

@@ -101,6 +101,12 @@ class WebhookBody(BaseModel):
     timeout: float = Field(5.0, gt=0, le=60)
 
 
+class RefundBody(BaseModel):
+    """A refund made by a person in Centra's admin (a return or a goodwill refund)."""
+
+    amount: str = Field(pattern=r"^\d{1,9}(\.\d{1,3})?$")
+
+
 class ExplicitLine(BaseModel):
     sku: str | None = None
     ean: str | None = None
@@ -216,6 +222,11 @@ def build_control_router(sb: CentraSandbox) -> APIRouter:
     @r.post("/orders/{number}/cancel")
     def cancel(number: int) -> dict[str, Any]:
         st.cancel_order(order(number))
+        return order_state(sb, order(number))
+
+    @r.post("/orders/{number}/refund")
+    def refund(number: int, body: RefundBody) -> dict[str, Any]:
+        st.refund(order(number), Decimal(body.amount))
         return order_state(sb, order(number))
 
     @r.post("/orders/{number}/cancel-lines")

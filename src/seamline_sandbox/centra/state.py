@@ -600,11 +600,24 @@ class CentraState:
         o = self.orders[s.order_number]
         return sum((o.line(lid).unit_price * qty for lid, qty in s.lines), Decimal(0))
 
+    @staticmethod
+    def captured(o: OrderRec) -> Decimal:
+        return sum((p.value for p in o.payments
+                    if p.entry_type == "CAPTURE" and p.status == "SUCCESS"), Decimal(0))
+
     def _capture_shipment(self, o: OrderRec, s: ShipmentRec) -> PaymentRec:
+        """Capture what the shipment is worth, as a PSP does: its lines' value (shipping and
+        handling on the first captured shipment only), never past the order's grand total; the
+        shipment that leaves nothing to ship captures the rest of the grand total (tax added on
+        top in sales-tax markets and order-level vouchers included), so an order's captures
+        add up to its grand total once it has shipped."""
         value = self.shipment_value(s)
         if not any(self.shipments[i].is_captured for i in o.shipment_ids):
             # shipping and handling are captured on one shipment only
             value += o.totals.shipping + o.totals.handling
+        left = max(o.grand_total - self.captured(o), Decimal(0))
+        last = all(ln.in_shipments >= ln.quantity for ln in o.lines)
+        value = left if last else min(value, left)
         p = self._payment("CAPTURE", "SUCCESS", value, f"capture-{s.number}")
         o.payments.append(p)
         s.is_captured = True
@@ -619,6 +632,23 @@ class CentraState:
                 raise SandboxError(f"Shipment {s.number} is already captured.", ["id"])
             o = self.orders[s.order_number]
             p = self._capture_shipment(o, s)
+            self.touch(o)
+            return p
+
+    def refund(self, o: OrderRec, amount: Decimal) -> PaymentRec:
+        """A person refunds captured money in Centra's admin (a return, a goodwill refund): a
+        ``REFUND`` entry on the payment history. Centra's Integration API has no refund
+        mutation in the shared schema, so only the sandbox's control API makes one."""
+        with self.lock:
+            refunded = sum((p.value for p in o.payments
+                            if p.entry_type == "REFUND" and p.status == "SUCCESS"), Decimal(0))
+            if amount <= 0 or amount > self.captured(o) - refunded:
+                raise SandboxError(f"Order {o.number}: cannot refund {amount}; "
+                                   f"{self.captured(o) - refunded} captured and not refunded.",
+                                   ["amount"])
+            n = sum(1 for p in o.payments if p.entry_type == "REFUND") + 1
+            p = self._payment("REFUND", "SUCCESS", amount, f"refund-{o.number}-{n}")
+            o.payments.append(p)
             self.touch(o)
             return p
 

@@ -119,6 +119,8 @@ def payment_from_json(node: Json, currency: str) -> PaymentEntry:
         value=_money(node.get("value"), currency, "paymentHistory.value"),
         external_reference=str(node.get("externalReference") or ""),
         created_at=_opt_datetime(node.get("createdAt"), "paymentHistory.createdAt"),
+        id=int(node.get("id") or 0),
+        payment_method=str(node.get("paymentMethod") or ""),
     )
 
 

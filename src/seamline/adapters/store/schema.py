@@ -26,6 +26,9 @@ __all__ = [
     "jobs",
     "ledger",
     "metadata",
+    "payment_documents",
+    "payment_invoices",
+    "payment_records",
     "rate_buckets",
     "schedule_ticks",
     "stock_ats",
@@ -303,4 +306,58 @@ stock_demand = sa.Table(
     sa.Column("shipped", sa.Integer, nullable=False, server_default="0"),
     _ts("created_at"),
     _ts("changed_at", index=True),
+)
+
+
+#: Centra captures and refunds (``SUCCESS`` history entries) as the payment batch recorded them;
+#: ``document`` is the receipt or memo that carries one (NULL: waiting for a batch).
+payment_records = sa.Table(
+    "payment_records",
+    metadata,
+    sa.Column("reference", sa.String(200), primary_key=True),
+    sa.Column("order_number", sa.BigInteger, nullable=False, index=True),
+    sa.Column("entry_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("market", sa.String(32), nullable=False),
+    sa.Column("customer", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", sa.String(32), nullable=False),
+    sa.Column("method", sa.String(40), nullable=False),
+    _ts("captured_at"),
+    sa.Column("business_day", sa.String(10), nullable=False, index=True),
+    sa.Column("document", sa.String(200), nullable=True, index=True),
+    _ts("recorded_at"),
+)
+
+#: Cash receipts and credit memos a payment batch planned, with the payload frozen when planned
+#: and BlueCherry's answer once posted.
+payment_documents = sa.Table(
+    "payment_documents",
+    metadata,
+    sa.Column("reference", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("business_day", sa.String(10), nullable=False, index=True),
+    sa.Column("customer", sa.String(64), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", sa.String(32), nullable=False),
+    sa.Column("unapplied", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("result", _NULLABLE_JSON, nullable=True),
+    sa.Column("orders", sa.JSON, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+#: BlueCherry invoices mirrored from the invoices feed, with the cash Seamline applied to each.
+payment_invoices = sa.Table(
+    "payment_invoices",
+    metadata,
+    sa.Column("invoice_no", sa.String(64), primary_key=True),
+    sa.Column("order_no", sa.String(64), nullable=False),
+    sa.Column("customer_po", sa.String(64), nullable=False, index=True),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("total", sa.String(32), nullable=False),
+    sa.Column("invoice_date", sa.String(10), nullable=False),
+    sa.Column("applied", sa.String(32), nullable=False),
 )

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from seamline.adapters.store import exceptions as exc_sql
 from seamline.adapters.store import repos
+from seamline.adapters.store.payments import SqlPayments
 from seamline.adapters.store.schema import audit_log, jobs, ledger
 from seamline.adapters.store.stock import SqlStock
 from seamline.domain.exception_records import ExceptionRecord
@@ -217,7 +218,7 @@ class SqlUnitOfWork:
     """The repositories of one transaction on ``conn``."""
 
     __slots__ = ("audit", "conn", "cursors", "exceptions", "ledger", "orders", "outbox",
-                 "stock")
+                 "payments", "stock")
 
     def __init__(self, conn: Connection, queue: JobQueue | None = None) -> None:
         self.conn = conn
@@ -228,6 +229,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(conn)
         self.outbox = SqlOutbox(conn, queue)
         self.stock = SqlStock(conn)
+        self.payments = SqlPayments(conn)
 
 
 class SqlStore:
