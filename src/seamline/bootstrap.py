@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Connection
 
@@ -31,8 +31,9 @@ from seamline.services.health import Readiness, assess
 
 if TYPE_CHECKING:
     from seamline.adapters.centra.webhooks import ReplayGuard
-    from seamline.ports import BlueCherryGateway, CentraGateway
+    from seamline.ports import BlueCherryGateway, CentraGateway, FinanceGateway
     from seamline.services.orders import OrderFlow
+    from seamline.services.payments import PaymentFlow
     from seamline.services.shipments import ShipmentFlow
     from seamline.services.stock import StockSync
 
@@ -196,6 +197,23 @@ class Container:
                 clock=self.queue.clock)
         return self._built["shipments"]  # type: ignore[return-value]
 
+    @property
+    def finance(self) -> FinanceGateway:
+        """BlueCherry's finance calls: the same client (or fake) as ``erp``, which implements
+        both ports."""
+        return cast("FinanceGateway", self.erp)
+
+    @property
+    def payments(self) -> PaymentFlow:
+        """The payment flow (captures into cash receipts, refunds into credit memos)."""
+        if "payments" not in self._built:
+            from seamline.services.payments import PaymentFlow  # noqa: PLC0415
+
+            self._built["payments"] = PaymentFlow.from_settings(
+                self.settings, store=self.store, centra=self.centra, finance=self.finance,
+                clock=self.queue.clock)
+        return self._built["payments"]  # type: ignore[return-value]
+
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
         return assess(self.db, self.store, clock=self.queue.clock,
@@ -313,6 +331,10 @@ def build(
         from seamline.services.shipments import register_shipment_tasks  # noqa: PLC0415
 
         register_shipment_tasks(registry, lambda: container.shipments)
+    if "payments.batch" not in registry:
+        from seamline.services.payments import register_payment_tasks  # noqa: PLC0415
+
+        register_payment_tasks(registry, lambda: container.payments)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

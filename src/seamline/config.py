@@ -290,7 +290,7 @@ class QueueSettings(_Section):
     """Concurrency per named queue, and the lease every claim holds."""
 
     concurrency: dict[str, int] = {"orders": 4, "writeback": 1, "intake": 1, "stock": 1,
-                                   "default": 2}
+                                   "payments": 1, "default": 2}
     lease_s: int = Field(60, ge=5)
     poll_interval_s: float = Field(0.5, gt=0)
     backoff_base_s: float = Field(2.0, gt=0)

@@ -22,7 +22,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     ``[warehouses]`` maps any) and, when
     minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
     (every ``[shipments].sync_interval_min``), the shipment watchdog (every
-    ``[shipments].watchdog_interval_min``) and, when
+    ``[shipments].watchdog_interval_min``), the payment batch (checked every minute: each
+    market's previous business day runs at ``[payments].batch_time`` in its time zone, when
+    ``[payments].enabled``) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -49,6 +51,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         builtin["stock-full"] = ScheduleEntry(task="stock.sync",
                                               every_s=settings.stock.full_interval_min * 60,
                                               args={"full": True})
+    if settings.payments.enabled:
+        # Each market's previous business day, at [payments].batch_time in its time zone.
+        builtin["payments-batch"] = ScheduleEntry(task="payments.batch", every_s=60)
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
     return {**builtin, **settings.schedules}
