@@ -56,6 +56,12 @@ class PaymentFlow(Collector, Poster):
                     out[market_key(m)] = days
         return out
 
+    def latest_days(self, market: str | None = None) -> dict[str, date]:
+        """Each market's most recent business day whose batch time has passed."""
+        now = self.clock()
+        return {market_key(m): due_days(now, m.tz, self.rules.batch_time, None)[0]
+                for m in self._markets(market)}
+
     def run(self, tx: Tx | None = None, *, day: date | None = None, market: str | None = None,
             keep_alive: Callable[[], object] | None = None) -> BatchResult:
         """The batch: business ``day`` (every market, or ``market``), or every day due now.
