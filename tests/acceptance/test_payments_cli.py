@@ -69,7 +69,7 @@ def test_payments_batch_posts_the_days_captures_once_and_show_lists_them(
         assert first.returncode == 0, first.stderr
         assert (f"payments batch 3/GBP {day}: {len(captures)} receipt(s) and 0 credit memo(s) "
                 "posted, 0 already in BlueCherry, 0 refused") in first.stdout
-        row = next(line for line in first.stdout.splitlines() if "GBP" in line)
+        row = next(line for line in first.stdout.splitlines() if line.strip().startswith("GBP"))
         assert row.replace("│", " ").split() == ["GBP", f"{total:.2f}", "-", "-"], row
         again = run("payments", "batch", "--date", day, "--market", "3/GBP", "--json")
         assert again.returncode == 0, again.stderr
