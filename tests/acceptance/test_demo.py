@@ -53,5 +53,11 @@ def test_demo_fast_exits_zero_with_a_summary_read_from_both_sandboxes(tmp_path: 
     assert re.search(r"delivery of 10 units each of 12 SKUs .* 12 size\(s\) pushed in 1 "
                      r"mutation", out)
     assert "✓ no Centra size offers more than BlueCherry can ship" in out
+    assert re.search(r"Payments — the batch of \d{4}-\d\d-\d\d at 06:00 the next morning: "
+                     r"[1-9]\d* cash receipt\(s\) and 2 credit memo\(s\) posted", out)
+    assert re.search(r"^  received \d/([A-Z]{3}) \(WEB[A-Z]{2}\): \d+(\.\d+)? \1$", out,
+                     re.MULTILINE)
+    assert "✓ every Centra capture is one BlueCherry cash receipt" in out
+    assert "✓ every Centra refund is one BlueCherry credit memo" in out
     assert "✗" not in out
     assert "All invariants hold." in out
