@@ -111,8 +111,12 @@ def _merge(total: BatchResult, one: BatchResult) -> None:
             into[k] = into.get(k, Decimal(0)) + v
 
 
+ShowDateOpt = Annotated[str | None, typer.Option(
+    "--date", help=escape("Business day YYYY-MM-DD [default: yesterday, UTC].") )]
+
+
 @payments_app.command("show")
-def show(ctx: typer.Context, day: DateOpt = None, as_json: JsonOpt = False) -> None:
+def show(ctx: typer.Context, day: ShowDateOpt = None, as_json: JsonOpt = False) -> None:
     """The receipts and credit memos of a business day (default: yesterday)."""
     rt = build_runtime(state(ctx).settings())
     try:
