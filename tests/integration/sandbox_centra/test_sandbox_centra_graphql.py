@@ -304,3 +304,43 @@ def test_control_api_places_explicit_orders_and_releases_holds(gql: Gql) -> None
     assert not after["isOnHold"]
     assert after["updatedAt"] > before
     assert gql.http.post("/_sandbox/orders/999999/release-hold").status_code == 404
+
+
+SHIP_CAPTURE = """mutation($n: Int!, $lines: [ShipmentLineInput!]) {
+  createShipment(input: {order: {number: $n}, lines: $lines, isGoodToGo: true, capture: true}) {
+    shipment { id } userErrors { message path } } }"""
+HISTORY = """query($n: Int!) { orders(where: {number: [$n]}) {
+  grandTotal(includingTax: true) { value }
+  paymentHistory { id entryType status value { value } externalReference paymentMethod } } }"""
+
+
+def test_shipment_captures_add_up_to_the_grand_total_and_refunds_show_in_the_history(
+        gql: Gql) -> None:
+    """An order with an order-level voucher shipped in two captured shipments: the captures
+    (paymentHistory CAPTURE, one per shipment, never past the grand total) add up to the grand
+    total; a refund made in the admin (control API) is a REFUND entry, never more than was
+    captured."""
+    item = next(i for i in gql.sandbox.state.world.catalogue if not i.centra_only)
+    placed = gql.http.post("/_sandbox/orders", json={
+        "market_id": 1, "voucher_percent": 10, "status": "CONFIRMED",
+        "lines": [{"sku": item.sku, "quantity": 3}]}).json()
+    n = placed["number"]
+    line_id = gql.sandbox.state.orders[n].lines[0].id
+    for qty in (1, 2):
+        shipped = gql.data(SHIP_CAPTURE, {"n": n, "lines": [{"orderLine": {"id": line_id},
+                                                             "quantity": qty}]})
+        assert shipped["createShipment"]["userErrors"] == []
+    order = gql.data(HISTORY, {"n": n})["orders"][0]
+    grand = Decimal(str(order["grandTotal"]["value"]))
+    captures = [p for p in order["paymentHistory"] if p["entryType"] == "CAPTURE"]
+    assert len(captures) == 2
+    assert all(p["status"] == "SUCCESS" and p["externalReference"] and p["paymentMethod"]
+               for p in captures)
+    assert sum(Decimal(str(p["value"]["value"])) for p in captures) == grand
+    too_much = gql.http.post(f"/_sandbox/orders/{n}/refund", json={"amount": str(grand + 1)})
+    assert too_much.status_code >= 400
+    ok = gql.http.post(f"/_sandbox/orders/{n}/refund", json={"amount": "12.50"})
+    assert ok.status_code == 200, ok.text
+    refunds = [p for p in gql.data(HISTORY, {"n": n})["orders"][0]["paymentHistory"]
+               if p["entryType"] == "REFUND"]
+    assert [(p["status"], str(p["value"]["value"])) for p in refunds] == [("SUCCESS", "12.5")]
