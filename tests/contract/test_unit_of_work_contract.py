@@ -240,7 +240,7 @@ def test_payment_records_are_kept_once_and_wait_for_a_document(store: Store) -> 
         first = uow.payments.pending_records(d1, market="1/SEK")[1]
         assert first.amount == Money.of("10.50", "SEK")
         assert first.captured_at == NOW + timedelta(minutes=2)
-        uow.payments.assign(["a", "b"], "R1")
+        uow.payments.assign({"a": "R1", "b": "R1"})
     with store.read() as uow:
         assert [r.reference for r in uow.payments.pending_records(d2)] == ["c", "d"]
         assert [r.reference for r in uow.payments.records_of("R1")] == ["b", "a"]
@@ -253,13 +253,13 @@ def test_payment_documents_keep_their_frozen_payload_and_state(store: Store) -> 
                           unapplied=Money.of("0.25", "SEK"), state="planned",
                           payload={"reference": "R1", "amount": "15.75"}, orders=(1, 2))
     with store.begin() as uow:
-        uow.payments.save_document(doc, now=NOW)
+        uow.payments.save_documents([doc], now=NOW)
     with store.begin() as uow:
         got = uow.payments.get_document("R1")
         assert got == doc
-        uow.payments.save_document(dataclasses.replace(doc, state="posted",
-                                                       result={"receipt_no": "CR-1"}),
-                                   now=NOW)
+        uow.payments.save_documents([dataclasses.replace(doc, state="posted",
+                                                         result={"receipt_no": "CR-1"})],
+                                    now=NOW)
     with store.read() as uow:
         assert uow.payments.get_document("nope") is None
         assert [d.state for d in uow.payments.documents(day=date(2026, 3, 1))] == ["posted"]
@@ -280,8 +280,8 @@ def test_invoices_are_mirrored_once_and_count_the_cash_applied(store: Store) -> 
         assert uow.payments.save_invoices([inv("I2", "100", "30.00", 2),
                                            inv("I1", "100", "20.00", 1),
                                            inv("I3", "101", "5.00", 1)]) == 3
-        uow.payments.add_applied("I1", Money.of("7.30", "SEK"))
-        uow.payments.add_applied("I1", Money.of("0.70", "SEK"))
+        uow.payments.add_applied({"I1": Money.of("7.30", "SEK"), "I3": Money.of("5.00", "SEK")})
+        uow.payments.add_applied({"I1": Money.of("0.70", "SEK"), "I3": Money.of("-1.25", "SEK")})
         assert uow.payments.save_invoices([inv("I1", "100", "20.00", 1)]) == 0
     with store.read() as uow:
         got = uow.payments.invoices_for(["100", "999"])
@@ -289,3 +289,4 @@ def test_invoices_are_mirrored_once_and_count_the_cash_applied(store: Store) -> 
         assert [i.invoice_no for i in got["100"]] == ["I1", "I2"]
         assert got["100"][0].applied == Money.of("8.00", "SEK")
         assert got["100"][0].open == Money.of("12.00", "SEK")
+        assert uow.payments.invoices_for(["101"])["101"][0].applied == Money.of("3.75", "SEK")

@@ -254,12 +254,12 @@ class PaymentsRepository(Protocol):
 
     def records_of(self, document: str) -> list[PaymentRecord]: ...
 
-    def assign(self, references: Iterable[str], document: str) -> None:
-        """Put the records on a receipt or memo."""
+    def assign(self, documents: Mapping[str, str]) -> None:
+        """Put records on receipts or memos (record reference → document reference)."""
         ...
 
-    def save_document(self, doc: PaymentDocument, *, now: datetime) -> None:
-        """Insert or replace a receipt or memo."""
+    def save_documents(self, docs: Iterable[PaymentDocument], *, now: datetime) -> None:
+        """Insert or replace receipts and memos."""
         ...
 
     def get_document(self, reference: str) -> PaymentDocument | None: ...
@@ -278,8 +278,8 @@ class PaymentsRepository(Protocol):
         """The invoices of each customer PO, oldest first."""
         ...
 
-    def add_applied(self, invoice_no: str, amount: Money) -> None:
-        """Count cash Seamline applied to an invoice."""
+    def add_applied(self, amounts: Mapping[str, Money]) -> None:
+        """Count cash Seamline applied (or took back, negative) per invoice number."""
         ...
 
 

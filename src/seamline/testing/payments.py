@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -55,14 +55,15 @@ class InMemoryPayments:
         return sorted((r for r in self.s.records.values() if r.document == document),
                       key=_by_capture)
 
-    def assign(self, references: Iterable[str], document: str) -> None:
-        for ref in references:
+    def assign(self, documents: Mapping[str, str]) -> None:
+        for ref, document in documents.items():
             r = self.s.records.get(ref)
             if r is not None:
                 self.s.records[ref] = replace(r, document=document)
 
-    def save_document(self, doc: PaymentDocument, *, now: datetime) -> None:
-        self.s.documents[doc.reference] = doc
+    def save_documents(self, docs: Iterable[PaymentDocument], *, now: datetime) -> None:
+        for doc in docs:
+            self.s.documents[doc.reference] = doc
 
     def get_document(self, reference: str) -> PaymentDocument | None:
         return self.s.documents.get(reference)
@@ -91,7 +92,8 @@ class InMemoryPayments:
                 out.setdefault(inv.customer_po, []).append(inv)
         return out
 
-    def add_applied(self, invoice_no: str, amount: Money) -> None:
-        inv = self.s.invoices.get(invoice_no)
-        if inv is not None:
-            self.s.invoices[invoice_no] = replace(inv, applied=inv.applied + amount)
+    def add_applied(self, amounts: Mapping[str, Money]) -> None:
+        for invoice_no, amount in amounts.items():
+            inv = self.s.invoices.get(invoice_no)
+            if inv is not None:
+                self.s.invoices[invoice_no] = replace(inv, applied=inv.applied + amount)

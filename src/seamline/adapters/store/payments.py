@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -109,25 +110,24 @@ class SqlPayments:
             sa.select(payment_records).where(t.document == document)
             .order_by(t.captured_at, t.reference))]
 
-    def assign(self, references: Iterable[str], document: str) -> None:
-        for chunk in _chunks(list(references)):
-            self.conn.execute(payment_records.update()
-                              .where(payment_records.c.reference.in_(chunk))
-                              .values(document=document))
+    def assign(self, documents: Mapping[str, str]) -> None:
+        rows = [{"ref": ref, "doc": doc} for ref, doc in documents.items()]
+        if rows:
+            self.conn.execute(_assign_stmt(), rows)
 
     # -- documents ----------------------------------------------------------------------------
 
-    def save_document(self, doc: PaymentDocument, *, now: datetime) -> None:
-        values = {"kind": doc.kind, "business_day": doc.business_day.isoformat(),
-                  "customer": doc.customer, "currency": doc.currency,
-                  "amount": doc.amount.wire(), "unapplied": doc.unapplied.wire(),
-                  "state": doc.state, "payload": dict(doc.payload),
-                  "result": None if doc.result is None else dict(doc.result),
-                  "orders": list(doc.orders), "updated_at": now}
-        stmt = dialect_insert(self.conn.dialect.name)(payment_documents).values(
-            reference=doc.reference, created_at=now, **values)
-        self.conn.execute(stmt.on_conflict_do_update(index_elements=["reference"],
-                                                     set_=values))
+    def save_documents(self, docs: Iterable[PaymentDocument], *, now: datetime) -> None:
+        rows = [{"reference": d.reference, "kind": d.kind,
+                 "business_day": d.business_day.isoformat(), "customer": d.customer,
+                 "currency": d.currency, "amount": d.amount.wire(),
+                 "unapplied": d.unapplied.wire(), "state": d.state, "payload": dict(d.payload),
+                 "result": None if d.result is None else dict(d.result),
+                 "orders": list(d.orders), "created_at": now, "updated_at": now}
+                for d in docs]
+        stmt = _upsert_documents(self.conn.dialect.name)
+        for chunk in _chunks(rows):
+            self.conn.execute(stmt, chunk)
 
     def get_document(self, reference: str) -> PaymentDocument | None:
         row = self.conn.execute(sa.select(payment_documents).where(
@@ -164,12 +164,33 @@ class SqlPayments:
             rows.sort(key=lambda i: (i.invoice_date, i.invoice_no))
         return out
 
-    def add_applied(self, invoice_no: str, amount: Money) -> None:
+    def add_applied(self, amounts: Mapping[str, Money]) -> None:
         t = payment_invoices.c
-        row = self.conn.execute(sa.select(payment_invoices).where(
-            t.invoice_no == invoice_no).with_for_update()).first()
-        if row is None:
-            return
-        applied = Money.of(row.applied, row.currency) + amount
-        self.conn.execute(payment_invoices.update().where(t.invoice_no == invoice_no)
-                          .values(applied=applied.wire()))
+        wanted = sorted(amounts)
+        rows: list[dict[str, Any]] = []
+        for chunk in _chunks(wanted):
+            for r in self.conn.execute(sa.select(t.invoice_no, t.currency, t.applied)
+                                       .where(t.invoice_no.in_(chunk))):
+                applied = Money.of(r.applied, r.currency) + amounts[r.invoice_no]
+                rows.append({"no": r.invoice_no, "applied": applied.wire()})
+        if rows:
+            self.conn.execute(payment_invoices.update()
+                              .where(t.invoice_no == sa.bindparam("no"))
+                              .values(applied=sa.bindparam("applied")), rows)
+
+
+def _assign_stmt() -> Any:
+    return (payment_records.update()
+            .where(payment_records.c.reference == sa.bindparam("ref"))
+            .values(document=sa.bindparam("doc")))
+
+
+@functools.cache
+def _upsert_documents(dialect: str) -> Any:
+    """One prepared upsert of documents, run with many parameter sets (``created_at`` kept)."""
+    stmt = dialect_insert(dialect)(payment_documents)
+    keep = {"reference", "created_at"}
+    return stmt.on_conflict_do_update(
+        index_elements=["reference"],
+        set_={c.name: stmt.excluded[c.name] for c in payment_documents.c
+              if c.name not in keep})

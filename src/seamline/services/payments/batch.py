@@ -52,6 +52,8 @@ from seamline.services.unit_of_work import Tx, UnitOfWork
 
 __all__ = ["BatchResult", "Poster"]
 
+#: Outcomes saved per unit of work while posting.
+FLUSH = 100
 #: BlueCherry's receipt codes that only concern the applications.
 APPLICATION_CODES = frozenset({"UNKNOWN_INVOICE", "OVERAPPLIED"})
 
@@ -108,154 +110,192 @@ class Poster(PaymentsCore):
                                     rules=self.rules, invoices=invoices,
                                     taken_references=used)
             now = self.clock()
+            docs: list[PaymentDocument] = []
+            assign: dict[str, str] = {}
+            applied: dict[str, Money] = {}
             for p in planned:
                 r = p.receipt
-                self._freeze(uow, receipt_doc(r, day if self.rules.grouping != "per_capture"
-                                              else r.receipt_date, p.unapplied, p.records),
-                             p.records)
+                docs.append(receipt_doc(r, day if self.rules.grouping != "per_capture"
+                                        else r.receipt_date, p.unapplied, p.records))
+                assign.update((rec.reference, r.reference) for rec in p.records)
                 for a in r.applications:
-                    uow.payments.add_applied(a.invoice_no, a.amount)
+                    applied[a.invoice_no] = applied.get(a.invoice_no, Money.zero(
+                        a.amount.currency)) + a.amount
             for refund in (r for r in pending if r.kind == REFUND):
                 po = self.rules.customer_po(refund.order_number)
                 invs = invoices.get(po, [])
                 memo = memo_for(refund, customer_po=po, invoice=invs[-1] if invs else None)
-                self._freeze(uow, memo_doc(memo, refund), (refund,))
+                docs.append(memo_doc(memo, refund))
+                assign[refund.reference] = memo.reference
+            uow.payments.save_documents(docs, now=now)
+            uow.payments.assign(assign)
+            uow.payments.add_applied(applied)
             uow.audit.append("payments", f"{key}:{day}", "planned", "system",
                              {"receipts": len(planned),
                               "memos": sum(1 for r in pending if r.kind == REFUND)},
                              now=now)
             return len(planned) + sum(1 for r in pending if r.kind == REFUND)
 
-    def _freeze(self, uow: UnitOfWork, doc: PaymentDocument,
-                records: Iterable[PaymentRecord]) -> None:
-        uow.payments.save_document(doc, now=self.clock())
-        uow.payments.assign([r.reference for r in records], doc.reference)
-
     # -- posting ------------------------------------------------------------------------------
 
     def post_planned(self, tx: Tx, result: BatchResult,
                      keep_alive: Callable[[], object] | None = None) -> None:
-        """Post every planned or attempted document (any day: an earlier failure's too)."""
-        with self.store.read() as uow:
-            todo = uow.payments.documents(states=["planned", "attempted"])
-        for doc in todo:
-            if doc.kind == "receipt":
-                self._post_receipt(tx, doc, result)
-            else:
-                self._post_memo(tx, doc, result)
-            if keep_alive is not None:
-                keep_alive()
+        """Post every planned or attempted document (any day: an earlier failure's too).
 
-    def _save(self, tx: Tx, doc: PaymentDocument,
-              also: Callable[[UnitOfWork], None] | None = None) -> PaymentDocument:
+        Every planned document is marked ``attempted`` in one unit of work before the first is
+        sent; outcomes are saved in groups (``FLUSH``). A crash in between leaves documents
+        ``attempted`` and the next run reads them back first: the read-back costs one listing
+        per receipt date, never a second receipt."""
+        now = self.clock()
         with tx() as uow:
-            uow.payments.save_document(doc, now=self.clock())
+            todo = uow.payments.documents(states=["planned", "attempted"])
+            earlier = {d.reference for d in todo if d.state == "attempted"}
+            todo = [replace(d, state="attempted") for d in todo]
+            uow.payments.save_documents([d for d in todo if d.reference not in earlier],
+                                        now=now)
+        run = _Run(tx=tx, result=result)
+        try:
+            for doc in todo:
+                if doc.kind == "receipt":
+                    self._post_receipt(run, doc, read_back=doc.reference in earlier)
+                else:
+                    self._post_memo(run, doc, read_back=doc.reference in earlier)
+                if len(run.outcomes) >= FLUSH:
+                    self._flush(run)
+                    if keep_alive is not None:
+                        keep_alive()
+        finally:
+            self._flush(run)
+
+    def _flush(self, run: _Run) -> None:
+        if not run.outcomes:
+            return
+        with run.tx() as uow:
+            uow.payments.save_documents([d for d, _ in run.outcomes], now=self.clock())
+            for _, also in run.outcomes:
+                if also is not None:
+                    also(uow)
+        run.outcomes.clear()
+
+    def _save_now(self, run: _Run, doc: PaymentDocument,
+                  also: Callable[[UnitOfWork], None] | None = None) -> PaymentDocument:
+        """Save at once (a payload that changes before it is sent again)."""
+        self._flush(run)
+        with run.tx() as uow:
+            uow.payments.save_documents([doc], now=self.clock())
             if also is not None:
                 also(uow)
         return doc
 
-    def _post_receipt(self, tx: Tx, doc: PaymentDocument, result: BatchResult) -> None:
+    def _post_receipt(self, run: _Run, doc: PaymentDocument, *, read_back: bool) -> None:
         receipt = receipt_from_dict(doc.payload)
-        found = self._receipt_back(receipt) if doc.state == "attempted" else None
+        found = self._receipt_back(run, receipt, fresh=False) if read_back else None
         if found is None:
-            doc = self._save(tx, replace(doc, state="attempted"))
             try:
-                found, created = self._send_receipt(receipt)
+                found, created = self._send_receipt(run, receipt)
             except Rejected as exc:
-                self._receipt_rejected(tx, doc, receipt, exc, result)
+                self._receipt_rejected(run, doc, receipt, exc)
                 return
             if not created and not _same_receipt(found, receipt):
-                self._conflict(tx, doc, found.raw, result)
+                self._conflict(run, doc, found.raw)
                 return
             if not created:
-                result.repeats += 1
+                run.result.repeats += 1
         else:
-            result.repeats += 1
-        self._posted(tx, doc, found.raw or {"reference": receipt.reference}, result,
+            run.result.repeats += 1
+        self._posted(run, doc, found.raw or {"reference": receipt.reference},
                      unapplied=found.unapplied)
 
-    def _send_receipt(self, receipt: CashReceipt) -> tuple[CashReceipt, bool]:
+    def _send_receipt(self, run: _Run, receipt: CashReceipt) -> tuple[CashReceipt, bool]:
         """Post; after an ambiguous failure read back, and only if BlueCherry does not hold it
         send the same payload once more (same reference)."""
         try:
             res = self.finance.post_cash_receipt(receipt)
         except AmbiguousWrite:
-            back = self._receipt_back(receipt)
+            back = self._receipt_back(run, receipt, fresh=True)
             if back is not None:
                 return back, False
             res = self.finance.post_cash_receipt(receipt)
         return res.record, res.created
 
-    def _receipt_back(self, receipt: CashReceipt) -> CashReceipt | None:
-        for r in self.finance.list_cash_receipts(receipt.receipt_date):
-            if r.reference == receipt.reference:
-                return r
-        return None
+    def _receipt_back(self, run: _Run, receipt: CashReceipt, *,
+                      fresh: bool) -> CashReceipt | None:
+        """BlueCherry's receipt with this reference, from the day's listing (read once per run
+        and date, again when ``fresh``: after an ambiguous failure)."""
+        day = receipt.receipt_date
+        if fresh or day not in run.receipts:
+            run.receipts[day] = {r.reference: r for r in self.finance.list_cash_receipts(day)}
+        return run.receipts[day].get(receipt.reference)
 
-    def _receipt_rejected(self, tx: Tx, doc: PaymentDocument, receipt: CashReceipt,
-                          exc: Rejected, result: BatchResult) -> None:
+    def _receipt_rejected(self, run: _Run, doc: PaymentDocument, receipt: CashReceipt,
+                          exc: Rejected) -> None:
         codes = {str(c.get("code", "")) for c in exc.codes} or {str(exc.details.get("code"))}
         if receipt.applications and codes <= APPLICATION_CODES:
             bare = replace(receipt, applications=())
 
             def unapply(uow: UnitOfWork) -> None:
+                back: dict[str, Money] = {}
                 for a in receipt.applications:
-                    uow.payments.add_applied(a.invoice_no, -a.amount)
+                    back[a.invoice_no] = back.get(a.invoice_no, Money.zero(
+                        a.amount.currency)) - a.amount
+                uow.payments.add_applied(back)
 
             retry = replace(doc, payload=receipt_to_dict(bare), unapplied=receipt.amount,
                             result={"refused_applications": sorted(codes)})
-            self._save(tx, retry, unapply)
-            self._post_receipt(tx, retry, result)
+            self._save_now(run, retry, unapply)
+            self._post_receipt(run, retry, read_back=False)
             return
-        self._rejected(tx, doc, RECEIPT_REJECTED, sorted(codes), exc=exc, result=result)
+        self._rejected(run, doc, RECEIPT_REJECTED, sorted(codes), exc=exc)
 
-    def _post_memo(self, tx: Tx, doc: PaymentDocument, result: BatchResult) -> None:
+    def _post_memo(self, run: _Run, doc: PaymentDocument, *, read_back: bool) -> None:
         memo = memo_from_dict(doc.payload)
-        found = self._memo_back(memo) if doc.state == "attempted" else None
+        found = self._memo_back(run, memo, fresh=False) if read_back else None
         if found is None:
-            doc = self._save(tx, replace(doc, state="attempted"))
             try:
-                found, created = self._send_memo(memo)
+                found, created = self._send_memo(run, memo)
             except Rejected as exc:
                 codes = sorted({str(c.get("code", "")) for c in exc.codes})
                 if memo.invoice_no and codes == ["UNKNOWN_INVOICE"]:
                     retry = replace(doc, payload=memo_to_dict(replace(memo, invoice_no="")))
-                    self._save(tx, retry)
-                    self._post_memo(tx, retry, result)
+                    self._save_now(run, retry)
+                    self._post_memo(run, retry, read_back=False)
                     return
-                self._rejected(tx, doc, MEMO_REJECTED, codes, exc=exc, result=result)
+                self._rejected(run, doc, MEMO_REJECTED, codes, exc=exc)
                 return
             if not created and (found.total != memo.total or found.customer != memo.customer):
-                self._conflict(tx, doc, found.raw, result)
+                self._conflict(run, doc, found.raw)
                 return
             if not created:
-                result.repeats += 1
+                run.result.repeats += 1
         else:
-            result.repeats += 1
-        self._posted(tx, doc, found.raw or {"reference": memo.reference}, result)
+            run.result.repeats += 1
+        self._posted(run, doc, found.raw or {"reference": memo.reference})
 
-    def _send_memo(self, memo: CreditMemo) -> tuple[CreditMemo, bool]:
+    def _send_memo(self, run: _Run, memo: CreditMemo) -> tuple[CreditMemo, bool]:
         try:
             res = self.finance.post_credit_memo(memo)
         except AmbiguousWrite:
-            back = self._memo_back(memo)
+            back = self._memo_back(run, memo, fresh=True)
             if back is not None:
                 return back, False
             res = self.finance.post_credit_memo(memo)
         return res.record, res.created
 
-    def _memo_back(self, memo: CreditMemo) -> CreditMemo | None:
+    def _memo_back(self, run: _Run, memo: CreditMemo, *, fresh: bool) -> CreditMemo | None:
+        """BlueCherry's memo with this reference: memos are listed by the day BlueCherry
+        created them, so today's and yesterday's listings are read."""
         today = self.clock().date()
         for day in (today, today - timedelta(days=1)):
-            for m in self.finance.list_credit_memos(day):
-                if m.reference == memo.reference:
-                    return m
+            if fresh or day not in run.memos:
+                run.memos[day] = {m.reference: m for m in self.finance.list_credit_memos(day)}
+            if memo.reference in run.memos[day]:
+                return run.memos[day][memo.reference]
         return None
 
     # -- outcomes -----------------------------------------------------------------------------
 
-    def _posted(self, tx: Tx, doc: PaymentDocument, answer: Mapping[str, Any],
-                result: BatchResult, *, unapplied: Money | None = None) -> None:
+    def _posted(self, run: _Run, doc: PaymentDocument, answer: Mapping[str, Any], *,
+                unapplied: Money | None = None) -> None:
         left = unapplied if unapplied is not None else doc.unapplied
         done = replace(doc, state="posted", unapplied=left,
                        result={**(doc.result or {}), **_scalar(answer)})
@@ -275,10 +315,10 @@ class Poster(PaymentsCore):
                     details={"reference": doc.reference, "unapplied": left.wire(),
                              "currency": left.currency, "orders": list(doc.orders)},
                     now=self.clock())
-            uow.exceptions.resolve_for_key(key, types=[RECEIPT_REJECTED, MEMO_REJECTED],
-                                           note="posted", now=self.clock())
 
-        self._save(tx, done, report)
+        run.outcomes.append((done, report if doc.kind == "receipt" and left.amount > 0
+                             else None))
+        result = run.result
         if doc.kind == "receipt":
             result.receipts += 1
             _add(result.received, doc.amount)
@@ -289,8 +329,8 @@ class Poster(PaymentsCore):
             result.memos += 1
             _add(result.refunded, doc.amount)
 
-    def _rejected(self, tx: Tx, doc: PaymentDocument, kind: str, codes: list[str], *,
-                  exc: Rejected, result: BatchResult) -> None:
+    def _rejected(self, run: _Run, doc: PaymentDocument, kind: str, codes: list[str], *,
+                  exc: Rejected) -> None:
         def report(uow: UnitOfWork) -> None:
             uow.exceptions.raise_(
                 type=kind, owner="finance", business_key=f"{doc.kind}:{doc.reference}",
@@ -299,11 +339,10 @@ class Poster(PaymentsCore):
                 details={"reference": doc.reference, "codes": codes, "error": str(exc)},
                 now=self.clock())
 
-        self._save(tx, replace(doc, state="rejected", result={"codes": codes}), report)
-        result.rejected += 1
+        run.outcomes.append((replace(doc, state="rejected", result={"codes": codes}), report))
+        run.result.rejected += 1
 
-    def _conflict(self, tx: Tx, doc: PaymentDocument, stored: Mapping[str, Any],
-                  result: BatchResult) -> None:
+    def _conflict(self, run: _Run, doc: PaymentDocument, stored: Mapping[str, Any]) -> None:
         def report(uow: UnitOfWork) -> None:
             uow.exceptions.raise_(
                 type=PAYMENT_CONFLICT, owner="finance",
@@ -314,8 +353,21 @@ class Poster(PaymentsCore):
                          "stored": _scalar(stored)},
                 now=self.clock())
 
-        self._save(tx, replace(doc, state="conflict", result=_scalar(stored)), report)
-        result.rejected += 1
+        run.outcomes.append((replace(doc, state="conflict", result=_scalar(stored)), report))
+        run.result.rejected += 1
+
+
+@dataclass
+class _Run:
+    """One posting run: where to write, what it found, outcomes not saved yet, and the day
+    listings read back so far."""
+
+    tx: Tx
+    result: BatchResult
+    outcomes: list[tuple[PaymentDocument, Callable[[UnitOfWork], None] | None]] = field(
+        default_factory=list)
+    receipts: dict[date, dict[str, CashReceipt]] = field(default_factory=dict)
+    memos: dict[date, dict[str, CreditMemo]] = field(default_factory=dict)
 
 
 def _same_receipt(stored: CashReceipt, sent: CashReceipt) -> bool:
