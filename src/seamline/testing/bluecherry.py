@@ -99,6 +99,8 @@ class _State:
     ats: dict[str, list[tuple[AtsCycle, list[AtsItem]]]] = field(default_factory=dict)
     shipments: list[ErpShipment] = field(default_factory=list)
     invoices: list[ErpInvoice] = field(default_factory=list)
+    #: invoice number → invoice (the feed's index)
+    invoice_by_no: dict[str, ErpInvoice] = field(default_factory=dict)
     #: invoice number → amount applied by receipts so far
     applied: dict[str, Money] = field(default_factory=dict)
     #: credit memo reference → the day it was created (what ``list_credit_memos`` filters on)
@@ -275,6 +277,7 @@ class FakeBlueCherry:
     def add_invoice(self, invoice: ErpInvoice) -> None:
         with self._lock:
             self.state.invoices.append(invoice)
+            self.state.invoice_by_no[invoice.invoice_no] = invoice
 
     # -- the port --------------------------------------------------------------------------------
 
@@ -451,7 +454,7 @@ class FakeBlueCherry:
 
     def _plan_applications(self, receipt: CashReceipt) -> tuple[
             dict[str, Money], list[CashApplication], list[dict[str, str]]]:
-        invoices = {i.invoice_no: i for i in self.state.invoices}
+        invoices = self.state.invoice_by_no
         planned: dict[str, Money] = {}
         resolved: list[CashApplication] = []
         details: list[dict[str, str]] = []
@@ -495,8 +498,7 @@ class FakeBlueCherry:
             stored = self.state.memos.get(memo.reference)
             if stored is not None:
                 return WriteResult(created=False, record=stored)
-            if memo.invoice_no and memo.invoice_no not in {
-                    i.invoice_no for i in self.state.invoices}:
+            if memo.invoice_no and memo.invoice_no not in self.state.invoice_by_no:
                 raise Rejected(f"{op}: HTTP 422 UNKNOWN_INVOICE", system=SYSTEM, status=422,
                                codes=[{"field": "invoice_no", "code": "UNKNOWN_INVOICE"}],
                                code="UNKNOWN_INVOICE")

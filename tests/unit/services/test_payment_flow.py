@@ -249,3 +249,15 @@ def test_an_unknown_market_is_refused_with_the_known_ones(env: Env) -> None:
     with pytest.raises(Exception, match="1/SEK"):
         env.flow.run(day=DAY, market="9/EUR")
     assert env.erp.calls == []
+
+
+def test_an_over_capture_resolves_itself_once_a_refund_brings_it_within_the_total(
+        env: Env) -> None:
+    env.place(1001, "149.00", [("149.00", at(9)), ("10.00", at(10))])
+    env.flow.run(day=DAY)
+    assert len(env.exceptions("CAPTURE_EXCEEDS_TOTAL")) == 1
+    env.now = MORNING + timedelta(hours=2)
+    env.centra.clock = type("C", (), {"now": staticmethod(lambda: env.now)})()
+    env.centra.refund(1001, m("10.00"))
+    env.flow.collect_payments()
+    assert env.exceptions("CAPTURE_EXCEEDS_TOTAL") == []

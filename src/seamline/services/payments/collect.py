@@ -109,6 +109,10 @@ class Collector(PaymentsCore):
             return 0, 0
         new = unmapped = 0
         with tx() as uow:
+            open_keys = {e.business_key for e in uow.exceptions.find(
+                type=CAPTURE_EXCEEDS_TOTAL, business_keys=[over_capture_key(o.number)
+                                                          for o in orders],
+                with_orders=False, limit=len(orders))}
             for order in orders:
                 market = self.market_for(order.market_id, order.currency)
                 if market is None:
@@ -118,10 +122,10 @@ class Collector(PaymentsCore):
                                      customer=market.customer, tz=market.tz, rules=self.rules)
                 if records:
                     new += uow.payments.add_records(records, now=self.clock())
-                self._check_totals(uow, order)
+                self._check_totals(uow, order, open_keys)
         return new, unmapped
 
-    def _check_totals(self, uow: UnitOfWork, order: CentraOrder) -> None:
+    def _check_totals(self, uow: UnitOfWork, order: CentraOrder, open_keys: set[str]) -> None:
         """Captures minus refunds against Centra's grand total: more is an exception."""
         key = over_capture_key(order.number)
         net = net_captured(order)
@@ -137,7 +141,7 @@ class Collector(PaymentsCore):
                          "grand_total": order.grand_total.wire(), "over": over.wire(),
                          "currency": net.currency},
                 now=self.clock())
-        elif any(p.entry_type == "CAPTURE" for p in order.payments):
+        elif key in open_keys:
             uow.exceptions.resolve_for_key(key, types=[CAPTURE_EXCEEDS_TOTAL],
                                            note="captures back within the grand total",
                                            now=self.clock())
