@@ -49,7 +49,7 @@ def _world(n: int) -> tuple[Any, Any]:
         number = 100_000 + i
         first = Money.of(Decimal(100 + i % 900) + Decimal("0.45"), "SEK")
         second = Money.of(Decimal(49 + i % 50), "SEK")
-        at = base + timedelta(seconds=i * 4)
+        at = base + timedelta(seconds=i * 50_000 // n)  # 07:00 to 20:53 UTC: one local day
         pays = [PaymentEntry(entry_type="CAPTURE", status="SUCCESS", value=v,
                              external_reference=f"psp-{number}-{k}", created_at=at, id=2 * i + k,
                              payment_method="adyen") for k, v in ((1, first), (2, second))]

@@ -247,58 +247,74 @@ class PlannedReceipt:
     unapplied: Money
 
 
+#: Applications per receipt at most (the BlueCherry sandbox refuses more; a grouped day with
+#: more invoices goes on several receipts, ``:2``, ``:3``...).
+MAX_APPLICATIONS = 1000
+
+
+def _grouped(captures: Iterable[PaymentRecord],
+             grouping: Grouping) -> list[list[PaymentRecord]]:
+    ordered = sorted(captures, key=lambda r: (r.captured_at, r.reference))
+    if grouping == "per_capture":
+        return [[r] for r in ordered]
+    groups: dict[tuple[str, str, str], list[PaymentRecord]] = {}
+    for r in ordered:
+        groups.setdefault((r.customer, r.currency, r.method), []).append(r)
+    return list(groups.values())
+
+
+def _next_reference(first: PaymentRecord, day: date, used: set[str]) -> str:
+    base = f"seamline:{first.customer}:{first.currency}:{first.method}:{day}"
+    n = 1
+    while base + (f":{n}" if n > 1 else "") in used:
+        n += 1
+    return base + (f":{n}" if n > 1 else "")
+
+
 def plan_receipts(captures: Iterable[PaymentRecord], *, day: date, rules: PaymentRules,
                   invoices: Mapping[str, Sequence[InvoiceRecord]],
                   taken_references: Iterable[str] = ()) -> list[PlannedReceipt]:
     """The receipts of business day ``day``'s batch: one per capture, or one per customer,
     currency and method (references ``seamline:<customer>:<currency>:<method>:<day>``, with
-    ``:<n>`` when an earlier run of the day already used it). ``invoices`` by customer PO."""
+    ``:<n>`` when an earlier run of the day already used it, or when the day's captures apply
+    to more than ``MAX_APPLICATIONS`` invoices). ``invoices`` by customer PO."""
     taken: dict[str, Money] = {}
     used = set(taken_references)
-    groups: dict[tuple[str, str, str], list[PaymentRecord]] = {}
-    ordered = sorted(captures, key=lambda r: (r.captured_at, r.reference))
-    if rules.grouping == "per_capture":
-        for r in ordered:
-            groups[(r.reference, "", "")] = [r]
-    else:
-        for r in ordered:
-            groups.setdefault((r.customer, r.currency, r.method), []).append(r)
-    out = []
-    for key, records in groups.items():
-        first = records[0]
-        if rules.grouping == "per_capture":
-            reference, receipt_day = key[0], first.business_day
-        else:
-            reference = f"seamline:{first.customer}:{first.currency}:{first.method}:{day}"
-            n = 1
-            while reference + (f":{n}" if n > 1 else "") in used:
-                n += 1
-            reference += f":{n}" if n > 1 else ""
-            receipt_day = day
-        used.add(reference)
-        apps: list[CashApplication] = []
-        total = Money.zero(first.currency)
-        unapplied = Money.zero(first.currency)
+    out: list[PlannedReceipt] = []
+    for records in _grouped(captures, rules.grouping):
+        chunk: list[PaymentRecord] = []
+        apps: dict[str, CashApplication] = {}
+        unapplied = Money.zero(records[0].currency)
         for r in records:
             got, rest = apply_cash(r.amount, invoices.get(rules.customer_po(r.order_number), ()),
                                    taken)
-            apps.extend(got)
-            total = total + r.amount
+            if chunk and len(apps.keys() | {a.invoice_no for a in got}) > MAX_APPLICATIONS:
+                out.append(_receipt(chunk, apps, unapplied, day=day, rules=rules, used=used))
+                chunk, apps, unapplied = [], {}, Money.zero(r.currency)
+            chunk.append(r)
+            for a in got:
+                prev = apps.get(a.invoice_no)
+                apps[a.invoice_no] = a if prev is None else replace(
+                    prev, amount=prev.amount + a.amount)
             unapplied = unapplied + rest
-        receipt = CashReceipt(reference=reference, customer=first.customer,
-                              receipt_date=receipt_day, currency=first.currency, amount=total,
-                              method=first.method, applications=_merged(apps))
-        out.append(PlannedReceipt(receipt=receipt, records=tuple(records), unapplied=unapplied))
+        out.append(_receipt(chunk, apps, unapplied, day=day, rules=rules, used=used))
     return out
 
 
-def _merged(apps: Sequence[CashApplication]) -> tuple[CashApplication, ...]:
-    """One application per invoice (several captures of one order on one receipt)."""
-    by_no: dict[str, CashApplication] = {}
-    for a in apps:
-        prev = by_no.get(a.invoice_no)
-        by_no[a.invoice_no] = a if prev is None else replace(prev, amount=prev.amount + a.amount)
-    return tuple(by_no.values())
+def _receipt(records: list[PaymentRecord], apps: Mapping[str, CashApplication],
+             unapplied: Money, *, day: date, rules: PaymentRules,
+             used: set[str]) -> PlannedReceipt:
+    first = records[0]
+    if rules.grouping == "per_capture":
+        reference, receipt_day = first.reference, first.business_day
+    else:
+        reference, receipt_day = _next_reference(first, day, used), day
+    used.add(reference)
+    total = sum((r.amount for r in records[1:]), first.amount)
+    receipt = CashReceipt(reference=reference, customer=first.customer,
+                          receipt_date=receipt_day, currency=first.currency, amount=total,
+                          method=first.method, applications=tuple(apps.values()))
+    return PlannedReceipt(receipt=receipt, records=tuple(records), unapplied=unapplied)
 
 
 def memo_for(refund: PaymentRecord, *, customer_po: str,

@@ -485,8 +485,8 @@ class FakeBlueCherry:
                 left = left - take
                 if left.amount == 0:
                     break
-            if left.amount > 0 or any(v.amount > invoices[no].total.amount
-                                      for no, v in planned.items()):
+            if left.amount > 0 or any(planned[i.invoice_no].amount > i.total.amount
+                                      for i in targets if i.invoice_no in planned):
                 details.append({"field": fld, "code": "OVERAPPLIED",
                                 "message": "more would be applied than is invoiced"})
         return planned, resolved, details

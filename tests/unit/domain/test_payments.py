@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+import pytest
 from orderkit import m, order
 
+from seamline.domain import payments
 from seamline.domain.money import Money
 from seamline.domain.orders import PaymentEntry
 from seamline.domain.payments import (
@@ -182,3 +184,19 @@ def test_a_frozen_receipt_reads_back_as_it_was() -> None:
                          invoices={"100": [invoice("I1", "100", "50.00")]})
     r = plan[0].receipt
     assert receipt_from_dict(receipt_to_dict(r)) == r
+
+
+def test_a_grouped_day_goes_on_several_receipts_past_the_application_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most MAX_APPLICATIONS invoices per receipt: the day's next captures start
+    ``…:2``; every capture is on exactly one receipt and the amounts add up."""
+    monkeypatch.setattr(payments, "MAX_APPLICATIONS", 2)
+    rules = PaymentRules(grouping="per_day_currency")
+    invoices = {str(n): [invoice(f"I{n}", str(n), "10.00")] for n in range(100, 105)}
+    caps = [record(f"r{n}", n, "10.00", minute=n - 100) for n in range(100, 105)]
+    plan = plan_receipts(caps, day=date(2026, 11, 28), rules=rules, invoices=invoices)
+    assert [p.receipt.reference.rsplit(":", 1)[-1] for p in plan] == ["2026-11-28", "2", "3"]
+    assert [len(p.receipt.applications) for p in plan] == [2, 2, 1]
+    assert sorted(r.reference for p in plan for r in p.records) == sorted(c.reference
+                                                                           for c in caps)
+    assert sum((p.receipt.amount for p in plan), m("0")) == m("50.00")
