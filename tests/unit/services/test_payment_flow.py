@@ -18,10 +18,10 @@ from seamline.domain.erp import CashApplication, CashReceipt, Customer, ErpInvoi
 from seamline.domain.orders import OrderStatus, PaymentEntry
 from seamline.domain.payments import PaymentRules
 from seamline.queue import JobQueue, TaskRegistry
-from seamline.services.payments import PaymentFlow
+from seamline.services.payments import PaymentFlow, register_payment_tasks
 from seamline.testing.bluecherry import FakeBlueCherry
 from seamline.testing.centra import FakeCentra
-from seamline.testing.store import InMemoryStore
+from seamline.testing.store import InMemoryStore, InMemoryWorker
 
 DAY = date(2026, 11, 28)
 #: The next morning at 06:00 in Stockholm: the batch of DAY is due.
@@ -261,3 +261,22 @@ def test_an_over_capture_resolves_itself_once_a_refund_brings_it_within_the_tota
     env.centra.refund(1001, m("10.00"))
     env.flow.collect_payments()
     assert env.exceptions("CAPTURE_EXCEEDS_TOTAL") == []
+
+
+def test_the_queued_task_runs_a_day_and_waits_for_both_systems_when_they_are_down() -> None:
+    """``payments.batch`` on the queue posts the day; it declares Centra and BlueCherry so an
+    outage makes it wait instead of failing."""
+    registry = TaskRegistry()
+    env = Env(None)
+    env.store = InMemoryStore(clock=lambda: env.now, registry=registry)
+    env.flow.store = env.store
+    register_payment_tasks(registry, lambda: env.flow)
+    assert registry.get("payments.batch").needs == ("centra", "bluecherry")
+    assert registry.get("payments.batch").queue == "payments"
+    env.place(1001, "149.00", [("149.00", at(9))])
+    env.invoice(1001, "149.00")
+    with env.store.begin() as uow:
+        uow.outbox.enqueue("payments.batch", {"day": DAY.isoformat(), "market": "1/SEK"},
+                           queue="payments")
+    InMemoryWorker(env.store, registry).drain()
+    assert [r.amount for r in env.erp.state.receipts.values()] == [m("149.00")]
