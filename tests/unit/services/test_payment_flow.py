@@ -1,6 +1,6 @@
 """The payment flow over the in-memory Centra and BlueCherry: a business day's captures become
 cash receipts applied to the orders' invoices, refunds become credit memos, and nothing is
-posted twice — on SQLite and on the in-memory unit of work, the same tests."""
+posted twice — on SQLite, PostgreSQL and the in-memory unit of work, the same tests."""
 
 from __future__ import annotations
 
@@ -77,8 +77,11 @@ class Env:
             return uow.exceptions.find(type=type)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite",
+                        pytest.param("postgresql", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Any) -> Env:
+    if request.param == "postgresql":
+        return Env(request.getfixturevalue("make_pg_database")())
     return Env(None if request.param == "memory" else f"sqlite:///{tmp_path / 'p.db'}")
 
 
