@@ -115,6 +115,8 @@ def test_config_check_counts_the_built_in_schedules(tmp_path: Path) -> None:
             "health-ping every 1 min, shipments-sync every 5 min, shipments-watchdog every "
             "30 min, stock-delta every 1 min, stock-full every 1 d, payments-batch every "
             "1 min") in proc.stdout
+    assert ("payments    daily batch at 06:00 in each market's time zone, per capture; 3 "
+            "payment method(s) mapped, else CARD") in proc.stdout
 
 
 def test_config_check_counts_configured_and_optional_schedules() -> None:

@@ -83,10 +83,20 @@ def summary(settings: Settings) -> list[str]:
         f"{len(daily)} daily" + (f" — {markets}" if markets else ""),
         f"shipping    {len(settings.shipping_options)} option(s) mapped",
         f"warehouses  {len(settings.warehouses)} Centra warehouse(s) mapped",
+        f"payments    {_payments(settings)}",
         f"queues      {', '.join(f'{q}×{n}' for q, n in settings.queues.concurrency.items())}",
         f"schedules   {len(schedules)} will run" + (f": {listed}" if listed else ""),
         f"web         http://{settings.web.host}:{settings.web.port}/",
     ]
+
+
+def _payments(settings: Settings) -> str:
+    p = settings.payments
+    if not p.enabled:
+        return "daily batch off (seamline payments batch still works)"
+    return (f"daily batch at {p.batch_time} in each market's time zone, "
+            f"{p.receipt_grouping.replace('_', ' ')}; {len(p.methods)} payment method(s) "
+            f"mapped, else {p.default_method}")
 
 
 def _load_preflight() -> Callable[[Settings], list[str]] | None:
