@@ -22,7 +22,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     ``[warehouses]`` maps any) and, when
     minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
     (every ``[shipments].sync_interval_min``), the shipment watchdog (every
-    ``[shipments].watchdog_interval_min``) and, when
+    ``[shipments].watchdog_interval_min``), the drift scan (every
+    ``[drift].scan_interval_min``), the missing-in-ERP watchdog (every
+    ``[watchdogs].missing_in_erp_interval_min``) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -41,6 +43,12 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
                                         every_s=settings.shipments.sync_interval_min * 60),
         "shipments-watchdog": ScheduleEntry(
             task="shipments.watchdog", every_s=settings.shipments.watchdog_interval_min * 60),
+        # BlueCherry orders changed by someone else than Seamline, and posts that never came.
+        "drift-scan": ScheduleEntry(task="drift.scan",
+                                    every_s=settings.drift.scan_interval_min * 60),
+        "missing-in-erp": ScheduleEntry(
+            task="watchdogs.missing_in_erp",
+            every_s=settings.watchdogs.missing_in_erp_interval_min * 60),
     }
     if settings.stock.enabled and settings.warehouses:
         # The delta sync looks for a new BlueCherry cycle; the full sync re-sends every size.
