@@ -61,9 +61,16 @@ def drift(
             return
         out_console.print(", ".join(f"{k} {v}" for k, v in summary.items())
                           + f"; {len(found)} open drift exception(s)", markup=False)
-        print_table(diffs, ("exception", "order", "order_no:BlueCherry order", "owner",
-                            "field", "centra:Centra says", "bluecherry:BlueCherry says"),
-                    empty="no drift")
+        if not found:
+            out_console.print("no drift", markup=False)
+        for r in found:
+            details = r.details or {}
+            out_console.print(
+                f"exception {r.id}: Centra order {details.get('order')}, BlueCherry "
+                f"{details.get('order_no')}, owner {r.owner}, changed by "
+                f"{(details.get('version') or {}).get('updated_by', '?')}", markup=False)
+            print_table([d for d in diffs if d["exception"] == r.id],
+                        ("field", "centra:Centra says", "bluecherry:BlueCherry says"))
     finally:
         rt.close()
 
