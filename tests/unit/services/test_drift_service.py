@@ -4,6 +4,7 @@ on SQLite and on the in-memory unit of work, the same tests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -101,8 +102,12 @@ class Env:
             return uow.exceptions.find(type="ORDER_MISSING_IN_ERP")
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory",
+                        pytest.param("postgresql", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, sqlite_url: str) -> Env:
+    if request.param == "postgresql":
+        make: Callable[[], str] = request.getfixturevalue("make_pg_database")
+        return Env(make())
     return Env(sqlite_url if request.param == "sqlite" else None)
 
 

@@ -178,8 +178,10 @@ class DriftService:
                     note=("the accepted version" if accepted and is_accepted(accepted, order)
                           else "BlueCherry says what Seamline posted again"))
                 self._counts.resolved += 1
-            uow.ledger.save(KIND, row.key, state="clean", data={**data, **version,
-                                                                 "diff": []}, now=now)
+            if entry is not None and entry.state == "drift":
+                # Only orders that drifted keep a drift row: a clean scan writes nothing else.
+                uow.ledger.save(KIND, row.key, state="clean",
+                                data={**data, **version, "diff": []}, now=now)
             return []
         same = bool(open_) and (open_[0].details or {}).get("version") == version
         if not same:
