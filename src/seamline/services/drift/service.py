@@ -169,8 +169,11 @@ class DriftService:
         fp = fingerprint(order)
         version = {"fingerprint": fp, "updated_at": order.updated_at.isoformat(),
                    "updated_by": order.updated_by}
-        open_ = uow.exceptions.find(type=EXCEPTION, business_key=key, limit=1,
-                                    with_orders=False)
+        # An open ORDER_DRIFT always has its drift row in state "drift" (raising writes it;
+        # accept, correct and a clean scan move it on): a clean order costs no exception query.
+        open_ = (uow.exceptions.find(type=EXCEPTION, business_key=key, limit=1,
+                                     with_orders=False)
+                 if entry is not None and entry.state == "drift" else [])
         if not rows:
             if open_:
                 uow.exceptions.resolve_ids(
