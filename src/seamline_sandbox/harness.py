@@ -289,7 +289,8 @@ class Sandboxes:
     def edit_bluecherry_order(self, order_no: str, *, login: str = "anna",
                               **changes: Any) -> dict[str, Any]:
         """A person edits a sales order in BlueCherry (``POST /_sandbox/orders/{no}/edit``:
-        ``lines``, ``warehouse``, ``hold``, ``ship_via``, ``ship_to``); the order after it."""
+        ``lines``, ``warehouse``, ``hold``, ``ship_via``, ``ship_to``, ``cancel``); the order
+        after it."""
         return dict(self._bc("POST", f"/orders/{order_no}/edit", {"login": login, **changes}))
 
     def ats_cycle(self, lag_seconds: float = 0.0) -> dict[str, Any]:

@@ -490,7 +490,8 @@ class BlueCherryState:
     def edit_order(self, order_no: str, *, login: str, lines: list[dict[str, Any]] | None = None,
                    warehouse: str | None = None, hold: bool | None = None,
                    ship_via: str | None = None,
-                   ship_to: dict[str, Any] | None = None) -> Order:
+                   ship_to: dict[str, Any] | None = None,
+                   cancel: list[dict[str, Any]] | None = None) -> Order:
         """A person edits the order in BlueCherry (drift for Seamline): ``updated_by:
         user:<login>`` and ``updated_at`` now, so it is listed by ``updated_since``."""
         order = self.get_order(order_no)
@@ -529,6 +530,12 @@ class BlueCherryState:
                 old_net = ln.unit_price * ln.quantity - ln.discount
                 ln.discount = _q(Decimal(str(change["discount"])), order.digits)
                 self._rescale_tax(order, ln, old_net)
+        for change in cancel or []:  # a person cancels open units (not through the API)
+            ln = order.line(int(change["line_no"]))
+            qty = int(change["quantity"])
+            if ln is None or qty < 0 or qty > ln.open:
+                raise ApiError(422, "BAD_QUANTITY", "cancel more than is open, or no such line")
+            ln.cancelled += qty
         if hold is not None:
             order.held = hold
         self._recompute_totals(order)

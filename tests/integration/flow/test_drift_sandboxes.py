@@ -169,3 +169,25 @@ def test_a_daily_market_order_is_missing_only_after_its_batch_and_its_grace(
         assert c.exceptions.list(type="ORDER_MISSING_IN_ERP") == []
     finally:
         c.close()
+
+
+def test_units_cancelled_by_a_person_are_drift_though_no_compared_field_differs(
+        sb: Sandboxes, container: Container) -> None:
+    _place(sb, 1, seed=9)
+    run_until_quiet(container, timeout_s=60)
+    [o] = sb.bluecherry_orders()
+    line = o["lines"][0]
+    sb.advance_clock(60)
+    sb.edit_bluecherry_order(o["order_no"], login="carl",
+                             cancel=[{"line_no": line["line_no"], "quantity": 1}])
+    assert container.drift.scan().raised == 1
+    [exc] = _drifts(container)
+    [row] = exc.details["diff"]
+    assert row["field"] == "edited by"
+    assert "user:carl" in row["bluecherry"]
+    assert f"line {line['line_no']}: 1 cancelled" in row["bluecherry"]
+    assert exc.owner == "ecommerce"
+    sb.advance_clock(60)
+    ship(sb, order_nos=[o["order_no"]], seed=3)  # the warehouse ships the rest: not a new drift
+    container.drift.scan()
+    assert [e.id for e in _drifts(container)] == [exc.id]

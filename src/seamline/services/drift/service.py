@@ -175,6 +175,11 @@ class DriftService:
                                      with_orders=False)
                  if entry is not None and entry.state == "drift" else [])
         if not rows:
+            edits = list((open_[0].details or {}).get("diff", [])) if open_ else []
+            if edits and all(d.get("area") == "edit" for d in edits):
+                # A person's change that nothing compared shows (units cancelled by hand)
+                # still stands after BlueCherry's processes move on: it waits for a choice.
+                return []
             if open_:
                 uow.exceptions.resolve_ids(
                     [open_[0].id], actor="system", now=now,
