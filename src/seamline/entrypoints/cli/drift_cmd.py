@@ -36,8 +36,10 @@ def drift(
         "--order", metavar="N", help="Compare this Centra order with BlueCherry now.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find BlueCherry orders that differ from what Seamline posted (or that a person
-    changed); list the open drift exceptions field by field: Centra says / BlueCherry says."""
+    """Find BlueCherry orders that differ from what Seamline posted, field by field.
+
+    Scans BlueCherry's orders changed since the last scan (or compares one order with --order)
+    and lists the open drift exceptions: Centra says / BlueCherry says."""
     state(ctx).setup_logging()
     rt = build_runtime(state(ctx).settings())
     try:
@@ -104,8 +106,10 @@ def missing(
 
 @exceptions_app.command("accept-drift")
 def accept_drift(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
-    """Accept BlueCherry's version of a drifted order as a known adjustment (recorded and
-    audited; later scans do not raise it again unless the order changes again)."""
+    """Accept BlueCherry's version of a drifted order as a known adjustment.
+
+    Recorded and audited; later scans do not raise that version again unless the order changes
+    again."""
     rt = build_runtime(state(ctx).settings())
     try:
         rt.drift.accept(exception_id, actor=_actor(), note=note or "")
@@ -116,9 +120,10 @@ def accept_drift(ctx: typer.Context, exception_id: int, note: NoteOpt = None) ->
 
 @exceptions_app.command("correct-drift")
 def correct_drift(ctx: typer.Context, exception_id: int, note: NoteOpt = None) -> None:
-    """Correct a drifted order from Centra as far as BlueCherry allows: cancel the open units
-    it holds beyond what was posted; anything else needs a person in BlueCherry (the
-    exception stays open and says what to change)."""
+    """Correct a drifted order from Centra as far as BlueCherry allows.
+
+    Cancels the open units BlueCherry holds beyond what was posted; anything else needs a person
+    in BlueCherry (the exception stays open and says what to change)."""
     rt = build_runtime(state(ctx).settings())
     try:
         result = rt.drift.correct(exception_id, actor=_actor(), note=note or "")
