@@ -269,3 +269,31 @@ def test_a_daily_order_is_missing_only_after_its_batch_cut_off(env: Env) -> None
         assert env.orders.run_batches(uow, day=date(2026, 11, 28)) == 1
     env.worker.drain()
     assert env.missing() == []
+
+
+def test_an_order_whose_post_failed_is_reported_with_that_exception_not_alarmed(
+        env: Env) -> None:
+    env.erp.fail_next(100, "auth", op="create_sales_order")
+    env.place(order(number=6004, id="h6004", created_at=env.now))
+    with env.store.read() as uow:
+        failed = [e.type for e in uow.exceptions.find(business_key="order:6004")]
+    assert failed
+    assert "ORDER_MISSING_IN_ERP" not in failed
+    env.now += timedelta(hours=1)
+    assert env.dog.watch() == (0, 0)
+    [waiting] = env.dog.report()
+    assert waiting.number == 6004
+    assert failed[0] in waiting.reason
+
+
+def test_accept_is_in_the_audit_log_with_the_person_and_the_note(env: Env) -> None:
+    so = env.posted()
+    _add_unit(env, so)
+    env.drift.scan()
+    [exc] = env.drifts()
+    env.drift.accept(exc.id, actor="cli:finance", note="agreed")
+    with env.store.read() as uow:
+        lines = uow.audit.for_entity("drift", "5001")
+    assert [x["action"] for x in lines] == ["drift_detected", "drift_accepted"]
+    assert lines[-1]["actor"] == "cli:finance"
+    assert lines[-1]["detail"]["note"] == "agreed"
