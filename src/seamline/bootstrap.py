@@ -32,6 +32,7 @@ from seamline.services.health import Readiness, assess
 if TYPE_CHECKING:
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway, FinanceGateway
+    from seamline.services.drift import DriftService, MissingInErp
     from seamline.services.orders import OrderFlow
     from seamline.services.payments import PaymentFlow
     from seamline.services.shipments import ShipmentFlow
@@ -214,6 +215,30 @@ class Container:
                 clock=self.queue.clock)
         return self._built["payments"]  # type: ignore[return-value]
 
+    @property
+    def drift(self) -> DriftService:
+        """Drift detection on BlueCherry's sales orders, accept and correct."""
+        if "drift" not in self._built:
+            from seamline.services.drift import DriftService  # noqa: PLC0415
+
+            self._built["drift"] = DriftService(
+                store=self.store, erp=self.erp, clock=self.queue.clock,
+                first_lookback=timedelta(hours=self.settings.drift.first_scan_lookback_h))
+        return self._built["drift"]  # type: ignore[return-value]
+
+    @property
+    def missing_in_erp(self) -> MissingInErp:
+        """The missing-in-ERP watchdog."""
+        if "missing_in_erp" not in self._built:
+            from seamline.services.drift import MissingInErp  # noqa: PLC0415
+            from seamline.services.rules import market_codes_from_settings  # noqa: PLC0415
+
+            self._built["missing_in_erp"] = MissingInErp(
+                store=self.store, markets=market_codes_from_settings(self.settings),
+                after=timedelta(minutes=self.settings.watchdogs.missing_in_erp_after_min),
+                clock=self.queue.clock)
+        return self._built["missing_in_erp"]  # type: ignore[return-value]
+
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
         return assess(self.db, self.store, clock=self.queue.clock,
@@ -335,6 +360,11 @@ def build(
         from seamline.services.payments import register_payment_tasks  # noqa: PLC0415
 
         register_payment_tasks(registry, lambda: container.payments)
+    if "drift.scan" not in registry:
+        from seamline.services.drift import register_drift_tasks  # noqa: PLC0415
+
+        register_drift_tasks(registry, lambda: container.drift,
+                             lambda: container.missing_in_erp)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

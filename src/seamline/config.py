@@ -284,6 +284,24 @@ class PaymentsSettings(_Section):
     def batch_clock(self) -> time:
         hh, mm = self.batch_time.split(":")
         return time(int(hh), int(mm))
+class DriftSettings(_Section):
+    """Drift: BlueCherry sales orders that no longer say what Seamline posted."""
+
+    #: Minutes between reads of BlueCherry's orders changed since the last scan.
+    scan_interval_min: int = Field(5, ge=1)
+    #: The first scan (no cursor yet) reads orders changed this many hours back.
+    first_scan_lookback_h: int = Field(48, ge=1)
+
+
+class WatchdogSettings(_Section):
+    """Watchdogs over the order flow."""
+
+    #: ``ORDER_MISSING_IN_ERP``: minutes after Centra created an order (real-time markets) or
+    #: after its business day's cut-off (daily markets) before a missing BlueCherry order is
+    #: an exception.
+    missing_in_erp_after_min: int = Field(30, ge=1)
+    #: Minutes between runs of the missing-in-ERP watchdog.
+    missing_in_erp_interval_min: int = Field(5, ge=1)
 
 
 class QueueSettings(_Section):
@@ -345,6 +363,8 @@ class Settings(_Section):
     stock: StockSettings = StockSettings()
     shipments: ShipmentsSettings = ShipmentsSettings()
     payments: PaymentsSettings = PaymentsSettings()
+    drift: DriftSettings = DriftSettings()
+    watchdogs: WatchdogSettings = WatchdogSettings()
     queues: QueueSettings = QueueSettings()
     schedules: dict[str, ScheduleEntry] = {}
     web: WebSettings = WebSettings()

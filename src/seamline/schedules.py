@@ -19,12 +19,13 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     schema check (at start-up, then every quarter of an hour), the health ping (every
     minute: one small read of each system, for ``/readyz``), the stock sync (the delta every
     ``[stock].delta_interval_s``, the full one every ``[stock].full_interval_min``, when
-    ``[warehouses]`` maps any) and, when
-    minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
+    ``[warehouses]`` maps any), BlueCherry's shipment feed
     (every ``[shipments].sync_interval_min``), the shipment watchdog (every
     ``[shipments].watchdog_interval_min``), the payment batch (checked every minute: each
     market's previous business day runs at ``[payments].batch_time`` in its time zone, when
-    ``[payments].enabled``) and, when
+    ``[payments].enabled``), the drift scan (every
+    ``[drift].scan_interval_min``), the missing-in-ERP watchdog (every
+    ``[watchdogs].missing_in_erp_interval_min``) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -43,6 +44,12 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
                                         every_s=settings.shipments.sync_interval_min * 60),
         "shipments-watchdog": ScheduleEntry(
             task="shipments.watchdog", every_s=settings.shipments.watchdog_interval_min * 60),
+        # BlueCherry orders changed by someone else than Seamline, and posts that never came.
+        "drift-scan": ScheduleEntry(task="drift.scan",
+                                    every_s=settings.drift.scan_interval_min * 60),
+        "missing-in-erp": ScheduleEntry(
+            task="watchdogs.missing_in_erp",
+            every_s=settings.watchdogs.missing_in_erp_interval_min * 60),
     }
     if settings.stock.enabled and settings.warehouses:
         # The delta sync looks for a new BlueCherry cycle; the full sync re-sends every size.

@@ -41,6 +41,7 @@ from rich.table import Table
 from rich.text import Text
 
 from seamline.config import ShipmentsSettings, StockSettings
+from seamline_sandbox.demo_drift import DriftStory, drift_step
 from seamline_sandbox.demo_payments import payment_batch
 from seamline_sandbox.demo_shipments import CARRIERS, ship_next_day, summarise_shipments
 from seamline_sandbox.demo_stock import stock_check, stock_start, stock_wave
@@ -75,6 +76,8 @@ class DemoResult:
 
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     orders: list[GeneratedOrder] = field(default_factory=list)
+    #: The order edited by hand in BlueCherry and what the drift scan found (``demo_drift``).
+    drift: DriftStory = field(default_factory=DriftStory)
 
     @property
     def ok(self) -> bool:
@@ -217,6 +220,7 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
                 _drive(container, progress, "23:05 cut-off passed: daily batches (SE, DE)",
                        timeout_s=180)
                 out.print(f"  stock after the batches: {stock_wave(sb, container, story)}")
+                result.drift = drift_step(sb, container, out)
                 ship_next_day(sb, today + timedelta(days=1), _at, lambda text: _drive(
                     container, progress, text, timeout_s=300, shipments=True), out,
                               orders=8 if fast else 30)
@@ -374,9 +378,11 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
                  not unexplained,
                  f"not found: {unexplained[:10]}" if unexplained else
                  f"{sum(1 for g in result.orders if not g.postable)} orders")
-    # SHORT_SHIPPED: finance's refund for units BlueCherry could not ship (expected).
+    # SHORT_SHIPPED: finance's refund for units BlueCherry could not ship (expected);
+    # ORDER_DRIFT: the one order the clerk edited by hand in BlueCherry (checked below).
     surprises = sorted({t for t, _ in by_type} - {g.expected_exception for g in result.orders
-                                                  if g.expected_exception} - {"SHORT_SHIPPED"})
+                                                  if g.expected_exception}
+                       - {"SHORT_SHIPPED", "ORDER_DRIFT"})
     result.check("no unexpected exception", not surprises, ", ".join(surprises))
 
     # Write-back, read from the Centra sandbox.
@@ -400,6 +406,12 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
               f"{sum(1 for g in waited if counts.get(sb.reference(g), 0) == 1)} of "
               f"{len(waited)}.")
     summarise_shipments(sb, container, out, result.check)
+    d = result.drift
+    out.print(d.summary(), markup=False)
+    result.check("the order edited by hand in BlueCherry is the one ORDER_DRIFT, field by field",
+                 d.exception_id is not None and d.others == 0
+                 and [x["field"] for x in d.diff] == ["ship_to.line1", "ship_to.city"],
+                 f"{d.order_no}: {len(d.diff)} field(s), {d.others} other drift(s)")
     faults = sb.faults_snapshot()
     for side in ("centra", "bluecherry"):
         fired = ", ".join(f"{k} × {v}" for k, v in sorted(faults[side]["fired"].items()))

@@ -286,6 +286,13 @@ class Sandboxes:
     def bluecherry_state(self) -> dict[str, Any]:
         return dict(self._bc("GET", "/state"))
 
+    def edit_bluecherry_order(self, order_no: str, *, login: str = "anna",
+                              **changes: Any) -> dict[str, Any]:
+        """A person edits a sales order in BlueCherry (``POST /_sandbox/orders/{no}/edit``:
+        ``lines``, ``warehouse``, ``hold``, ``ship_via``, ``ship_to``, ``cancel``); the order
+        after it."""
+        return dict(self._bc("POST", f"/orders/{order_no}/edit", {"login": login, **changes}))
+
     def ats_cycle(self, lag_seconds: float = 0.0) -> dict[str, Any]:
         """Run a BlueCherry ATS cycle now (published ``lag_seconds`` after it read its data);
         ``{"cycle": {...}, "changed": n}``."""

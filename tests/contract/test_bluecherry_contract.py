@@ -220,6 +220,23 @@ def test_updated_since_lists_orders_changed_after_a_time(backend: Backend) -> No
         o.order_no for o in backend.erp.iter_sales_orders_updated_since(later)}
 
 
+def test_a_persons_edit_is_listed_by_updated_since_and_found_as_drift(backend: Backend) -> None:
+    """What drift detection reads: the edited order comes back from ``updated_since`` with the
+    person as ``updated_by``, and the comparison with what was posted names the line; the
+    order as created compares clean."""
+    from seamline.domain.drift import drift_rows, editor_kind  # noqa: PLC0415
+
+    order = make_order()
+    created = backend.erp.create_sales_order(order).order
+    assert drift_rows(order.to_dict(), created) == []
+    backend.edit_quantity(created.order_no, 1, order.lines[0].quantity + 1)
+    [seen] = [o for o in backend.erp.iter_sales_orders_updated_since(created.created_at)
+              if o.order_no == created.order_no]
+    assert editor_kind(seen.updated_by) == "person"
+    assert seen.updated_at > created.updated_at
+    assert "line 1 quantity" in [r.field for r in drift_rows(order.to_dict(), seen)]
+
+
 # -- cancel ----
 
 

@@ -8,8 +8,10 @@
 - ``POST /_sandbox/warehouse/run`` ``{"orders"?: N, "order_nos"?: [...],
   "partial_probability"?, "short_probability"?, "pick_only"?, "seed"?}``: pick, ship, invoice.
 - ``POST /_sandbox/orders/{order_no}/edit`` ``{"login", "lines"?: [{"line_no", "quantity"?,
-  "unit_price"?, "discount"?}], "warehouse"?, "hold"?}``: a person's edit
-  (``updated_by: user:<login>``).
+  "unit_price"?, "discount"?}], "warehouse"?, "hold"?, "ship_via"?, "ship_to"?: {address
+  fields}, "cancel"?: [{"line_no", "quantity"}]}``: a person's edit (``updated_by:
+  user:<login>``, ``updated_at`` now: listed by ``GET /sales-orders?updated_since=``, which pages
+  by cursor in ``(updated_at, seq)`` order).
 - ``POST /_sandbox/stock`` ``{"sku", "warehouse", "on_hand"}``: set physical stock.
 - ``POST /_sandbox/orders/keyed`` ``{"customer", "warehouse", "lines": [{"sku", "quantity"}],
   "login"?}``: a person keys an order into BlueCherry (wholesale demand between cycles).
@@ -128,7 +130,8 @@ def edit(rt: SandboxRuntime, body: Body, request: Request) -> Any:
         raise ApiError(422, "MALFORMED", "login must be a string")
     order = rt.state.edit_order(request.path_params["order_no"], login=login,
                                 lines=body.get("lines"), warehouse=body.get("warehouse"),
-                                hold=body.get("hold"))
+                                hold=body.get("hold"), ship_via=body.get("ship_via"),
+                                ship_to=body.get("ship_to"), cancel=body.get("cancel"))
     return order.to_dict()
 
 

@@ -488,9 +488,22 @@ class BlueCherryState:
         return 200, result
 
     def edit_order(self, order_no: str, *, login: str, lines: list[dict[str, Any]] | None = None,
-                   warehouse: str | None = None, hold: bool | None = None) -> Order:
-        """A person edits the order in BlueCherry (drift for Seamline)."""
+                   warehouse: str | None = None, hold: bool | None = None,
+                   ship_via: str | None = None,
+                   ship_to: dict[str, Any] | None = None,
+                   cancel: list[dict[str, Any]] | None = None) -> Order:
+        """A person edits the order in BlueCherry (drift for Seamline): ``updated_by:
+        user:<login>`` and ``updated_at`` now, so it is listed by ``updated_since``."""
         order = self.get_order(order_no)
+        if ship_via is not None:
+            if ship_via not in self.master.ship_vias:
+                raise ApiError(422, "UNKNOWN_SHIP_VIA", f"{ship_via!r} is not a ship via")
+            order.ship_via = ship_via
+        if ship_to is not None:
+            unknown = set(ship_to) - set(order.ship_to)
+            if unknown:
+                raise ApiError(422, "MALFORMED", f"unknown address fields {sorted(unknown)}")
+            order.ship_to = {**order.ship_to, **{k: str(v) for k, v in ship_to.items()}}
         if warehouse is not None:
             div = self.master.warehouses.get(warehouse)
             if div is None or div != order.division:
@@ -517,6 +530,12 @@ class BlueCherryState:
                 old_net = ln.unit_price * ln.quantity - ln.discount
                 ln.discount = _q(Decimal(str(change["discount"])), order.digits)
                 self._rescale_tax(order, ln, old_net)
+        for change in cancel or []:  # a person cancels open units (not through the API)
+            ln = order.line(int(change["line_no"]))
+            qty = int(change["quantity"])
+            if ln is None or qty < 0 or qty > ln.open:
+                raise ApiError(422, "BAD_QUANTITY", "cancel more than is open, or no such line")
+            ln.cancelled += qty
         if hold is not None:
             order.held = hold
         self._recompute_totals(order)

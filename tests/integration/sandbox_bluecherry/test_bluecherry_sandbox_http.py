@@ -303,6 +303,21 @@ def test_a_manual_edit_shows_in_the_order_with_the_person(
     assert [o["updated_by"] for o in changed["items"]] == ["user:maria"]
 
 
+def test_a_person_can_change_the_ship_to_and_ship_via_and_unknown_ones_are_refused(
+        api: httpx.Client, control: httpx.Client) -> None:
+    """Edits of the address and the ship via are a person's too (drift Seamline must see)."""
+    order = create(api, 1, quantity=1)
+    path = f"/orders/{order['order_no']}/edit"
+    r = control.post(path, json={"login": "ola", "ship_to": {"city": "Malmö"},
+                                 "ship_via": order["ship_via"]})
+    assert r.status_code == 200, r.text
+    now = api.get(f"/sales-orders/{order['order_no']}").json()
+    assert (now["ship_to"]["city"], now["updated_by"]) == ("Malmö", "user:ola")
+    assert now["ship_to"]["line1"] == order["ship_to"]["line1"]
+    assert control.post(path, json={"ship_via": "NOPE"}).status_code == 422
+    assert control.post(path, json={"ship_to": {"planet": "Mars"}}).status_code == 422
+
+
 def test_the_rate_limit_answers_429_with_retry_after(
         api: httpx.Client, control: httpx.Client) -> None:
     """Over the configured requests/s, the API answers 429 with Retry-After."""

@@ -34,6 +34,7 @@ from ._errors import EXIT_OTHER, debug_enabled, report
 from ._state import CliState, out_console
 from .config_cmd import config_app
 from .db_cmd import db_app
+from .drift_cmd import __all__ as _drift_commands  # noqa: F401 - registers its commands
 from .exceptions_cmd import exceptions_app
 from .jobs_cmd import jobs_app
 from .orders_cmd import orders_app
