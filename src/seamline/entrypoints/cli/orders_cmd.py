@@ -159,7 +159,7 @@ def _centra_view(snap: dict[str, Any]) -> dict[str, Any]:
         "tax_total": snap.get("tax_total"), "shipping": snap.get("shipping"),
         "vouchers": snap.get("voucher_discount"), "on_hold": snap.get("is_on_hold"),
         "waiting_for_payment": snap.get("is_waiting_for_payment"),
-        "shipping_option": snap.get("shipping_option"), "external_id": snap.get("external_id"),
+        "shipping_option": snap.get("shipping_option"),
         "lines": [{"id": ln.get("id"), "sku": ln.get("sku"), "quantity": ln.get("quantity"),
                    "cancelled": ln.get("cancelled_quantity"),
                    "line_value": ln.get("line_value")} for ln in snap.get("lines", [])],
@@ -185,11 +185,14 @@ def _centra_live(rt: Container, number: int) -> dict[str, Any]:
 
     try:
         order = rt.centra.get_order(number)
+        external = rt.centra.get_external_ids([number]).get(number) if order else None
     except SeamlineError as exc:
         return {"read": "failed", "error": f"Centra could not be reached: {exc.message}"}
     if order is None:
         return {"read": "live", "error": f"Centra has no order {number} now"}
-    return {"read": "live", **_centra_view(order_to_dict(order))}
+    # The external id (the BlueCherry order number written back) is Centra's id conversion,
+    # not a field of the order: the intake snapshot never holds it.
+    return {"read": "live", **_centra_view(order_to_dict(order)), "external_id": external}
 
 
 def order_story(rt: Container, number: int) -> dict[str, Any]:
