@@ -86,7 +86,8 @@ class ExceptionService:
         ``enqueue`` supplies one), and every order the exception holds *now* (the
         exception–order relation) gets its post job queued again — also when there is no failed
         job, as for a parked ``MAPPING_MISSING`` or ``UNKNOWN_SKU``. An exception about one
-        order (``order:<n>``) that has neither re-queues that order. The exception stays open
+        order (``order:<n>``) that has neither re-queues that order; an ``UNKNOWN_SKU`` also
+        queues a catalogue sync (the SKU may be new in BlueCherry). The exception stays open
         until the work succeeds (a parked order that still lacks its mapping parks on it again).
         """
         now = self.clock()
@@ -107,6 +108,11 @@ class ExceptionService:
             if not held and job_id is None and isinstance(key, OrderKey):
                 held = [key.number]
             orders = requeue_orders(uow, held)
+            if found.type == "UNKNOWN_SKU":
+                # The SKU may have been created in BlueCherry since the last catalogue sync:
+                # sync now; the sync re-queues the orders again once it knows the SKU.
+                uow.outbox.enqueue("catalogue.sync", {}, queue="intake",
+                                   dedupe_key="catalogue.sync")
             if job_id is None and not orders:
                 return Requeued(exception_id, None, (), held=tuple(held))
             note = "; ".join(filter(None, (
