@@ -19,9 +19,9 @@ Design (several worker processes on one PostgreSQL, on one host or many):
   resolve when the orders post) and resolves ``CONFIG_INVALID``. Every process that reloads
   does this; the re-queue is deduped (one waiting post job per order), so N processes queue
   each order once.
-- Sections a running process cannot swap (``[store]``, the systems' addresses and credentials,
-  ``[queues]``, ``[schedules]``, ``[web]``) are named in the log and the audit line as needing a
-  restart; the rest of the new file is applied.
+- What a running process cannot swap (``[store]``, the systems' addresses and credentials,
+  ``[queues]``, ``[schedules]`` and the built-in schedules' intervals, ``[web]``) is named in the
+  log and the audit line as needing a restart; the rest of the new file is applied.
 """
 
 from __future__ import annotations
@@ -52,8 +52,12 @@ __all__ = [
 
 #: The store's configuration generation: bumped by ``seamline config reload``.
 GENERATION_CURSOR = "config.generation"
-#: Sections a running process keeps until it is restarted.
-RESTART_SECTIONS = ("store", "centra", "bluecherry", "queues", "schedules", "web")
+#: Sections and keys a running process keeps until it is restarted: the database, the
+#: clients, the queue and its retry policy, the scheduler's intervals, the web server.
+RESTART_SECTIONS = ("store", "centra", "bluecherry", "queues", "schedules", "web",
+                    "orders.poll_interval_min", "orders.max_attempts", "stock.enabled",
+                    "stock.delta_interval_s", "stock.full_interval_min",
+                    "shipments.sync_interval_min", "shipments.watchdog_interval_min")
 
 
 def file_digest(path: Path) -> str | None:
@@ -69,9 +73,16 @@ def invalid_key(path: Path) -> str:
     return f"config:{path.resolve()}"
 
 
+def _at(settings: Any, dotted: str) -> Any:
+    value = settings
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
 def restart_needed(old: Any, new: Any) -> list[str]:
-    """The sections that differ between two settings and need a restart to apply."""
-    return [s for s in RESTART_SECTIONS if getattr(old, s, None) != getattr(new, s, None)]
+    """The sections and keys that differ between two settings and need a restart to apply."""
+    return [name for name in RESTART_SECTIONS if _at(old, name) != _at(new, name)]
 
 
 def record_invalid(uow: UnitOfWork, path: Path, exc: ConfigError, *, now: datetime) -> int:
