@@ -322,3 +322,59 @@ def test_orders_show_reads_centra_live_and_labels_the_intake_snapshot(world: Wor
     assert "centra (live read failed)" in down.stdout
     assert "Centra could not be reached" in down.stdout
     assert "intake snapshot" in down.stdout
+
+
+# -- several processes on PostgreSQL ---------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_reload_reaches_every_worker_and_the_scheduler(
+        pg_url: str, tmp_path: Path) -> None:
+    """Two ``seamline worker`` processes and a ``seamline scheduler`` share one PostgreSQL:
+    after the mapping is added and ``seamline config reload`` run, the parked order posts within
+    one poll interval, and each of the three processes has re-read its configuration."""
+    with Sandboxes(seed=29) as sb:
+        cfg = tmp_path / "seamline.toml"
+        cfg.write_text(_config_text(sb), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEAMLINE_")}
+        env.update(SEAMLINE_DATABASE_URL=pg_url, SEAMLINE_CENTRA_TOKEN=sb.centra_token,
+                   SEAMLINE_BLUECHERRY_API_KEY=sb.bluecherry_key, SEAMLINE_LOG_LEVEL="INFO")
+        w = World(sb, cfg, env, tmp_path)
+        assert w.cli("db", "upgrade").returncode == 0
+        jp = sb.place_order({"market_id": 4, "lines": [{"sku": _skus(sb)[9], "quantity": 1}]})
+        procs: dict[str, subprocess.Popen[str]] = {}
+        logs = {name: tmp_path / f"{name}.stderr" for name in ("worker-1", "worker-2",
+                                                               "scheduler")}
+        try:
+            for name, path in logs.items():
+                with path.open("w", encoding="utf-8") as err:
+                    args = ["scheduler"] if name == "scheduler" else ["worker"]
+                    procs[name] = subprocess.Popen(
+                        [str(SEAMLINE), "-c", str(cfg), *args], cwd=tmp_path, env=env,
+                        stdout=subprocess.DEVNULL, stderr=err, text=True)
+            wait_for("the JP order parked", lambda: [
+                e for e in _open(w, "MAPPING_MISSING")
+                if e["business_key"] == "mapping:shipping_option:jp-standard"], 90)
+            text = cfg.read_text(encoding="utf-8")
+            cfg.write_text(text.replace("[shipping_options]\n",
+                                        "[shipping_options]\n" + JP_MAPPING), encoding="utf-8")
+            done = w.cli("config", "reload")
+            assert done.returncode == 0, done.stderr
+            # 1, or 0 when a process noticed the edited file first (its re-queue is deduped).
+            assert re.search(r"; [01] parked order\(s\) re-queued; ", done.stdout), done.stdout
+            took = wait_for("the JP order posted", lambda: _posted(w, jp), POLL_S)
+            assert took < POLL_S
+            wait_for("every process reloaded", lambda: all(
+                "configuration reloaded" in p.read_text(encoding="utf-8")
+                for p in logs.values()), POLL_S)
+            assert all(p.poll() is None for p in procs.values())
+            assert len(sb.bluecherry_orders(sb.reference(jp))) == 1
+        finally:
+            for p in procs.values():
+                p.send_signal(signal.SIGTERM)
+            for p in procs.values():
+                try:
+                    p.wait(timeout=30)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
