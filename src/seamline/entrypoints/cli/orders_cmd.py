@@ -55,7 +55,8 @@ def sync(
                                             "[centra].use_events_queue)."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Intake now: read new and changed orders from Centra onto the ledger."""
+    """Intake now: read new and changed orders from Centra onto the ledger, and re-queue the
+    parked orders whose mapping or SKU now exists."""
     state(ctx).setup_logging()
     rt = build_runtime(state(ctx).settings())
     if events is None:
@@ -64,15 +65,21 @@ def sync(
         flow = rt.orders
         drained = flow.drain_events() if events else 0
         seen = flow.poll()
+        # Parked orders whose mapping or SKU exists in this configuration go again now.
+        with rt.store.begin() as uow:
+            requeued = flow.requeue_parked(uow)
         states = _ledger_states(rt)
     finally:
         rt.close()
-    result = {"events": drained, "orders_read": seen, "ledger": states}
+    result = {"events": drained, "orders_read": seen, "parked_requeued": requeued,
+              "ledger": states}
     if as_json:
         print_json(result)
         return
     out_console.print(f"read {seen} order(s) from Centra"
-                      + (f" and {drained} event(s)" if events else ""), markup=False)
+                      + (f" and {drained} event(s)" if events else "")
+                      + (f"; {requeued} parked order(s) re-queued" if requeued else ""),
+                      markup=False)
     print_table([{"state": k, "orders": v} for k, v in sorted(states.items())],
                 ("state", "orders"), empty="no orders on the ledger")
 
