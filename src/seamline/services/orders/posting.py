@@ -155,6 +155,8 @@ class Posting(CatalogueSync, Batches):
         waits for BlueCherry's catalogue instead of parking every SKU as unknown or failing an
         attempt. One sync per process at a time (another process's sync is harmless: the
         rows are upserts)."""
+        if len(catalogue):
+            return catalogue  # synced (an empty one is checked against its cursor)
         with self.store.read() as uow:
             synced = uow.cursors.get(CATALOGUE_CURSOR) is not None
         if synced:
