@@ -118,7 +118,7 @@ def run(n: int, database: str) -> dict[str, Any] | None:
             assert all(counts[r] == 1 for r in refs), "an order posted twice"
         finally:
             proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            proc.wait(timeout=600)  # it finishes the job it runs (a stock sync, say)
             if database == "postgresql":
                 _drop(url)
     return {"orders": n, "database": database, "first_s": round(first or 0.0, 2),
