@@ -153,5 +153,5 @@ def test_bracketed_text_in_data_is_printed_as_it_is_at_full_width(cli: tuple) ->
     assert code == 0
     assert "map it under [shipping_options]" in out
     assert "details\n  hint: map it under [shipping_options]\n  codes:\n    - [E1]\n" in out
-    assert "\nhistory\n  " in out
+    assert "\nhistory (times in UTC)\n  " in out
     assert "HistoryEntry(" not in out

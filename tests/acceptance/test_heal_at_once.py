@@ -284,7 +284,7 @@ def test_exceptions_show_prints_its_history_for_people(world: World) -> None:
     out = shown.stdout
     for repr_ in ("HistoryEntry(", "datetime.datetime(", "{'", "tzinfo"):
         assert repr_ not in out
-    history = out.split("\nhistory\n", 1)[1].splitlines()
+    history = out.split("\nhistory (times in UTC)\n", 1)[1].splitlines()
     assert re.match(r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  \S+  opened", history[0]), history
     assert any(re.match(r"^  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  system\S*  resolved", ln)
                for ln in history), history

@@ -111,7 +111,7 @@ def show(ctx: typer.Context, exception_id: int, as_json: JsonOpt = False) -> Non
         if value:
             print_heading(title)
             print_tree(value, indent=2)
-    print_heading("history")
+    print_heading("history (times in UTC)")
     if not history:
         print_text("  none")
     for entry in history:
