@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.engine import Connection
@@ -26,6 +27,7 @@ from seamline.queue.registry import TaskRegistry
 from seamline.queue.scheduler import Scheduler
 from seamline.queue.worker import Worker
 from seamline.schedules import schedules_with_defaults
+from seamline.services.config_reload import ConfigReloader
 from seamline.services.exceptions import ExceptionService
 from seamline.services.health import Readiness, assess
 
@@ -168,35 +170,62 @@ class Container:
     @property
     def orders(self) -> OrderFlow:
         """The order flow (intake, posting, write-back, cancels, changes)."""
-        if "orders" not in self._built:
+        flow = self._built.get("orders")
+        if flow is None:
             from seamline.services.orders import OrderFlow  # noqa: PLC0415
 
-            self._built["orders"] = OrderFlow.from_settings(
+            flow = self._built["orders"] = OrderFlow.from_settings(
                 self.settings, store=self.store, centra=self.centra, erp=self.erp,
                 clock=self.queue.clock)
-        return self._built["orders"]  # type: ignore[return-value]
+        return flow  # type: ignore[return-value]
 
     @property
     def stock(self) -> StockSync:
         """The stock flow (BlueCherry ATS into Centra)."""
-        if "stock" not in self._built:
+        sync = self._built.get("stock")
+        if sync is None:
             from seamline.services.stock import StockPlan, StockSync  # noqa: PLC0415
 
-            self._built["stock"] = StockSync(
+            sync = self._built["stock"] = StockSync(
                 store=self.store, centra=self.centra, erp=self.erp,
                 plan=StockPlan.from_settings(self.settings), clock=self.queue.clock)
-        return self._built["stock"]  # type: ignore[return-value]
+        return sync  # type: ignore[return-value]
 
     @property
     def shipments(self) -> ShipmentFlow:
         """The shipment flow (BlueCherry shipments into Centra, the watchdog)."""
-        if "shipments" not in self._built:
+        flow = self._built.get("shipments")
+        if flow is None:
             from seamline.services.shipments import ShipmentFlow  # noqa: PLC0415
 
-            self._built["shipments"] = ShipmentFlow.from_settings(
+            flow = self._built["shipments"] = ShipmentFlow.from_settings(
                 self.settings, store=self.store, centra=self.centra, erp=self.erp,
                 clock=self.queue.clock)
-        return self._built["shipments"]  # type: ignore[return-value]
+        return flow  # type: ignore[return-value]
+
+    #: The services built from the settings that a reload rebuilds (the clients stay).
+    RELOADED = ("orders", "stock", "shipments", "payments", "drift", "missing_in_erp")
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Run with new settings from the next job on: the flows are rebuilt from them when
+        next used (a job already running finishes with the ones it started with). The
+        database, the clients and the queue keep theirs until a restart."""
+        self.settings = settings
+        for name in self.RELOADED:
+            self._built.pop(name, None)
+
+    def config_reloader(self, path: Path) -> ConfigReloader:
+        """The reloader a long-running process runs each poll interval (see
+        ``seamline.services.config_reload``)."""
+        from seamline.config import load_settings  # noqa: PLC0415
+
+        return ConfigReloader(
+            path=path, store=self.store, current=self.settings,
+            load=lambda p: load_settings(p, require_file=True),
+            apply=self.apply_settings,
+            # Late-bound: the order flow rebuilt from the new settings.
+            requeue=lambda uow: self.orders.requeue_parked(uow),  # noqa: PLW0108
+            clock=self.queue.clock)
 
     @property
     def finance(self) -> FinanceGateway:

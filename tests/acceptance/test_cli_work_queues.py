@@ -129,3 +129,29 @@ def test_retrying_a_job_that_has_not_failed_is_refused(cli: tuple) -> None:
     _, out = invoke(runner, "jobs", "list", "--json")
     code, _ = invoke(runner, "jobs", "retry", str(json.loads(out)[0]["id"]))
     assert code == 1
+
+
+def test_bracketed_text_in_data_is_printed_as_it_is_at_full_width(cli: tuple) -> None:
+    """Text in square brackets is data, never Rich markup, in tables and in ``show``; a long
+    message is not cut or wrapped at 80 columns when the output is not a terminal."""
+    runner, db = cli
+    texts = ("add a [] entry", "map it under [shipping_options]", "[bold]not bold[/]",
+             "ends in a backslash \\")
+    long_tail = " then check it in BlueCherry" * 8
+    with db.begin() as conn:
+        ids = [raise_exception(conn, type="UNKNOWN_SKU", owner="ecommerce",
+                               business_key=f"sku:T{i}", message=text + long_tail,
+                               details={"hint": text, "codes": ["[E1]", "E2"]})
+               for i, text in enumerate(texts)]
+    code, out = invoke(runner, "exceptions", "list", "--type", "UNKNOWN_SKU")
+    assert code == 0
+    lines = out.splitlines()
+    for text in texts:
+        assert any(text + long_tail in ln for ln in lines), (text, out)
+    assert max(len(ln) for ln in lines) > 200
+    code, out = invoke(runner, "exceptions", "show", str(ids[1]))
+    assert code == 0
+    assert "map it under [shipping_options]" in out
+    assert "details\n  hint: map it under [shipping_options]\n  codes:\n    - [E1]\n" in out
+    assert "\nhistory (times in UTC)\n  " in out
+    assert "HistoryEntry(" not in out

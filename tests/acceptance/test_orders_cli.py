@@ -97,6 +97,31 @@ def test_show_names_the_missing_mapping_that_holds_an_order(world: tuple) -> Non
     assert sb.bluecherry_orders(sb.reference(g)) == []
 
 
+def test_sync_requeues_a_parked_order_once_its_mapping_is_in_the_file(world: tuple) -> None:
+    """An order parked on a missing shipping option: with the option mapped in the file,
+    ``orders sync`` re-queues it (no restart, no hourly catalogue sync) and ``post`` posts it."""
+    sb, cfg, ctx = world
+    run = ctx["run"]
+    g = sb.place_order({"market_id": 3, "shipping_option": "pickup-point",
+                        "lines": [{"sku": _skus(sb)[31], "quantity": 1}]})
+    assert run("orders", "sync").returncode == 0
+    assert run("orders", "post").returncode == 0
+    assert json.loads(run("orders", "show", str(g.number), "--json").stdout)["state"] == "parked"
+    text = cfg.read_text(encoding="utf-8")
+    assert "[shipping_options]\n" in text
+    cfg.write_text(text.replace("[shipping_options]\n",
+                                '[shipping_options]\n"pickup-point" = "RMTR"\n'),
+                   encoding="utf-8")
+    try:
+        synced = run("orders", "sync", "--json")
+        assert synced.returncode == 0, synced.stderr
+        assert json.loads(synced.stdout)["parked_requeued"] == 1
+        assert run("orders", "post").returncode == 0
+        assert len(sb.bluecherry_orders(sb.reference(g))) == 1
+    finally:
+        cfg.write_text(text, encoding="utf-8")
+
+
 def test_show_of_an_unknown_order_is_one_line_and_a_non_zero_exit(world: tuple) -> None:
     """A number the ledger never saw: one actionable line, exit 1, no traceback."""
     _, _, ctx = world

@@ -9,14 +9,17 @@ completes the job). What is stored is scrubbed of secrets by the store.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from seamline.clock import utcnow
+from seamline.domain.exception_keys import OrderKey, parse_key
 from seamline.domain.exception_records import ExceptionRecord, HistoryEntry
-from seamline.exceptions import SeamlineError
+from seamline.exceptions import NotFound, SeamlineError
+from seamline.services.orders.parking import requeue_orders
 from seamline.services.unit_of_work import Store, UnitOfWork
 
-__all__ = ["ExceptionRecord", "ExceptionService", "HistoryEntry"]
+__all__ = ["ExceptionRecord", "ExceptionService", "HistoryEntry", "Requeued"]
 
 
 class ExceptionService:
@@ -64,25 +67,80 @@ class ExceptionService:
         actor: str = "operator",
         enqueue: Callable[[UnitOfWork], int | None] | None = None,
     ) -> int | None:
-        """Re-queue the failed job linked to the exception (or run ``enqueue`` in the same
-        unit of work to supply one). The exception stays open until that job succeeds.
+        """Re-queue what the exception holds (see :meth:`requeue`); the first job id queued,
+        or None when nothing could be queued."""
+        done = self.requeue(exception_id, actor=actor, enqueue=enqueue)
+        return done.job_id if done.job_id is not None else (done.orders[0] if done.orders
+                                                            else None)
 
-        Returns the job id re-queued (None when nothing could be re-queued).
+    def requeue(
+        self,
+        exception_id: int,
+        *,
+        actor: str = "operator",
+        enqueue: Callable[[UnitOfWork], int | None] | None = None,
+    ) -> Requeued:
+        """Retry an exception now, with the configuration and catalogue as they are now.
+
+        In one unit of work: the failed job linked to the exception is put back (or
+        ``enqueue`` supplies one), and every order the exception holds *now* (the
+        exception–order relation) gets its post job queued again — also when there is no failed
+        job, as for a parked ``MAPPING_MISSING`` or ``UNKNOWN_SKU``. An exception about one
+        order (``order:<n>``) that has neither re-queues that order; an ``UNKNOWN_SKU`` also
+        queues a catalogue sync (the SKU may be new in BlueCherry). The exception stays open
+        until the work succeeds (a parked order that still lacks its mapping parks on it again).
         """
         now = self.clock()
         with self.store.begin() as uow:
             found = uow.exceptions.get(exception_id)
             if found is None:
-                raise SeamlineError(f"exception {exception_id} does not exist")
+                raise NotFound(f"exception {exception_id} does not exist")
+            if found.state != "open":
+                raise SeamlineError(f"exception {exception_id} is {found.state}; only an open "
+                                    "exception can be retried")
             job_id: int | None = None
             if enqueue is not None:
                 job_id = enqueue(uow)
             elif found.job_id is not None and uow.outbox.requeue(found.job_id, now=now):
                 job_id = found.job_id
-            if job_id is None:
-                return None
-            uow.exceptions.note(exception_id, "retried", actor, f"job {job_id} re-queued",
-                                detail={"job_id": job_id}, now=now)
+            held: list[int | str] = list(found.orders)
+            key = parse_key(found.business_key)
+            if not held and job_id is None and isinstance(key, OrderKey):
+                held = [key.number]
+            orders = requeue_orders(uow, held)
+            if found.type == "UNKNOWN_SKU":
+                # The SKU may have been created in BlueCherry since the last catalogue sync:
+                # sync now; the sync re-queues the orders again once it knows the SKU.
+                uow.outbox.enqueue("catalogue.sync", {}, queue="intake",
+                                   dedupe_key="catalogue.sync")
+            if job_id is None and not orders:
+                return Requeued(exception_id, None, (), held=tuple(held))
+            note = "; ".join(filter(None, (
+                f"job {job_id} re-queued" if job_id is not None else "",
+                f"{len(orders)} order(s) re-queued: {_listed(orders)}" if orders else "")))
+            detail: dict[str, object] = {"job_id": job_id, "orders": orders}
+            uow.exceptions.note(exception_id, "retried", actor, note, detail=detail, now=now)
             uow.audit.append("exception", found.business_key, "retried", actor,
-                             {"exception_id": exception_id, "job_id": job_id}, now=now)
-        return job_id
+                             {"exception_id": exception_id, **detail}, now=now)
+        return Requeued(exception_id, job_id, tuple(orders), held=tuple(held))
+
+
+@dataclass(frozen=True, slots=True)
+class Requeued:
+    """What a retry queued: the failed job put back (if any) and the orders re-queued."""
+
+    exception_id: int
+    job_id: int | None
+    orders: tuple[int, ...]
+    #: The orders the exception held when retried (those not in ``orders`` already had a
+    #: post job waiting).
+    held: tuple[int | str, ...] = ()
+
+    @property
+    def nothing(self) -> bool:
+        """Nothing was queued (no failed job, no order held, or every one already waiting)."""
+        return self.job_id is None and not self.orders
+
+
+def _listed(numbers: list[int], most: int = 10) -> str:
+    return ", ".join(str(n) for n in numbers[:most]) + (" …" if len(numbers) > most else "")

@@ -46,7 +46,8 @@ class _CentraClock:
 
 
 class Env:
-    def __init__(self, url: str, *, mode: str = "realtime", **flow_kw: Any) -> None:
+    def __init__(self, url: str, *, mode: str = "realtime", synced: bool = True,
+                 **flow_kw: Any) -> None:
         self.db = Database(url)
         self.db.upgrade()
         self.now = NOW
@@ -65,7 +66,8 @@ class Env:
         self.worker = Worker(self.db, self.queue, self.registry,
                              concurrency={"orders": 1, "writeback": 1, "intake": 1},
                              lease_s=30, poll_interval_s=0.01)
-        self.flow.sync_catalogue()
+        if synced:
+            self.flow.sync_catalogue()
 
     def sync_and_drain(self) -> None:
         self.flow.poll()
@@ -88,7 +90,8 @@ class Env:
 class MemoryEnv(Env):
     """The same flow on the in-memory unit of work and its job runner: no database."""
 
-    def __init__(self, *, mode: str = "realtime", **flow_kw: Any) -> None:
+    def __init__(self, *, mode: str = "realtime", synced: bool = True,
+                 **flow_kw: Any) -> None:
         self.now = NOW
         self.registry = TaskRegistry()
         self.store = InMemoryStore(  # type: ignore[assignment]
@@ -102,7 +105,8 @@ class MemoryEnv(Env):
         )
         register_order_tasks(self.registry, lambda: self.flow)
         self.worker = InMemoryWorker(self.store, self.registry)  # type: ignore[assignment]
-        self.flow.sync_catalogue()
+        if synced:
+            self.flow.sync_catalogue()
 
     def ledger(self, number: int) -> Any:
         return self.memory.state.ledger.get(("order", str(number)))
@@ -363,3 +367,86 @@ def test_a_change_recorded_while_the_order_is_posting_is_kept_and_checked(env: E
     assert row.state == "synced"
     changed = [e for e in env.open_exceptions() if e["type"] == "POSTED_ORDER_CHANGED"]
     assert [e["business_key"] for e in changed] == ["order:1013:changed"]
+
+
+# -- exceptions heal at once ----------------------------------------------------------------
+
+
+def _open_of(env: Env, type_: str) -> list[dict[str, Any]]:
+    return [e for e in env.open_exceptions() if e["type"] == type_]
+
+
+def test_retrying_a_parked_mapping_requeues_its_orders_with_the_rules_as_they_are_now(
+        env: Env) -> None:
+    """A MAPPING_MISSING has no failed job behind it: a retry queues every order it holds, and
+    they post with the mapping added since; the exception closes as the last one posts."""
+    _place(env, order(number=1101, shipping_option="pickup-point"))
+    _place(env, order(number=1102, shipping_option="pickup-point"))
+    env.sync_and_drain()
+    (parked,) = _open_of(env, "MAPPING_MISSING")
+    env.flow.rules = rules(shipping_options={"se-standard": "PNORD", "pickup-point": "PNORD"})
+    done = ExceptionService(env.store, clock=lambda: env.now).requeue(parked["id"],
+                                                                      actor="ops:anna")
+    assert (done.job_id, done.orders) == (None, (1101, 1102))
+    env.worker.drain()
+    assert env.erp.count_by_external_reference("centra:1:1101") == 1
+    assert env.erp.count_by_external_reference("centra:1:1102") == 1
+    assert _open_of(env, "MAPPING_MISSING") == []
+    shown = ExceptionService(env.store).get(parked["id"])
+    assert shown is not None
+    actions = [h.action for h in shown.history]
+    assert (actions[0], actions[-1]) == ("opened", "resolved")
+    (retried,) = [h for h in shown.history if h.action == "retried"]
+    assert retried.actor == "ops:anna"
+    assert retried.detail == {"job_id": None, "orders": [1101, 1102]}
+
+
+def test_retrying_before_the_fix_parks_the_orders_again_and_counts_it(env: Env) -> None:
+    """Without the mapping, the re-queued order parks again on the same exception (count + 1)."""
+    _place(env, order(number=1103, shipping_option="pickup-point"))
+    env.sync_and_drain()
+    (parked,) = _open_of(env, "MAPPING_MISSING")
+    service = ExceptionService(env.store, clock=lambda: env.now)
+    assert service.retry(parked["id"]) == 1103
+    env.worker.drain()
+    (again,) = _open_of(env, "MAPPING_MISSING")
+    assert (again["id"], again["count"]) == (parked["id"], parked["count"] + 1)
+    assert env.ledger(1103).state == "parked"
+
+
+def test_retrying_an_unknown_sku_also_syncs_the_catalogue(env: Env) -> None:
+    """The SKU may be new in BlueCherry: the retry queues a catalogue sync with the order."""
+    _place(env, order(number=1104, lines=(line(1, sku="NOPE-2", ean="0000000000001"),)))
+    env.sync_and_drain()
+    (unknown,) = _open_of(env, "UNKNOWN_SKU")
+    syncs = len(env.jobs("catalogue.sync"))
+    done = ExceptionService(env.store, clock=lambda: env.now).requeue(unknown["id"])
+    assert done.orders == (1104,)
+    assert len(env.jobs("catalogue.sync")) == syncs + 1
+
+
+def test_a_daily_batch_order_with_a_gap_parks_at_intake_not_at_the_cut_off(
+        backend: str, sqlite_url: str) -> None:
+    """In a daily-batch market an unknown SKU is an exception as soon as the order is taken
+    in; an order without gaps waits for its batch."""
+    env = _env(backend, sqlite_url, mode="daily")
+    _place(env, order(number=1105, lines=(line(1, sku="NOPE-3", ean="0000000000002"),)))
+    _place(env, order(number=1106))
+    env.sync_and_drain()
+    assert env.ledger(1105).state == "parked"
+    assert [e["business_key"] for e in _open_of(env, "UNKNOWN_SKU")] == ["sku:NOPE-3"]
+    assert env.ledger(1106).state == "batch"
+    assert env.erp.orders == {}
+
+
+def test_on_a_fresh_store_the_catalogue_is_synced_before_the_first_order_is_mapped(
+        backend: str, sqlite_url: str) -> None:
+    """No catalogue yet: the first post job syncs it first; the order posts at its first
+    attempt, with no UNKNOWN_SKU and no retry."""
+    env = _env(backend, sqlite_url, synced=False)
+    _place(env, order(number=1107))
+    env.sync_and_drain()
+    assert env.erp.count_by_external_reference("centra:1:1107") == 1
+    assert _open_of(env, "UNKNOWN_SKU") == []
+    (job,) = env.jobs("orders.post")
+    assert (job["attempts"] if isinstance(job, dict) else job.attempts) == 1

@@ -16,7 +16,8 @@ from rich.text import Text
 
 from ._state import out_console
 
-__all__ = ["as_dict", "print_json", "print_record", "print_table"]
+__all__ = ["as_dict", "format_time", "print_heading", "print_json", "print_record",
+           "print_table", "print_text", "print_tree"]
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -59,11 +60,26 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def format_time(value: Any) -> str:
+    """A time for people: ``2026-12-06 05:30:12`` (UTC unless it says otherwise), no
+    microseconds; an ISO 8601 string is read first; anything else as it is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if not isinstance(value, datetime):
+        return "-" if value is None else str(value)
+    zone = value.tzname()
+    text: str = value.strftime("%Y-%m-%d %H:%M:%S")
+    return text + ("" if zone in (None, "UTC") else f" {zone}")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return format_time(value)
     if isinstance(value, Enum):
         return str(value.value)
     return str(value)
@@ -94,13 +110,63 @@ def print_table(
     out_console.print(table)
 
 
+def print_text(text: str) -> None:
+    """One line of plain text on stdout: never read as Rich markup, never cut."""
+    out_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_heading(title: str) -> None:
+    """A section heading (bold on a terminal), after a blank line."""
+    out_console.print()
+    out_console.print(Text(title, style="bold"), soft_wrap=True)
+
+
+def _tree_lines(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(value, Mapping):
+        if not value:
+            return [f"{pad}-"]
+        lines: list[str] = []
+        for key, item in value.items():
+            if isinstance(item, Mapping | list | tuple) and item:
+                lines.append(f"{pad}{key}:")
+                lines.extend(_tree_lines(item, indent + 2))
+            else:
+                lines.append(f"{pad}{key}: {_leaf(item)}")
+        return lines
+    if isinstance(value, list | tuple):
+        out: list[str] = []
+        for item in value:
+            if isinstance(item, Mapping) and item:
+                inner = _tree_lines(item, indent + 2)
+                out.append(f"{pad}- {inner[0].lstrip()}")
+                out.extend(inner[1:])
+            else:
+                out.append(f"{pad}- {_leaf(item)}")
+        return out or [f"{pad}-"]
+    return [f"{pad}{_leaf(value)}"]
+
+
+def _leaf(value: Any) -> str:
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(_jsonable(value), default=str, ensure_ascii=False) if value else "-"
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] == "T":
+        return format_time(value)
+    return _cell(value)
+
+
+def print_tree(value: Any, *, indent: int = 0) -> None:
+    """Nested data as indented ``key: value`` lines (lists as ``- `` items), for people."""
+    for line in _tree_lines(_jsonable(value), indent):
+        print_text(line)
+
+
 def print_record(record: Mapping[str, Any]) -> None:
-    """One record as ``key: value`` lines (nested values as JSON)."""
+    """One record as ``key  value`` lines; nested values as indented ``key: value`` lines."""
     width = max((len(k) for k in record), default=0)
     for key, value in record.items():
-        text = (
-            json.dumps(_jsonable(value), default=str, ensure_ascii=False, indent=2)
-            if isinstance(value, Mapping | list)
-            else _cell(value)
-        )
-        out_console.print(f"{key.ljust(width)}  {text}", markup=False, highlight=False)
+        if isinstance(value, Mapping | list | tuple) and value:
+            print_text(key)
+            print_tree(value, indent=2)
+        else:
+            print_text(f"{key.ljust(width)}  {_leaf(value) if value not in ((), []) else '-'}")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.console import Console
@@ -13,9 +15,24 @@ from seamline.config import Settings, find_config_path, load_settings
 
 __all__ = ["CliState", "err_console", "out_console", "state"]
 
+#: Width when the output is not a terminal (a pipe, a file, a test): wide enough that no
+#: table is cut or wrapped to the 80 columns Rich otherwise assumes. ``COLUMNS`` still wins.
+PIPE_WIDTH = 10_000
+
+
+def _width(stream: TextIO) -> int | None:
+    if os.environ.get("COLUMNS", "").isdigit():
+        return None  # Rich reads it
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return None if tty else PIPE_WIDTH
+
+
 #: Results go to stdout; diagnostics, warnings and errors to stderr.
-out_console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
 
 
 @dataclass

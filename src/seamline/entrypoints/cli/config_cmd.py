@@ -18,7 +18,8 @@ from ._wiring import display_url
 
 __all__ = ["config_app", "summary", "warnings_for"]
 
-config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+config_app = typer.Typer(help="Check the configuration, and apply a changed one without a restart.",
+                         no_args_is_help=True)
 
 PREFLIGHT_MODULE = "seamline.services.preflight"
 
@@ -175,3 +176,38 @@ def check(
     if online and db_state is not None:
         out_console.print(f"  migrations  {db_state}", markup=False)
 
+
+
+@config_app.command("reload")
+def reload(ctx: typer.Context) -> None:
+    """Apply a changed configuration file to the running processes, without a restart.
+
+    The file is validated first: a broken one is refused with every problem and its key path
+    (the running processes keep the configuration they run with). A valid one re-queues now the
+    orders parked on a mapping or SKU it supplies, and tells every process sharing the database
+    to re-read its file within one poll interval. (They also notice an edited file by
+    themselves.)"""
+    st = state(ctx)
+    path = st.config_path
+    try:
+        settings = st.settings(require_file=True)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc.message}; refused: the running processes keep the configuration they run "
+            "with (each records a CONFIG_INVALID exception when it sees this file)",
+            problems=exc.problems) from None
+    from seamline.services.config_reload import announce  # noqa: PLC0415 - lazy start-up
+
+    from ._wiring import build_runtime  # noqa: PLC0415 - lazy start-up
+
+    rt = build_runtime(settings)
+    try:
+        generation, requeued = announce(
+            rt.store, path, requeue=rt.orders.requeue_parked, now=rt.queue.clock(),
+            actor="cli:config reload")
+    finally:
+        rt.close()
+    every = max(1.0, float(settings.queues.poll_interval_s) * 2)
+    out_console.print(
+        f"configuration OK: {path}; {requeued} parked order(s) re-queued; running processes "
+        f"re-read it within {every:g} s (generation {generation})", markup=False)

@@ -9,7 +9,16 @@ import typer
 
 from seamline.exceptions import OWNERS, ConfigError, NotFound, SeamlineError
 
-from ._output import as_dict, print_json, print_record, print_table
+from ._output import (
+    as_dict,
+    format_time,
+    print_heading,
+    print_json,
+    print_record,
+    print_table,
+    print_text,
+    print_tree,
+)
 from ._state import out_console, state
 from ._wiring import build_runtime
 
@@ -89,27 +98,57 @@ def list_exceptions(  # noqa: PLR0917 - Typer options
 
 @exceptions_app.command("show")
 def show(ctx: typer.Context, exception_id: int, as_json: JsonOpt = False) -> None:
-    """Show one exception: its error, payload snapshot and history."""
+    """Show one exception: its error, the orders it holds, its payload and its history."""
     _, record = _get(ctx, exception_id)
     if as_json:
         print_json(record)
         return
-    print_record(record)
+    history = record.pop("history", ()) or ()
+    details = record.pop("details", None)
+    payload = record.pop("payload", None)
+    print_record({k: v for k, v in record.items() if v not in (None, (), [])})
+    for title, value in (("details", details), ("payload", payload)):
+        if value:
+            print_heading(title)
+            print_tree(value, indent=2)
+    print_heading("history (times in UTC)")
+    if not history:
+        print_text("  none")
+    for entry in history:
+        item = as_dict(entry)
+        print_text(f"  {format_time(item.get('at'))}  {item.get('actor')}  "
+                   f"{item.get('action')}" + (f": {item['note']}" if item.get("note") else ""))
+        if item.get("detail"):
+            print_tree(item["detail"], indent=4)
 
 
 @exceptions_app.command("retry")
 def retry(ctx: typer.Context, exception_id: int) -> None:
-    """Queue the job behind the exception again (it resolves itself when the job succeeds)."""
+    """Queue again, now, every order the exception holds (mapped with the configuration as it
+    is now) and its failed job if it has one; it resolves itself when they succeed."""
     service, _ = _get(ctx, exception_id)
-    job_id = service.retry(exception_id, actor=_actor())
-    if job_id is None:
+    done = service.requeue(exception_id, actor=_actor())
+    if done.nothing:
+        if done.held:
+            out_console.print(
+                f"exception {exception_id}: the {len(done.held)} order(s) it holds are already "
+                "queued; a worker (`seamline worker` or `seamline run`) posts them",
+                markup=False)
+            return
         raise SeamlineError(
-            f"exception {exception_id} has no failed job to re-queue; fix the cause, then "
-            f"`seamline exceptions resolve {exception_id}`"
+            f"exception {exception_id} holds no order and has no failed job to re-queue; fix "
+            f"the cause, then `seamline exceptions resolve {exception_id}`"
         )
+    parts = []
+    if done.job_id is not None:
+        parts.append(f"job {done.job_id} queued again")
+    if done.orders:
+        shown = ", ".join(str(n) for n in done.orders[:10]) + (
+            " …" if len(done.orders) > 10 else "")
+        parts.append(f"{len(done.orders)} order(s) queued again: {shown}")
     out_console.print(
-        f"exception {exception_id}: job {job_id} queued again (the exception closes when it "
-        "succeeds)", markup=False,
+        f"exception {exception_id}: {'; '.join(parts)} (the exception closes when they "
+        "succeed; a worker runs them)", markup=False,
     )
 
 

@@ -18,7 +18,15 @@ from rich.markup import escape
 
 from seamline.exceptions import NotFound, SeamlineError
 
-from ._output import print_json, print_record, print_table
+from ._output import (
+    format_time,
+    print_heading,
+    print_json,
+    print_record,
+    print_table,
+    print_text,
+    print_tree,
+)
 from ._state import err_console, out_console, state
 from ._wiring import build_runtime
 
@@ -47,7 +55,8 @@ def sync(
                                             "[centra].use_events_queue)."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Intake now: read new and changed orders from Centra onto the ledger."""
+    """Intake now: read new and changed orders from Centra onto the ledger, and re-queue the
+    parked orders whose mapping or SKU now exists."""
     state(ctx).setup_logging()
     rt = build_runtime(state(ctx).settings())
     if events is None:
@@ -56,15 +65,21 @@ def sync(
         flow = rt.orders
         drained = flow.drain_events() if events else 0
         seen = flow.poll()
+        # Parked orders whose mapping or SKU exists in this configuration go again now.
+        with rt.store.begin() as uow:
+            requeued = flow.requeue_parked(uow)
         states = _ledger_states(rt)
     finally:
         rt.close()
-    result = {"events": drained, "orders_read": seen, "ledger": states}
+    result = {"events": drained, "orders_read": seen, "parked_requeued": requeued,
+              "ledger": states}
     if as_json:
         print_json(result)
         return
     out_console.print(f"read {seen} order(s) from Centra"
-                      + (f" and {drained} event(s)" if events else ""), markup=False)
+                      + (f" and {drained} event(s)" if events else "")
+                      + (f"; {requeued} parked order(s) re-queued" if requeued else ""),
+                      markup=False)
     print_table([{"state": k, "orders": v} for k, v in sorted(states.items())],
                 ("state", "orders"), empty="no orders on the ledger")
 
@@ -144,14 +159,14 @@ def post(
 
 
 def _centra_view(snap: dict[str, Any]) -> dict[str, Any]:
-    """The order as Centra showed it when last recorded."""
+    """The order's fields people look at, from a snapshot (live or recorded at intake)."""
     return {
         "status": snap.get("status"), "market": snap.get("market_id"),
         "currency": snap.get("currency"), "grand_total": snap.get("grand_total"),
         "tax_total": snap.get("tax_total"), "shipping": snap.get("shipping"),
         "vouchers": snap.get("voucher_discount"), "on_hold": snap.get("is_on_hold"),
         "waiting_for_payment": snap.get("is_waiting_for_payment"),
-        "shipping_option": snap.get("shipping_option"), "external_id": snap.get("external_id"),
+        "shipping_option": snap.get("shipping_option"),
         "lines": [{"id": ln.get("id"), "sku": ln.get("sku"), "quantity": ln.get("quantity"),
                    "cancelled": ln.get("cancelled_quantity"),
                    "line_value": ln.get("line_value")} for ln in snap.get("lines", [])],
@@ -171,6 +186,22 @@ def _payload_view(frozen: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _centra_live(rt: Container, number: int) -> dict[str, Any]:
+    """The order as Centra holds it now (read live), or why it could not be read."""
+    from seamline.domain.orders import order_to_dict  # noqa: PLC0415 - lazy start-up
+
+    try:
+        order = rt.centra.get_order(number)
+        external = rt.centra.get_external_ids([number]).get(number) if order else None
+    except SeamlineError as exc:
+        return {"read": "failed", "error": f"Centra could not be reached: {exc.message}"}
+    if order is None:
+        return {"read": "live", "error": f"Centra has no order {number} now"}
+    # The external id (the BlueCherry order number written back) is Centra's id conversion,
+    # not a field of the order: the intake snapshot never holds it.
+    return {"read": "live", **_centra_view(order_to_dict(order)), "external_id": external}
+
+
 def order_story(rt: Container, number: int) -> dict[str, Any]:
     """Everything known about Centra order ``number``, BlueCherry's copy read live."""
     key = str(number)
@@ -188,7 +219,9 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
         job_rows = uow.outbox.jobs_for(business_key, [
             f"order:post:{key}", f"order:reconcile:{key}", f"order:fetch:{key}"])
         audit_rows = uow.audit.for_entity("order", key)
-    centra = _centra_view(data.get("snapshot") or {})
+    snapshot = _centra_view(data.get("snapshot") or {})
+    snapshot["recorded_at"] = data.get("snapshot_at")
+    centra = _centra_live(rt, number)
     payload = _payload_view(data.get("frozen"))
     bluecherry: dict[str, Any] | None = None
     order_no = data.get("order_no")
@@ -217,6 +250,7 @@ def order_story(rt: Container, number: int) -> dict[str, Any]:
         "posted_how": data.get("posted_how"),
         "written_back_at": data.get("written_back_at"),
         "centra": centra,
+        "intake_snapshot": snapshot,
         "payload": payload,
         "bluecherry": bluecherry,
         "line_map": data.get("line_map"),
@@ -244,21 +278,35 @@ def show(ctx: typer.Context, number: int, as_json: JsonOpt = False) -> None:
                                   "order_no", "posted_at", "posted_how", "written_back_at")
             if story[k] is not None}
     print_record(head)
-    for section in ("centra", "payload", "bluecherry", "line_map"):
-        out_console.print(f"\n[bold]{section}[/]")
-        if story[section] is None:
-            out_console.print("  -", markup=False)
+    recorded = story["intake_snapshot"].get("recorded_at")
+    titles = {
+        "centra": "centra (live, read now)" if story["centra"].get("read") == "live"
+        else "centra (live read failed)",
+        "intake_snapshot": "intake snapshot (as Centra showed it when Seamline last recorded "
+                           "it" + (f", {format_time(recorded)})" if recorded else ")"),
+        "payload": "payload (frozen, as sent to BlueCherry)",
+        "bluecherry": "bluecherry (live)", "line_map": "line map",
+    }
+    for section, title in titles.items():
+        print_heading(title)
+        value = story[section]
+        if section == "centra":
+            value = {k: v for k, v in value.items() if k != "read"}
+        elif section == "intake_snapshot":
+            value = {k: v for k, v in value.items() if k != "recorded_at"}
+        if value is None:
+            print_text("  -")
         else:
-            print_record(story[section])
-    out_console.print("\n[bold]exceptions[/]")
+            print_tree(value, indent=2)
+    print_heading("exceptions")
     for e in story["exceptions"]:
         out_console.print(f"  #{e['id']} {e['type']} ({e['owner']}, {e['state']}, "
                           f"×{e['count']}) {e['business_key']}: {e['message']}",
                           markup=False)
     if not story["exceptions"]:
         out_console.print("  none", markup=False)
-    out_console.print("\n[bold]jobs[/]")
+    print_heading("jobs")
     print_table(story["jobs"], ("id", "task", "status", "attempts", "last_error:error"),
                 empty="  none")
-    out_console.print("\n[bold]audit[/]")
+    print_heading("audit")
     print_table(story["audit"], ("at", "action", "actor", "detail"), empty="  none")

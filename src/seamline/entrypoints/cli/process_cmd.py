@@ -18,6 +18,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "register_process_commands",
     "require_credentials",
     "stop_on_signals",
+    "watch_config",
 ]
 
 log = get_logger("seamline.cli")
@@ -167,6 +169,38 @@ def _run_threads(targets: dict[str, Callable[[], Any]], stop: threading.Event) -
         raise errors[0]
 
 
+def watch_config(rt: Any, path: Path, stop: threading.Event) -> None:
+    """Until ``stop``: each poll interval, re-read the configuration when its file or the
+    store's configuration generation changed (``seamline config reload``); a valid file is
+    applied and re-queues what it unblocks, a broken one is refused (``CONFIG_INVALID``) and
+    the running configuration kept. See ``seamline.services.config_reload``."""
+    reloader = rt.config_reloader(path)
+    interval = max(1.0, float(rt.settings.queues.poll_interval_s) * 2)
+    while not stop.wait(interval):
+        try:
+            done = reloader.check()
+        except Exception as exc:  # a failed look is logged; the next one retries
+            log.warning("configuration check failed; will look again", error=str(exc))
+            continue
+        if done is None:
+            continue
+        if done.applied:
+            log.info("configuration reloaded", path=done.path, cause=done.cause,
+                     orders_requeued=done.requeued,
+                     restart_needed=list(done.restart_needed) or None)
+        else:
+            log.error("configuration file refused; the running configuration is kept "
+                      "(see the CONFIG_INVALID exception)", path=done.path,
+                      problems=list(done.problems))
+
+
+def _start_config_watch(rt: Any, path: Path, stop: threading.Event) -> threading.Thread:
+    thread = threading.Thread(target=watch_config, args=(rt, path, stop),
+                              name="config-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def _worker(ctx: typer.Context, queues: str | None, concurrency: int | None) -> None:
     st = state(ctx)
     settings = st.settings()
@@ -178,6 +212,7 @@ def _worker(ctx: typer.Context, queues: str | None, concurrency: int | None) -> 
     stop = threading.Event()
     with stop_on_signals(stop):
         log.info("worker started", queues=names or "all", database=rt.db.safe_url)
+        _start_config_watch(rt, st.config_path, stop)
         rt.worker(queues=names, concurrency=concurrency).run(stop)
     log.info("worker stopped")
 
@@ -191,6 +226,7 @@ def _scheduler(ctx: typer.Context) -> None:
     stop = threading.Event()
     with stop_on_signals(stop):
         log.info("scheduler started", schedules=sorted(schedules_with_defaults(settings)))
+        _start_config_watch(rt, st.config_path, stop)
         rt.scheduler().run(stop)
     log.info("scheduler stopped")
 
@@ -231,6 +267,7 @@ def _run(ctx: typer.Context, *, queues: str | None, concurrency: int | None,
             {
                 "worker": lambda: rt.worker(queues=names, concurrency=concurrency).run(stop),
                 "scheduler": lambda: rt.scheduler().run(stop),
+                "config-watch": lambda: watch_config(rt, st.config_path, stop),
                 "web": serve,
             },
             stop,

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from seamline.exceptions import NotFound
 
-from ._output import print_json, print_record, print_table
+from ._output import print_heading, print_json, print_record, print_table
 from ._state import err_console, out_console, state
 from ._wiring import build_runtime
 
@@ -122,7 +122,7 @@ def show(ctx: typer.Context, shipment_no: str, as_json: JsonOpt = False) -> None
         print_json(story)
         return
     print_record({k: v for k, v in story.items() if k != "exceptions" and v is not None})
-    out_console.print("\n[bold]exceptions[/]")
+    print_heading("exceptions")
     print_table(story["exceptions"], ("id", "type", "owner", "state", "message"),
                 empty="  none")
 

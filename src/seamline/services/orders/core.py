@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +55,8 @@ class FlowCore:
     clock: Callable[[], datetime] = _now
     catalogue_cache: CatalogueCache = field(default_factory=CatalogueCache)
     _listening: bool = field(default=False, repr=False)
+    #: One first catalogue sync at a time in this process (see ``Posting``).
+    _first_sync: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _market(self, order: CentraOrder) -> MarketCodes | None:
         return find_market(self.markets, order.market_id, order.currency)

@@ -43,6 +43,7 @@ class Intake(FlowCore):
             data: dict[str, Any] = (dict(row.data.raw) if row is not None
                                     else {"first_seen": now.isoformat()})
             data["snapshot"] = snap
+            data["snapshot_at"] = now.isoformat()
             state = row.state if row is not None else OrderState.NEW
             rows[order.number] = uow.orders.save(order.number, state=state, data=data, now=now)
             if state.in_bluecherry:

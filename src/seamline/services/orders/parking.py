@@ -3,6 +3,8 @@ exception↔order relation), and is re-queued once what it waits for exists."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from seamline.domain.exception_keys import ExceptionKey, MappingKey, SkuKey, parse_key
 from seamline.domain.ledger import Hold, OrderState
 from seamline.domain.orders import CentraOrder
@@ -11,7 +13,7 @@ from seamline.exceptions import MappingMissing, TotalMismatch, UnknownSku
 from seamline.services.orders.core import FlowCore, order_key
 from seamline.services.unit_of_work import JobScope, UnitOfWork
 
-__all__ = ["FIXABLE", "Park", "Parking"]
+__all__ = ["FIXABLE", "Park", "Parking", "requeue_orders"]
 
 #: Exceptions that hold orders until a mapping or a SKU exists (they re-queue themselves).
 FIXABLE = ("MAPPING_MISSING", "UNKNOWN_SKU")
@@ -31,6 +33,22 @@ def park_message(exc: MappingMissing | UnknownSku | TotalMismatch, number: int) 
         return (f"SKU {exc.sku} (GTIN {exc.gtin or '-'}) is not in BlueCherry's catalogue: add it "
                 "in BlueCherry or map it under [sku_overrides]")
     return f"{exc.message} (Centra order {number})"
+
+
+def requeue_orders(uow: UnitOfWork, orders: Iterable[int | str]) -> list[int]:
+    """Queue ``orders.post`` again for each order (a retry: it maps the order with the
+    configuration and the catalogue as they are when the job runs). An order whose post job
+    already waits is not queued twice. Returns the numbers of the orders queued."""
+    queued: list[int] = []
+    for ref in orders:
+        if not str(ref).isdigit():
+            continue
+        number = int(ref)
+        if uow.outbox.enqueue("orders.post", {"number": number}, queue="orders",
+                              dedupe_key=f"order:post:{number}",
+                              business_key=order_key(number)) is not None:
+            queued.append(number)
+    return queued
 
 
 class Parking(FlowCore):

@@ -5,6 +5,7 @@ payload (read back first when an earlier attempt may have reached BlueCherry).""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any
 
@@ -20,20 +21,22 @@ from seamline.domain.posting import (
     gate,
 )
 from seamline.domain.sales_order import SalesOrder
-from seamline.exceptions import MappingMissing, Rejected, TotalMismatch, TransientError, UnknownSku
+from seamline.exceptions import MappingMissing, Rejected, TotalMismatch, UnknownSku
 from seamline.services.orders.batches import Batches, batch_cursor
+from seamline.services.orders.catalogue import CatalogueSync
+from seamline.services.orders.catalogue_cache import CATALOGUE_CURSOR
 from seamline.services.orders.fingerprints import digest, fingerprints
-from seamline.services.orders.parking import Park, Parking
+from seamline.services.orders.parking import Park
 from seamline.services.stock.demand import record_demand
 from seamline.services.submit import submit_sales_order
-from seamline.services.unit_of_work import JobScope
+from seamline.services.unit_of_work import JobScope, UnitOfWork
 
 __all__ = ["Posting"]
 
 KIND = "order"
 
 
-class Posting(Parking, Batches):
+class Posting(CatalogueSync, Batches):
     """The ``orders.post`` job."""
 
     def post(self, ctx: JobScope, number: int, *, batch_day: date | None = None) -> None:
@@ -132,24 +135,46 @@ class Posting(Parking, Batches):
                             drop=("eligible_at", "business_day"))
             return None
         market = self._market(order)
+        catalogue = self._catalogue_before_mapping(ctx, catalogue)
+        parks = self._build_or_parks(order, market, catalogue)
+        if not isinstance(parks, SalesOrder):
+            # Gaps are found when the order is taken in, in every posting mode: a daily-batch
+            # order that lacks a mapping or a SKU parks now, not at the cut-off.
+            self._park(ctx, order, parks)
+            return None
         if market is not None and market.mode == "daily" and batch_day is None:
             eligible = row.data.eligible_at or order.updated_at.isoformat()
             day = business_day(datetime.fromisoformat(eligible), market)
             if not self._straggler(ctx, order.number, market, day, eligible):
                 return None
-            batch_day = day  # its day's batch has closed: post now, as part of that day
-        if len(catalogue) == 0:
-            # Never synced: an empty catalogue would make every SKU "unknown".
-            with self.store.for_job(ctx) as uow:
-                uow.outbox.enqueue("catalogue.sync", {}, queue="intake",
-                                   dedupe_key="catalogue.sync")
-            raise TransientError("BlueCherry's SKU catalogue has not been synced yet; a sync "
-                                 "is queued", retry_after=5.0, system="bluecherry")
-        parks = self._build_or_parks(order, market, catalogue)
-        if isinstance(parks, SalesOrder):
-            return parks
-        self._park(ctx, order, parks)
-        return None
+            # Its day's batch has closed: post now, as part of that day.
+        return parks
+
+    def _catalogue_before_mapping(self, ctx: JobScope, catalogue: Catalogue) -> Catalogue:
+        """The catalogue, synced first when it never was: on a fresh store the first order
+        waits for BlueCherry's catalogue instead of parking every SKU as unknown or failing an
+        attempt. One sync per process at a time (another process's sync is harmless: the
+        rows are upserts)."""
+        if len(catalogue):
+            return catalogue  # synced (an empty one is checked against its cursor)
+        with self.store.read() as uow:
+            synced = uow.cursors.get(CATALOGUE_CURSOR) is not None
+        if synced:
+            return catalogue
+        with self._first_sync:
+            with self.store.read() as uow:
+                synced = uow.cursors.get(CATALOGUE_CURSOR) is not None
+            if not synced:
+                ctx.log.info("syncing BlueCherry's SKU catalogue before the first order is "
+                             "mapped")
+
+                def tx() -> AbstractContextManager[UnitOfWork]:
+                    ctx.heartbeat()
+                    return self.store.for_job(ctx)
+
+                self.sync_catalogue(tx)
+        with self.store.read() as uow:
+            return self.catalogue_cache.get(uow, self.rules)
 
     def _build_or_parks(self, order: CentraOrder, market: MarketCodes | None,
                         catalogue: Catalogue) -> SalesOrder | list[Park]:
