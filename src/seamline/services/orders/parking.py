@@ -3,6 +3,8 @@ exception↔order relation), and is re-queued once what it waits for exists."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from seamline.domain.exception_keys import ExceptionKey, MappingKey, SkuKey, parse_key
 from seamline.domain.ledger import Hold, OrderState
 from seamline.domain.orders import CentraOrder
@@ -11,7 +13,7 @@ from seamline.exceptions import MappingMissing, TotalMismatch, UnknownSku
 from seamline.services.orders.core import FlowCore, order_key
 from seamline.services.unit_of_work import JobScope, UnitOfWork
 
-__all__ = ["FIXABLE", "Park", "Parking"]
+__all__ = ["FIXABLE", "Park", "Parking", "requeue_orders"]
 
 #: Exceptions that hold orders until a mapping or a SKU exists (they re-queue themselves).
 FIXABLE = ("MAPPING_MISSING", "UNKNOWN_SKU")
@@ -105,3 +107,20 @@ class Parking(FlowCore):
             if key.kind == "shipping_option":
                 return key.value in self.rules.shipping_options
         return False
+
+
+def requeue_orders(uow: UnitOfWork, numbers: Sequence[int]) -> list[int]:
+    """Queue the posting of those orders again (a person's retry from the dashboard): each job
+    maps with the configuration as it is now and parks again if what it waited for is still
+    missing. Orders already posted (or never to be), or with a live job, are left as they are.
+    The numbers queued."""
+    rows = uow.orders.get_many(numbers)
+    queued = []
+    for number in sorted(set(numbers)):
+        row = rows.get(number)
+        if row is not None and row.state.is_done:
+            continue
+        if uow.outbox.enqueue("orders.post", {"number": number}, queue="orders",
+                              dedupe_key=f"order:post:{number}", business_key=order_key(number)):
+            queued.append(number)
+    return queued
