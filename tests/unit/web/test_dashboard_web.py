@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from seamline.config import Settings
+from seamline.domain.ledger import OrderState
 from seamline.entrypoints.web.app import JobCount, create_app
 from seamline.entrypoints.web.auth import LoginLimiter, hash_password, verify_password
 from seamline.services.dashboard import DashboardService
@@ -338,6 +339,10 @@ def test_the_list_filters_by_owner_age_and_searches_held_order_numbers() -> None
     assert "1 exception(s)" in found
     assert "MAPPING_MISSING" in found
     assert "1 exception(s)" in client.get("/exceptions?q=S-9").text
+    # The filter form sends its empty fields: they filter nothing.
+    form = client.get("/exceptions?q=1010&type=&owner=&state=open&age=")
+    assert form.status_code == 200
+    assert "1 exception(s)" in form.text
 
 
 def test_the_overview_shows_exceptions_by_owner_and_age_in_the_display_zone() -> None:
@@ -384,3 +389,26 @@ def test_a_next_url_never_leads_off_the_site() -> None:
     resp = client.post("/login", data={"username": "olle", "password": PASSWORDS["olle"],
                                        "csrf_token": token, "next": "//evil.example/"})
     assert resp.headers["location"] == "/"
+
+
+def test_the_order_trace_tells_the_orders_story_from_every_source() -> None:
+    """Ledger milestones, the exception holding it with its history, the jobs, in time order."""
+    store = _store()
+    with store.begin() as uow:
+        uow.orders.save(1001, state=OrderState.PARKED, now=NOW, data={
+            "snapshot": {"status": "CONFIRMED", "currency": "SEK"},
+            "first_seen": (NOW - timedelta(hours=3)).isoformat(),
+            "reason": "no shipping option mapping for pickup"})
+    client = _client(store, _settings())
+    _sign_in(client, "olle")
+    client.post(f"/exceptions/{MAP}/retry", data={"csrf_token": _csrf(
+        client.get(f"/exceptions/{MAP}").text)})
+    html = client.get("/orders/1001").text
+    assert 'id="order-state">parked<' in html
+    story = html.split('id="timeline"')[1]
+    assert story.index("received from Centra") < story.index("MAPPING_MISSING opened")
+    assert "MAPPING_MISSING retried" in story
+    assert "web:olle" in story
+    assert "orders.post" in story
+    assert client.get("/orders/999999").status_code == 404
+    assert client.get("/orders?number=%231001").headers["location"] == "/orders/1001"

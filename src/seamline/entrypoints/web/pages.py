@@ -139,12 +139,21 @@ class Web:
         return response
 
 
-def _filter(type_: str | None, owner: str | None, state: str | None, age: float | None,
+def _hours(text: str | None) -> float | None:
+    """The age filter in hours (an empty field, as a form sends it, is no filter)."""
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= 100_000 else None
+
+
+def _filter(type_: str | None, owner: str | None, state: str | None, age: str | None,
             q: str | None) -> ExceptionFilter:
     st = state if state in STATES else "open"
     return ExceptionFilter(
         state=None if st == "all" else st, owner=owner if owner in OWNERS else None,
-        type=type_ or None, older_than_h=age, q=(q or "").strip() or None)
+        type=type_ or None, older_than_h=_hours(age), q=(q or "").strip() or None)
 
 
 def dashboard_router(settings: Settings, service: Callable[[], DashboardService],
@@ -235,7 +244,7 @@ def _exception_routes(router: APIRouter, web: Web) -> None:
         type: Annotated[str | None, Query(max_length=64)] = None,
         owner: Annotated[str | None, Query(max_length=32)] = None,
         state: Annotated[str | None, Query(max_length=16)] = "open",
-        age: Annotated[float | None, Query(ge=0, le=100_000)] = None,
+        age: Annotated[str | None, Query(max_length=16)] = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     ) -> HTMLResponse:
@@ -245,10 +254,10 @@ def _exception_routes(router: APIRouter, web: Web) -> None:
         result = svc.exceptions_page(f, page)
         params = {k: v for k, v in {"type": f.type, "owner": f.owner,
                                     "state": state if state in STATES else "open",
-                                    "age": age, "q": f.q}.items() if v is not None}
+                                    "age": f.older_than_h, "q": f.q}.items() if v is not None}
         return web.render(request, "exceptions.html", {
             "page": result, "rows": svc.exception_times(result.rows), "f": f,
-            "state": params["state"], "age": age, "types": svc.exception_types(),
+            "state": params["state"], "age": f.older_than_h, "types": svc.exception_types(),
             "owners": OWNERS, "states": STATES, "query": urlencode(params),
             "params": params})
 
@@ -257,14 +266,14 @@ def _exception_routes(router: APIRouter, web: Web) -> None:
         request: Request, *, csrf_token: CsrfForm,
         type: Annotated[str | None, Form(max_length=64)] = None,
         owner: Annotated[str | None, Form(max_length=32)] = None,
-        age: Annotated[float | None, Form(ge=0, le=100_000)] = None,
+        age: Annotated[str | None, Form(max_length=16)] = None,
         q: Annotated[str | None, Form(max_length=200)] = None,
     ) -> Response:
         user = web.actor(request, csrf_token)
         f = _filter(type, owner, "open", age, q)
         out = web.service().bulk_retry(f, actor=f"web:{user.name}")
         log.info("bulk retry", user=user.name, matched=out.matched, retried=out.retried)
-        params = {k: v for k, v in {"type": f.type, "owner": f.owner, "age": age,
+        params = {k: v for k, v in {"type": f.type, "owner": f.owner, "age": f.older_than_h,
                                     "q": f.q}.items() if v is not None}
         message = (f"bulk retry: {out.retried} of {out.matched} exception(s) queued again "
                    f"({out.orders} order(s), {out.jobs} job(s))")

@@ -351,36 +351,9 @@ class DashboardService:
         shipments = self.reads.shipments_for(number)
         if row is None and not jobs and not excs:
             return None
-        lines: list[TraceLine] = []
         data: dict[str, Any] = row.raw if row is not None else {}
-        for field_name, what in (("first_seen", "received from Centra"),
-                                 ("eligible_at", "eligible for posting"),
-                                 ("posted_at", "posted to BlueCherry"),
-                                 ("erp_created_at", "acknowledged by BlueCherry"),
-                                 ("written_back_at", "written back to Centra")):
-            at = _when(data.get(field_name))
-            if at is not None:
-                detail = None
-                if field_name == "posted_at":
-                    detail = {"BlueCherry order": data.get("order_no"),
-                              "how": data.get("posted_how")}
-                lines.append(TraceLine(at, "ledger", what, detail=detail))
-        for a in audit:
-            at = _when(a.get("at"))
-            if at is not None:
-                lines.append(TraceLine(at, "audit", str(a.get("action")), str(a.get("actor")),
-                                       a.get("detail") if isinstance(a.get("detail"), dict)
-                                       else None))
-        for j in jobs:
-            lines.extend(TraceLine(e.at, f"job {j.id} {j.task}", e.what, e.actor, e.detail)
-                         for e in j.events)
-        for e in excs:
-            lines.append(TraceLine(e.first_seen, f"exception {e.id}",
-                                   f"{e.type} raised ({e.owner})", detail={"message": e.message}))
-        for s in shipments:
-            if s["updated_at"] is not None:
-                lines.append(TraceLine(s["updated_at"], "shipment",
-                                       f"shipment {s['shipment']}: {s['state']}"))
+        lines = [*_ledger_lines(data), *_audit_lines(audit), *_job_lines(jobs),
+                 *self._exception_lines(excs), *_shipment_lines(shipments)]
         lines.sort(key=lambda t: t.at)
         found = data.get("snapshot")
         snapshot: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -399,6 +372,22 @@ class DashboardService:
             "jobs": jobs, "exceptions": excs, "shipments": shipments,
             "frozen": readable(data.get("frozen")) if data.get("frozen") else None,
         }
+
+    def _exception_lines(self, excs: Sequence[ExceptionRow]) -> list[TraceLine]:
+        lines = []
+        for e in excs:
+            record = self.exceptions.get(e.id)
+            history = record.history if record is not None else ()
+            if not history:
+                lines.append(TraceLine(e.first_seen, f"exception {e.id}",
+                                       f"{e.type} opened ({e.owner})",
+                                       detail={"message": e.message}))
+            for h in history:
+                what = (f"{e.type} {h.action} ({e.owner})" if h.action == "opened"
+                        else f"{e.type} {h.action}")
+                lines.append(TraceLine(h.at, f"exception {e.id}", what, h.actor,
+                                       {"note": h.note} if h.note else None))
+        return lines
 
     def job_times(self, jobs: Sequence[JobLine]) -> list[dict[str, Any]]:
         return [{"job": j, "created": self.local(j.created_at),
@@ -447,6 +436,53 @@ class DashboardService:
 
     def report(self, day: Any, market: str) -> str | None:
         return self.reconciliation.render_html(day, market)
+
+
+#: The ledger's milestones of an order, in the order they happen.
+_MILESTONES = (("first_seen", "received from Centra"), ("eligible_at", "eligible for posting"),
+               ("posted_at", "posted to BlueCherry"),
+               ("erp_created_at", "acknowledged by BlueCherry"),
+               ("written_back_at", "written back to Centra"))
+
+
+def _ledger_lines(data: Mapping[str, Any]) -> list[TraceLine]:
+    lines = []
+    for name, what in _MILESTONES:
+        at = _when(data.get(name))
+        if at is not None:
+            detail = ({"BlueCherry order": data.get("order_no"), "how": data.get("posted_how")}
+                      if name == "posted_at" else None)
+            lines.append(TraceLine(at, "ledger", what, detail=detail))
+    return lines
+
+
+def _audit_lines(audit: Sequence[Mapping[str, Any]]) -> list[TraceLine]:
+    out = []
+    for a in audit:
+        at = _when(a.get("at"))
+        detail = a.get("detail")
+        if at is not None:
+            out.append(TraceLine(at, "audit", str(a.get("action")), str(a.get("actor")),
+                                 detail if isinstance(detail, dict) else None))
+    return out
+
+
+def _job_lines(jobs: Sequence[JobLine]) -> list[TraceLine]:
+    lines = []
+    for j in jobs:
+        where = f"job {j.id} {j.task}"
+        lines.append(TraceLine(j.created_at, where, "queued"))
+        lines.extend(TraceLine(e.at, where, e.what, e.actor, e.detail) for e in j.events)
+        if j.status in ("succeeded", "failed", "cancelled"):
+            lines.append(TraceLine(j.updated_at, where, f"{j.status} after {j.attempts} "
+                                   "attempt(s)",
+                                   detail={"error": j.last_error} if j.last_error else None))
+    return lines
+
+
+def _shipment_lines(shipments: Sequence[Mapping[str, Any]]) -> list[TraceLine]:
+    return [TraceLine(s["updated_at"], "shipment", f"shipment {s['shipment']}: {s['state']}")
+            for s in shipments if s.get("updated_at") is not None]
 
 
 def _when(value: Any) -> datetime | None:
