@@ -28,7 +28,7 @@ def hash_password(
         "--stdin", help="Read the password from standard input (one line) instead of asking.",
     )] = False,
 ) -> None:
-    """Print a password hash for a [[web.users]] entry (the password itself is never kept)."""
+    r"""Print a password hash for a \[\[web.users]] entry (the password is never kept)."""
     from seamline.entrypoints.web.auth import hash_password as _hash  # noqa: PLC0415 - lazy
 
     if stdin:
