@@ -72,8 +72,12 @@ def test_waiting_jobs_are_counted_per_queue_with_the_oldest_due(
     store, reads = pair
     _seed(store)
     figures = {f.queue: f for f in reads.queue_figures(since=NOW - timedelta(days=1),
-                                                        now=NOW + timedelta(seconds=1))}
-    assert (figures["orders"].todo, figures["stock"].todo) == (2, 1)
+                                                        now=NOW + timedelta(seconds=1),
+                                                        queues=["shipments"])}
+    assert sorted(figures) == ["orders", "shipments", "stock"]
+    assert (figures["orders"].todo, figures["stock"].todo, figures["shipments"].todo) == \
+        (2, 1, 0)
+    assert figures["shipments"].last_success is None
     assert figures["orders"].oldest_due is not None
     assert figures["orders"].oldest_due <= NOW + timedelta(seconds=1)
     assert figures["orders"].failed == 0
@@ -82,9 +86,11 @@ def test_waiting_jobs_are_counted_per_queue_with_the_oldest_due(
 def test_ledger_rows_are_counted_per_state(pair: tuple[Store, DashboardReads]) -> None:
     store, reads = pair
     _seed(store)
-    states = {s.state: s.count for s in reads.ledger_states("order")}
+    states = {s.state: s.count for s in reads.ledger_states(
+        "order", ["parked", "batch", "posted", "new"])}
     assert states == {"parked": 2, "batch": 1, "posted": 1}
-    assert reads.ledger_states("shipment") == []
+    assert [s.state for s in reads.ledger_states("order", ["batch"])] == ["batch"]
+    assert reads.ledger_states("shipment", ["held"]) == []
 
 
 def test_open_exceptions_come_with_their_owner_age_and_held_orders(

@@ -78,7 +78,7 @@ class _Client:
 class DownReads(InMemoryDashboardReads):
     """Reads that fail like an unreachable store."""
 
-    def queue_figures(self, *, since: Any, now: Any) -> Any:
+    def queue_figures(self, *, since: Any, now: Any, queues: Any = ()) -> Any:
         raise StoreError("cannot connect to postgresql+psycopg://u:***@h/db: refused")
 
 

@@ -4,7 +4,7 @@ passes the same contract suite as the SQL reads (``tests/contract/test_dashboard
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,10 +30,15 @@ class InMemoryDashboardReads:
     def _s(self) -> Any:
         return self.store.state
 
-    def queue_figures(self, *, since: datetime, now: datetime) -> list[QueueFigures]:
-        out: dict[str, dict[str, Any]] = {}
+    def queue_figures(self, *, since: datetime, now: datetime,
+                      queues: Sequence[str] = ()) -> list[QueueFigures]:
+        shown = set(queues) | {j["queue"] for j in self._s.jobs.values()
+                               if j["status"] in ("todo", "doing", "failed")}
+        out: dict[str, dict[str, Any]] = {q: {} for q in shown}
         for j in self._s.jobs.values():
-            f = out.setdefault(j["queue"], {})
+            if j["queue"] not in shown:
+                continue
+            f = out[j["queue"]]
             st = str(j["status"])
             if st in ("todo", "doing", "failed"):
                 f[st] = f.get(st, 0) + 1
@@ -45,10 +50,10 @@ class InMemoryDashboardReads:
                 f["last_success"] = max(f.get("last_success", j["updated_at"]), j["updated_at"])
         return [QueueFigures(queue=q, **f) for q, f in sorted(out.items())]
 
-    def ledger_states(self, kind: str) -> list[StateFigures]:
+    def ledger_states(self, kind: str, states: Sequence[str]) -> list[StateFigures]:
         out: dict[str, tuple[int, datetime | None]] = {}
         for (k, _key), e in self._s.ledger.items():
-            if k != kind:
+            if k != kind or e.state not in states:
                 continue
             n, oldest = out.get(e.state, (0, None))
             at = getattr(e, "updated_at", None)

@@ -41,6 +41,15 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
+#: Jobs of one queue that ended in one status since a time (a range of the index).
+_ENDED = sa.select(sa.func.count()).select_from(jobs).where(
+    jobs.c.status == sa.bindparam("status"), jobs.c.queue == sa.bindparam("queue"),
+    jobs.c.updated_at >= sa.bindparam("since", type_=jobs.c.updated_at.type))
+#: The latest end of one queue's jobs in one status (the index range's last entry).
+_LAST = sa.select(sa.func.max(jobs.c.updated_at)).where(
+    jobs.c.status == sa.bindparam("status"), jobs.c.queue == sa.bindparam("queue"))
+
+
 class SqlDashboardReads:
     """The dashboard's queries on ``db``."""
 
@@ -49,43 +58,41 @@ class SqlDashboardReads:
 
     # -- overview ---------------------------------------------------------------------------
 
-    def queue_figures(self, *, since: datetime, now: datetime) -> list[QueueFigures]:
-        """Per queue: waiting, running, failed; outcomes since ``since``; lag; last success.
-        Each figure is one grouped query on the jobs' indexes (``ix_jobs_claim``,
-        ``ix_jobs_queue_status_updated``)."""
+    def queue_figures(self, *, since: datetime, now: datetime,
+                      queues: Sequence[str] = ()) -> list[QueueFigures]:
+        """Per queue (``queues`` and every queue with a live or failed job): waiting, running,
+        failed; outcomes since ``since``; the oldest due job; the last success. Per queue the
+        figures are ranges of ``ix_jobs_status_queue_updated`` and ``ix_jobs_claim``."""
+        figures: dict[str, dict[str, Any]] = {q: {} for q in queues}
         with self.db.read() as conn:
-            counts = conn.execute(
-                sa.select(jobs.c.queue, jobs.c.status, sa.func.count())
-                .where(jobs.c.status.in_(("todo", "doing", "failed")))
-                .group_by(jobs.c.queue, jobs.c.status)).all()
-            recent = conn.execute(
-                sa.select(jobs.c.queue, jobs.c.status, sa.func.count())
-                .where(jobs.c.status.in_(("succeeded", "failed")), jobs.c.updated_at >= since)
-                .group_by(jobs.c.queue, jobs.c.status)).all()
-            due = conn.execute(
-                sa.select(jobs.c.queue, sa.func.min(jobs.c.run_at))
-                .where(jobs.c.status == "todo", jobs.c.run_at <= now)
-                .group_by(jobs.c.queue)).all()
-            last = conn.execute(
-                sa.select(jobs.c.queue, sa.func.max(jobs.c.updated_at))
-                .where(jobs.c.status == "succeeded").group_by(jobs.c.queue)).all()
-        figures: dict[str, dict[str, Any]] = {}
-        for queue, status, n in counts:
-            figures.setdefault(queue, {})[status] = int(n)
-        for queue, status, n in recent:
-            figures.setdefault(queue, {})[f"{status}_recent"] = int(n)
-        for queue, at in due:
-            figures.setdefault(queue, {})["oldest_due"] = _aware(at)
-        for queue, at in last:
-            figures.setdefault(queue, {})["last_success"] = _aware(at)
+            for queue, status, n in conn.execute(
+                    sa.select(jobs.c.queue, jobs.c.status, sa.func.count())
+                    .where(jobs.c.status.in_(("todo", "doing", "failed")))
+                    .group_by(jobs.c.queue, jobs.c.status)):
+                figures.setdefault(queue, {})[status] = int(n)
+            for queue, at in conn.execute(
+                    sa.select(jobs.c.queue, sa.func.min(jobs.c.run_at))
+                    .where(jobs.c.status == "todo", jobs.c.run_at <= now)
+                    .group_by(jobs.c.queue)):
+                figures.setdefault(queue, {})["oldest_due"] = _aware(at)
+            for queue, f in figures.items():
+                for status in ("succeeded", "failed"):
+                    n = conn.execute(_ENDED, {"status": status, "queue": queue,
+                                              "since": since}).scalar_one()
+                    if n:
+                        f[f"{status}_recent"] = int(n)
+                f["last_success"] = _aware(conn.execute(
+                    _LAST, {"status": "succeeded", "queue": queue}).scalar())
         return [QueueFigures(queue=q, **f) for q, f in sorted(figures.items())]
 
-    def ledger_states(self, kind: str) -> list[StateFigures]:
-        """Ledger rows of ``kind`` per state, with the oldest row's last change."""
+    def ledger_states(self, kind: str, states: Sequence[str]) -> list[StateFigures]:
+        """Ledger rows of ``kind`` in each of ``states`` (those with any), with the oldest
+        row's last change: ranges of ``ix_ledger_kind_state_updated``."""
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(ledger.c.state, sa.func.count(), sa.func.min(ledger.c.updated_at))
-                .where(ledger.c.kind == kind).group_by(ledger.c.state)).all()
+                .where(ledger.c.kind == kind, ledger.c.state.in_(list(states)))
+                .group_by(ledger.c.state)).all()
         return [StateFigures(str(s), int(n), _aware(oldest)) for s, n, oldest in rows]
 
     def open_exception_ages(self) -> list[tuple[str, datetime, int]]:

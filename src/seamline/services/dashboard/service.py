@@ -174,8 +174,9 @@ class DashboardService:
 
     def overview(self) -> dict[str, Any]:
         now = self.clock()
-        figures = {f.queue: f for f in self.reads.queue_figures(since=now - RATE_WINDOW,
-                                                                  now=now)}
+        figures = {f.queue: f for f in self.reads.queue_figures(
+            since=now - RATE_WINDOW, now=now,
+            queues=sorted({q for flow in self.flows for q in flow.queues}))}
         flows = [self._flow(flow, figures, now) for flow in self.flows]
         known = {q for flow in self.flows for q in flow.queues}
         other = sorted(q for q in figures if q not in known)
@@ -217,7 +218,8 @@ class DashboardService:
         due = min((q.oldest_due for q in qs if q.oldest_due), default=None)
         waiting: list[tuple[str, int, str]] = []
         if flow.ledger_kind is not None:
-            states = {s.state: s for s in self.reads.ledger_states(flow.ledger_kind)}
+            states = {s.state: s for s in self.reads.ledger_states(
+                flow.ledger_kind, [state for state, _ in flow.waiting])}
             for state, label in flow.waiting:
                 s = states.get(state)
                 if s is not None and s.count:
