@@ -412,3 +412,29 @@ def test_the_order_trace_tells_the_orders_story_from_every_source() -> None:
     assert "orders.post" in story
     assert client.get("/orders/999999").status_code == 404
     assert client.get("/orders?number=%231001").headers["location"] == "/orders/1001"
+
+
+def test_the_reconciliation_page_lists_and_shows_a_providers_reports() -> None:
+    from datetime import date  # noqa: PLC0415
+
+    from seamline.services.dashboard import ReportRef  # noqa: PLC0415
+
+    class Reports:
+        def list_reports(self) -> list[ReportRef]:
+            return [ReportRef(date(2026, 12, 1), "SE", "all tie out")]
+
+        def render_html(self, day: date, market: str) -> str | None:
+            return "<p id='r'>SEK 1,000.00 = 1,000.00</p>" if market == "SE" else None
+
+    store = _store()
+    settings = _settings()
+    service = DashboardService(InMemoryDashboardReads(store), store, ExceptionService(store),
+                               settings, reconciliation=Reports(), clock=lambda: NOW)
+    client = WebClient(create_app(settings, source=Source(), dashboard=lambda: service))
+    _sign_in(client, "vera")
+    listing = client.get("/reconciliation").text
+    assert 'href="/reconciliation/2026-12-01/SE"' in listing
+    assert "all tie out" in listing
+    assert "SEK 1,000.00 = 1,000.00" in client.get("/reconciliation/2026-12-01/SE").text
+    assert client.get("/reconciliation/2026-12-01/NO").status_code == 404
+    assert client.get("/reconciliation/not-a-day/SE").status_code == 422

@@ -40,7 +40,7 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
-from seamline.services.dashboard import DashboardService
+from seamline.services.dashboard import DashboardService, ReconciliationProvider
 from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
 from seamline.services.stock.metrics import StockGauges
 
@@ -216,8 +216,9 @@ def _readyz(data: DashboardSource,
     return JSONResponse(answer, status_code=200 if report.ready else 503)
 
 
-def _dashboard_on(settings: Settings, db: Any, queue: Any | None) -> Callable[[],
-                                                                       DashboardService]:
+def _dashboard_on(settings: Settings, db: Any, queue: Any | None,
+                  reconciliation: ReconciliationProvider | None,
+                  ) -> Callable[[], DashboardService]:
     """The dashboard service on ``db``, built on the first page (keeps the import light)."""
     built: list[DashboardService] = []
 
@@ -225,7 +226,7 @@ def _dashboard_on(settings: Settings, db: Any, queue: Any | None) -> Callable[[]
         if not built:
             from seamline.bootstrap import dashboard_for  # noqa: PLC0415
 
-            built.append(dashboard_for(settings, db, queue))
+            built.append(dashboard_for(settings, db, queue, reconciliation=reconciliation))
         return built[0]
 
     return get
@@ -266,12 +267,14 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     readiness: Callable[[], ReadinessReport] | None = None,
     dashboard: Callable[[], DashboardService] | None = None,
+    reconciliation: ReconciliationProvider | None = None,
 ) -> FastAPI:
     """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` and
     ``dashboard`` (tests). ``readiness`` answers ``/readyz`` (the composition root's
     ``Container.readiness``); without it ``/readyz`` reports the database check alone.
     ``dashboard`` builds the pages' service (default: on ``db``, through the composition
-    root)."""
+    root); ``reconciliation`` lists and renders the daily reports (the reconciliation flow's
+    provider; none by default)."""
     if source is None:
         if db is None:
             raise ValueError("create_app needs db or source")
@@ -280,7 +283,7 @@ def create_app(
     if dashboard is None:
         if db is None:
             raise ValueError("create_app needs db or a dashboard service")
-        dashboard = _dashboard_on(settings, db, queue)
+        dashboard = _dashboard_on(settings, db, queue, reconciliation)
 
     app = FastAPI(title="Seamline", version=__version__, docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.web.max_body_bytes)

@@ -25,7 +25,9 @@ FLOWS: tuple[Flow, ...] = (
           ("batch", "waiting for the daily batch"), ("parked", "parked on an exception"),
           ("posting", "posting"))),
     Flow("shipments", "Shipments (BlueCherry → Centra)", ("shipments",), "shipment",
-         (("held", "held (no matching order)"), ("created", "created, not completed"))),
+         (("new", "read, not in Centra yet"), ("creating", "being created in Centra"),
+          ("created", "created, not completed"), ("completing", "being completed"),
+          ("held", "held on an exception"))),
     Flow("stock", "Stock (BlueCherry → Centra)", ("stock",)),
     Flow("intake", "Intake and checks (polls, catalogue, health)", ("intake",)),
 )
