@@ -185,7 +185,12 @@ def test_an_operator_finds_a_parked_order_fixes_the_mapping_retries_it_and_sees_
     assert re.match(r"SO\S+|\S+", page.inner_text("#order-no"))
     timeline = page.inner_text("#timeline")
     assert "posted to BlueCherry" in timeline
-    assert "retried" in timeline or "orders.post" in timeline
+    # The whole story: parked on the mapping, retried by the operator, posted.
+    assert "MAPPING_MISSING opened (ecommerce)" in timeline
+    assert "MAPPING_MISSING retried" in timeline
+    assert "web:olle" in timeline
+    assert timeline.index("MAPPING_MISSING retried") < timeline.index("posted to BlueCherry")
+    assert "waiting because" not in page.inner_text("#order")
     page.screenshot(path=str(shots / "order-trace.png"), full_page=True)
     counts = sb.bluecherry_reference_counts()
     assert counts.get(sb.reference(pickup[0])) == 1

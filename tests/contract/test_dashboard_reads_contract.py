@@ -159,4 +159,7 @@ def test_an_orders_jobs_and_exceptions_are_found_by_its_key_and_its_holds(
     assert [j.task for j in reads.order_jobs("order:1040")] == ["orders.post"]
     assert [e.id for e in reads.order_exceptions("order:1040", "1040")] == [ids["order"]]
     assert [e.id for e in reads.order_exceptions("order:1020", "1020")] == [ids["map"]]
+    # Once released, an order still finds what it was parked on (its ledger's ``parks``).
+    assert [e.id for e in reads.order_exceptions("order:1070", "1070", ["sku:TSHIRT-RED-M"])] \
+        == [ids["sku"]]
     assert reads.shipments_for(1040) == []

@@ -115,10 +115,12 @@ class InMemoryDashboardReads:
         return [self._job(j) for _i, j in sorted(self._s.jobs.items())
                 if j["business_key"] == business_key]
 
-    def order_exceptions(self, business_key: str, order_key: str) -> list[ExceptionRow]:
+    def order_exceptions(self, business_key: str, order_key: str,
+                         also_keys: Sequence[str] = ()) -> list[ExceptionRow]:
         holding = {i for i, k in self._s.holds if k == order_key}
+        keys = {business_key, *also_keys}
         return [self._row(e) for i, e in sorted(self._s.exceptions.items())
-                if e["business_key"] == business_key or i in holding]
+                if e["business_key"] in keys or i in holding][:50]
 
     def shipments_for(self, order_number: int, *, limit: int = 50) -> list[dict[str, Any]]:
         out = []

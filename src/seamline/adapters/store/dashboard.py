@@ -182,15 +182,18 @@ class SqlDashboardReads:
                                 .order_by(jobs.c.id)).all()
             return self._with_events(conn, rows)
 
-    def order_exceptions(self, business_key: str, order_key: str) -> list[ExceptionRow]:
-        """Exceptions about the order (its key) or holding it, any state, oldest first."""
+    def order_exceptions(self, business_key: str, order_key: str,
+                         also_keys: Sequence[str] = ()) -> list[ExceptionRow]:
+        """Exceptions about the order (its key, or ``also_keys``: what it was parked on) or
+        holding it now, any state, oldest first (at most 50)."""
         holding = sa.select(exception_orders.c.exception_id).where(
             exception_orders.c.order_key == order_key)
+        keys = [business_key, *also_keys]
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(exceptions).where(sa.or_(
-                    exceptions.c.business_key == business_key, exceptions.c.id.in_(holding)))
-                .order_by(exceptions.c.id)).all()
+                    exceptions.c.business_key.in_(keys), exceptions.c.id.in_(holding)))
+                .order_by(exceptions.c.id).limit(50)).all()
         return [ExceptionRow(int(r.id), r.type, r.owner, r.severity, r.business_key, r.state,
                              int(r._mapping["count"]), r.message, _aware_req(r.first_seen),
                              _aware_req(r.last_seen)) for r in rows]

@@ -348,8 +348,9 @@ class DashboardService:
         with self.store.read() as uow:
             row = uow.orders.get(number)
             audit = uow.audit.for_entity("order", str(number))
+        parks = row.data.parks if row is not None else []
         jobs = self.reads.order_jobs(key)
-        excs = self.reads.order_exceptions(key, str(number))
+        excs = self.reads.order_exceptions(key, str(number), parks)
         shipments = self.reads.shipments_for(number)
         if row is None and not jobs and not excs:
             return None
@@ -362,11 +363,13 @@ class DashboardService:
         return {
             "number": number,
             "state": row.state.value if row is not None else "not in the ledger",
-            "reason": data.get("reason"),
+            "reason": data.get("reason") if row is not None and not row.state.is_done
+            else None,
             "order_no": data.get("order_no"),
-            "summary": [(k, readable(snapshot.get(k))) for k in (
-                "status", "market", "currency", "store", "shipping_option", "created_at")
-                if snapshot.get(k) is not None],
+            "summary": [(k, self.local(v) if k == "created_at" else readable(v))
+                        for k in ("status", "market", "currency", "store", "shipping_option",
+                                  "created_at")
+                        if (v := snapshot.get(k)) is not None],
             "timeline": [{"at": self.local(t.at), "source": t.source, "what": t.what,
                           "actor": t.actor,
                           "detail": [(k, readable(v)) for k, v in sorted((t.detail or {}).items())
