@@ -144,7 +144,12 @@ def test_an_operator_finds_a_parked_order_fixes_the_mapping_retries_it_and_sees_
     sb, app, pickup, _norway = world
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    refused: list[str] = []  # the CSP must not block the dashboard's own CSS and JS
+    page.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400
+            else None)
     _sign_in(page, app.base, "olle")
+    assert page.evaluate("getComputedStyle(document.querySelector('header')).display") == "flex"
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
     assert "waiting" in page.inner_text("#flow-orders") or "parked" in page.inner_text(
         "#flow-orders")
@@ -206,6 +211,7 @@ def test_an_operator_finds_a_parked_order_fixes_the_mapping_retries_it_and_sees_
         page.screenshot(path=str(shots / name), full_page=True)
     page.goto(app.base + "/config")
     assert "harness-centra-token" not in page.inner_text("#config")
+    assert refused == []
     context.close()
 
 
