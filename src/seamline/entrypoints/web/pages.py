@@ -170,7 +170,7 @@ def dashboard_router(settings: Settings, service: Callable[[], DashboardService]
 
 
 def _sign_in_routes(router: APIRouter, web: Web) -> None:
-    # -- sign-in --------------------------------------------------------------------------
+    """``/login`` (the form, then the sign-in) and ``/logout``."""
 
     @router.get("/login", response_class=HTMLResponse)
     def login_form(request: Request,
@@ -198,13 +198,13 @@ def _sign_in_routes(router: APIRouter, web: Web) -> None:
         if wait > 0:
             log.warning("sign-in refused: too many failures", user=username, client=client)
             return web.back(request, f"/login?next={quote(_safe_next(next))}",
-                        f"too many failed sign-ins; try again in {int(wait) + 1} s")
+                            f"too many failed sign-ins; try again in {int(wait) + 1} s")
         user = web.sessions.authenticate(username, password)
         if user is None:
             web.limiter.failed(*keys)
             log.warning("sign-in failed", user=username, client=client)
             return web.back(request, f"/login?next={quote(_safe_next(next))}",
-                        "wrong name or password")
+                            "wrong name or password")
         web.limiter.succeeded(*keys)
         log.info("signed in", user=user.name, role=user.role, client=client)
         response = RedirectResponse(_safe_next(next), status_code=303)
@@ -223,7 +223,7 @@ def _sign_in_routes(router: APIRouter, web: Web) -> None:
 
 
 def _exception_routes(router: APIRouter, web: Web) -> None:
-    # -- overview -------------------------------------------------------------------------
+    """The overview, the exceptions list (and its bulk retry) and one exception."""
 
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:
@@ -292,6 +292,8 @@ def _exception_routes(router: APIRouter, web: Web) -> None:
 
 
 def _action_routes(router: APIRouter, web: Web) -> None:
+    """What people do with one exception: retry, edit-and-retry, skip, resolve."""
+
     def _act(request: Request, exception_id: int, token: str,
              do: Callable[[User], str]) -> Response:
         user = web.actor(request, token)
@@ -332,7 +334,7 @@ def _action_routes(router: APIRouter, web: Web) -> None:
 
 
 def _page_routes(router: APIRouter, web: Web) -> None:
-    # -- orders ---------------------------------------------------------------------------
+    """The order trace, stock, reconciliation and configuration pages."""
 
     @router.get("/orders", response_class=HTMLResponse, response_model=None)
     def find_order(request: Request,
