@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from seamline.config import Settings
+from seamline.config import Settings, load_settings
 from seamline.domain.ledger import OrderState
 from seamline.entrypoints.web.auth import hash_password
+from seamline.exceptions import ConfigError
 from seamline.queue.circuit import SystemState
 from seamline.services.dashboard import DashboardService, ReportRef
 from seamline.services.exceptions import ExceptionService
@@ -119,3 +121,17 @@ def test_web_users_need_a_real_hash_a_known_role_and_unique_names() -> None:
         Settings.model_validate({"web": {"display_timezone": "Mars/Olympus"}})
     assert Settings.model_validate({"web": {"users": [{"name": "a", "password_hash": good}]}}
                                    ).web.users[0].role == "viewer"
+
+
+def test_the_session_secret_comes_from_the_environment_never_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "seamline.toml"
+    config.write_text('[web]\nport = 8700\n', encoding="utf-8")
+    settings = load_settings(config, env={"SEAMLINE_WEB_SESSION_SECRET": "from-the-env"})
+    assert settings.web.session_secret is not None
+    assert settings.web.session_secret.get_secret_value() == "from-the-env"
+    assert "from-the-env" not in repr(settings.web)
+    config.write_text('[web]\nsession_secret = "in-the-file"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(config, env={})
+    assert any("web.session_secret: secrets do not belong in the file" in p
+               for p in refused.value.problems)
