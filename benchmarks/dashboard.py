@@ -167,6 +167,7 @@ def main() -> None:
             "exceptions (all states)": "/exceptions?state=all",
             "exception detail": "/exceptions/1",
             "order trace": f"/orders/{first + args.ledger // 2}",
+            "orders waiting for the batch": "/orders?state=batch",
             "stock": "/stock",
             "configuration": "/config",
         }

@@ -163,3 +163,19 @@ def test_an_orders_jobs_and_exceptions_are_found_by_its_key_and_its_holds(
     assert [e.id for e in reads.order_exceptions("order:1070", "1070", ["sku:TSHIRT-RED-M"])] \
         == [ids["sku"]]
     assert reads.shipments_for(1040) == []
+
+
+def test_orders_in_a_state_come_longest_waiting_first_with_why(
+        pair: tuple[Store, DashboardReads]) -> None:
+    store, reads = pair
+    with store.begin() as uow:
+        for i, n in enumerate((7003, 7001, 7002)):
+            uow.orders.save(n, state=OrderState.BATCH, now=NOW + timedelta(minutes=i),
+                            data={"reason": f"waits for the batch ({n})"})
+        uow.orders.save(7004, state=OrderState.SYNCED, data={}, now=NOW)
+    rows, total = reads.ledger_page("order", "batch", offset=0, limit=2)
+    assert total == 3
+    assert [(r.key, r.reason) for r in rows] == [("7003", "waits for the batch (7003)"),
+                                                 ("7001", "waits for the batch (7001)")]
+    rest, _ = reads.ledger_page("order", "batch", offset=2, limit=2)
+    assert [r.key for r in rest] == ["7002"]

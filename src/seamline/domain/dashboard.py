@@ -13,6 +13,7 @@ __all__ = [
     "ExceptionFilter",
     "ExceptionRow",
     "JobLine",
+    "LedgerLine",
     "QueueFigures",
     "StateFigures",
     "TraceLine",
@@ -114,3 +115,13 @@ class TraceLine:
     what: str
     actor: str = ""
     detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine:
+    """One ledger row as a list shows it: its key, state, last change and why it waits."""
+
+    key: str
+    state: str
+    updated_at: datetime
+    reason: str | None = None

@@ -12,6 +12,7 @@ from seamline.domain.dashboard import (
     ExceptionFilter,
     ExceptionRow,
     JobLine,
+    LedgerLine,
     QueueFigures,
     StateFigures,
 )
@@ -60,6 +61,15 @@ class InMemoryDashboardReads:
             out[e.state] = (n + 1, at if oldest is None or (at is not None and at < oldest)
                             else oldest)
         return [StateFigures(s, n, o) for s, (n, o) in sorted(out.items())]
+
+    def ledger_page(self, kind: str, state: str, *, offset: int,
+                    limit: int) -> tuple[list[LedgerLine], int]:
+        rows = sorted((e for (k, _key), e in self._s.ledger.items()
+                       if k == kind and e.state == state),
+                      key=lambda e: (e.updated_at, e.id))
+        return [LedgerLine(e.business_key, e.state, e.updated_at,
+                           None if e.data.get("reason") is None else str(e.data["reason"]))
+                for e in rows[offset:offset + limit]], len(rows)
 
     def open_exception_ages(self) -> list[tuple[str, datetime, int]]:
         held: dict[int, int] = {}

@@ -438,3 +438,19 @@ def test_the_reconciliation_page_lists_and_shows_a_providers_reports() -> None:
     assert "SEK 1,000.00 = 1,000.00" in client.get("/reconciliation/2026-12-01/SE").text
     assert client.get("/reconciliation/2026-12-01/NO").status_code == 404
     assert client.get("/reconciliation/not-a-day/SE").status_code == 422
+
+
+def test_the_orders_page_lists_the_orders_that_wait_by_state() -> None:
+    """Orders waiting for the daily batch are listed, not hidden; each links to its trace."""
+    store = _store()
+    with store.begin() as uow:
+        for n in (2001, 2002):
+            uow.orders.save(n, state=OrderState.BATCH, now=NOW,
+                            data={"reason": "waits for the 23:00 batch"})
+    client = _client(store, _settings())
+    _sign_in(client, "vera")
+    html = client.get("/orders?state=batch").text
+    assert "waiting for the daily batch (2)" in html
+    assert 'href="/orders/2001"' in html
+    assert "waits for the 23:00 batch" in html
+    assert "No orders parked on an exception" in client.get("/orders").text

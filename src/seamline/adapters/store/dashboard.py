@@ -24,6 +24,7 @@ from seamline.domain.dashboard import (
     ExceptionFilter,
     ExceptionRow,
     JobLine,
+    LedgerLine,
     QueueFigures,
     StateFigures,
     TraceLine,
@@ -94,6 +95,22 @@ class SqlDashboardReads:
                 .where(ledger.c.kind == kind, ledger.c.state.in_(list(states)))
                 .group_by(ledger.c.state)).all()
         return [StateFigures(str(s), int(n), _aware(oldest)) for s, n, oldest in rows]
+
+    def ledger_page(self, kind: str, state: str, *, offset: int,
+                    limit: int) -> tuple[list[LedgerLine], int]:
+        """Rows of ``kind`` in ``state``, longest waiting first (a range of
+        ``ix_ledger_kind_state_updated``), and how many there are."""
+        where = (ledger.c.kind == kind, ledger.c.state == state)
+        with self.db.read() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(ledger)
+                                     .where(*where)).scalar_one())
+            rows = conn.execute(
+                sa.select(ledger.c.business_key, ledger.c.state, ledger.c.updated_at,
+                          ledger.c.data)
+                .where(*where).order_by(ledger.c.updated_at, ledger.c.id)
+                .offset(offset).limit(limit)).all()
+        return [LedgerLine(str(k), str(st), _aware_req(at),
+                           _reason(data)) for k, st, at, data in rows], total
 
     def open_exception_ages(self) -> list[tuple[str, datetime, int]]:
         """``(owner, first_seen, held orders)`` of each open exception (a few thousand at
@@ -228,6 +245,11 @@ class SqlDashboardReads:
         return [JobLine(int(r.id), r.queue, r.task, r.status, int(r.attempts),
                         int(r.max_attempts), _aware_req(r.created_at), _aware_req(r.updated_at),
                         r.last_error, tuple(events.get(int(r.id), ()))) for r in rows]
+
+
+def _reason(data: Any) -> str | None:
+    reason = data.get("reason") if isinstance(data, dict) else None
+    return None if reason is None else str(reason)
 
 
 def _aware(value: Any) -> datetime | None:

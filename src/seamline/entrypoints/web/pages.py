@@ -337,15 +337,17 @@ def _page_routes(router: APIRouter, web: Web) -> None:
     """The order trace, stock, reconciliation and configuration pages."""
 
     @router.get("/orders", response_class=HTMLResponse, response_model=None)
-    def find_order(request: Request,
+    def find_order(request: Request, *,
                    number: Annotated[str | None, Query(max_length=40)] = None,
-                   ) -> Response:
+                   state: Annotated[str, Query(max_length=16)] = "parked",
+                   page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
         web.current(request)
         text = (number or "").strip().lstrip("#")
         if text.isdigit() and 1 <= int(text) <= MAX_ORDER:
             return RedirectResponse(f"/orders/{int(text)}", status_code=303)
         return web.render(request, "order_search.html",
-                      {"number": number, "bad": bool(number)})
+                          {"number": number, "bad": bool(number),
+                           "w": web.service().waiting_orders(state, page)})
 
     @router.get("/orders/{number}", response_class=HTMLResponse)
     def order(request: Request,
@@ -355,7 +357,8 @@ def _page_routes(router: APIRouter, web: Web) -> None:
         trace = svc.order_trace(number)
         if trace is None:
             return web.render(request, "order_search.html",
-                          {"number": str(number), "bad": False, "missing": True}, status=404)
+                              {"number": str(number), "bad": False, "missing": True,
+                               "w": svc.waiting_orders("parked", 1)}, status=404)
         return web.render(request, "order.html", {
             "t": trace, "jobs": svc.job_times(trace["jobs"]),
             "excs": svc.exception_times(trace["exceptions"])})

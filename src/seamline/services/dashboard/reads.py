@@ -12,6 +12,7 @@ from seamline.domain.dashboard import (
     ExceptionFilter,
     ExceptionRow,
     JobLine,
+    LedgerLine,
     QueueFigures,
     StateFigures,
 )
@@ -28,6 +29,11 @@ class DashboardReads(Protocol):
         ...
 
     def ledger_states(self, kind: str, states: Sequence[str]) -> list[StateFigures]: ...
+
+    def ledger_page(self, kind: str, state: str, *, offset: int,
+                    limit: int) -> tuple[list[LedgerLine], int]:
+        """Rows in ``state``, longest waiting first, and how many there are."""
+        ...
 
     def open_exception_ages(self) -> list[tuple[str, datetime, int]]: ...
 

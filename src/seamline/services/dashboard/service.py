@@ -394,6 +394,24 @@ class DashboardService:
                                        {"note": h.note} if h.note else None))
         return lines
 
+    def waiting_orders(self, state: str, page: int) -> dict[str, Any]:
+        """One page of the orders in a waiting state (longest waiting first), and each
+        waiting state with how many orders are in it."""
+        flow = next(f for f in self.flows if f.name == "orders")
+        labels = dict(flow.waiting)
+        counts = {s.state: s.count for s in self.reads.ledger_states("order", list(labels))}
+        state = state if state in labels else "parked"
+        size = self.settings.web.page_size
+        page = max(1, page)
+        rows, total = self.reads.ledger_page("order", state, offset=(page - 1) * size,
+                                             limit=size)
+        return {"state": state, "label": labels[state],
+                "states": [(s, label, counts.get(s, 0)) for s, label in flow.waiting],
+                "page": Page(rows, total, page, size),
+                "rows": [{"number": r.key, "since": self.local(r.updated_at),
+                          "waited": self.ago(r.updated_at), "reason": r.reason or "–"}
+                         for r in rows]}
+
     def job_times(self, jobs: Sequence[JobLine]) -> list[dict[str, Any]]:
         return [{"job": j, "created": self.local(j.created_at),
                  "updated": self.local(j.updated_at)} for j in jobs]
