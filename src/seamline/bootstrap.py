@@ -34,6 +34,7 @@ from seamline.services.health import Readiness, assess
 if TYPE_CHECKING:
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway, FinanceGateway
+    from seamline.services.dashboard import DashboardService, ReconciliationProvider
     from seamline.services.drift import DriftService, MissingInErp
     from seamline.services.orders import OrderFlow
     from seamline.services.payments import PaymentFlow
@@ -354,6 +355,21 @@ def open_database(settings: Settings, *, check: bool = True) -> Database:
 def store_for(db: Database, queue: JobQueue | None = None) -> SqlStore:
     """Units of work on ``db`` (jobs enqueued on ``queue``, by default a plain one on ``db``)."""
     return SqlStore(db, queue if queue is not None else JobQueue(db, hooks=queue_hooks()))
+
+
+def dashboard_for(settings: Settings, db: Database, queue: JobQueue | None = None, *,
+                  reconciliation: ReconciliationProvider | None = None) -> DashboardService:
+    """The dashboard's service on ``db``: its SQL reads, the exceptions service, and the order
+    flow's re-queue for a person's retry (orders held by an exception are posted again with the
+    configuration as it is now)."""
+    from seamline.adapters.store.dashboard import SqlDashboardReads  # noqa: PLC0415
+    from seamline.services.dashboard import DashboardService  # noqa: PLC0415
+
+    store = store_for(db, queue)
+    clock = queue.clock if queue is not None else None
+    return DashboardService(SqlDashboardReads(db), store, ExceptionService(store, clock=clock),
+                            settings,
+                            reconciliation=reconciliation, clock=clock)
 
 
 def build(

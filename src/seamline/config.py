@@ -332,6 +332,25 @@ class ScheduleEntry(_Section):
     args: dict[str, Any] = {}
 
 
+ROLES = ("admin", "operator", "viewer")
+
+
+class WebUser(_Section):
+    """One person who may sign in to the dashboard (``[[web.users]]``)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Literal["admin", "operator", "viewer"] = "viewer"
+    #: ``scrypt$...`` from ``seamline web hash-password``; never the password itself.
+    password_hash: str = Field(min_length=1)
+
+    @field_validator("password_hash")
+    @classmethod
+    def _is_a_hash(cls, value: str) -> str:
+        if not value.startswith("scrypt$") or value.count("$") != 5:
+            raise ValueError("not a password hash: make one with `seamline web hash-password`")
+        return value
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8700, ge=0, le=65535)
@@ -339,6 +358,41 @@ class WebSettings(_Section):
     max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)
     #: ``/readyz`` wants Centra and BlueCherry to have answered within this many minutes.
     ready_max_age_min: int = Field(5, ge=1, le=1440)
+    #: People who may sign in; none: the dashboard is read-only and served on loopback only.
+    users: list[WebUser] = []
+    #: Signs the session cookies (``SEAMLINE_WEB_SESSION_SECRET``); unset: a random one per
+    #: process (everyone signs in again after a restart).
+    session_secret: SecretStr | None = None
+    #: A session ends this many minutes after sign-in.
+    session_max_age_min: int = Field(720, ge=5, le=10_080)
+    #: ``auto``: the cookie is ``Secure`` when the request came over https (or a proxy says so).
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    #: Failed sign-ins (per name and per client address) before sign-in is refused for a while.
+    login_max_failures: int = Field(5, ge=1, le=100)
+    #: Seconds sign-in stays refused after ``login_max_failures``.
+    login_lockout_s: int = Field(300, ge=1, le=86_400)
+    #: The time zone the dashboard shows times in (IANA name, e.g. ``Europe/Stockholm``).
+    display_timezone: str = "UTC"
+    #: Rows per page in the dashboard's lists.
+    page_size: int = Field(50, ge=10, le=500)
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                             "Europe/Stockholm") from None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_users(self) -> WebSettings:
+        names = [u.name for u in self.users]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"web.users: the name(s) {', '.join(twice)} appear more than once")
+        return self
 
 
 class AlertSettings(_Section):
@@ -419,6 +473,7 @@ _SECRETS: dict[str, tuple[str, str]] = {
     "CENTRA_TOKEN": ("centra", "token"),
     "CENTRA_WEBHOOK_SECRET": ("centra", "webhook_secret"),
     "BLUECHERRY_API_KEY": ("bluecherry", "api_key"),
+    "WEB_SESSION_SECRET": ("web", "session_secret"),
     # Not secret as such, but a PostgreSQL URL may carry the password.
     "DATABASE_URL": ("store", "database_url"),
 }
@@ -505,7 +560,7 @@ def _move_secrets(data: dict[str, Any], env: Mapping[str, str], problems: list[s
     """Secrets found in the file are a problem (and dropped); secrets from the environment or
     the secrets file go into their sections."""
     for section, key in (("centra", "token"), ("bluecherry", "api_key"),
-                         ("centra", "webhook_secret")):
+                         ("centra", "webhook_secret"), ("web", "session_secret")):
         if key in data.get(section, {}):
             problems.append(
                 f"{section}.{key}: secrets do not belong in the file; set "

@@ -12,6 +12,7 @@ from seamline.adapters.store.db import Database
 from seamline.adapters.store.exceptions import raise_exception
 from seamline.config import load_settings
 from seamline.entrypoints.web.app import create_app
+from seamline.entrypoints.web.auth import hash_password
 from seamline.queue import JobQueue
 from seamline_sandbox.serve import ServerThread
 
@@ -27,6 +28,7 @@ if not CHROMIUM:
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
+PASSWORD = "viewer-password-1"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -53,7 +55,11 @@ def dashboard(sqlite_url: str) -> Iterator[str]:
                         details={"orders": [1001, 1010]})
         raise_exception(conn, type="TOTAL_MISMATCH", owner="finance",
                         business_key="order:1020:totals", message="grand_total: expected 149.00")
-    app = create_app(load_settings(env={"SEAMLINE_DATABASE_URL": sqlite_url}), db, queue=queue)
+    settings = load_settings(env={"SEAMLINE_DATABASE_URL": sqlite_url},
+                             overrides={"web": {"users": [{
+                                 "name": "vera", "role": "viewer",
+                                 "password_hash": hash_password(PASSWORD)}]}})
+    app = create_app(settings, db, queue=queue)
     with ServerThread(app) as server:
         yield server.url
     db.dispose()
@@ -64,7 +70,12 @@ def test_the_dashboard_shows_open_exceptions_with_their_owners(
 ) -> None:
     """A person opening the dashboard sees each open exception, its owner and what to do."""
     page = browser.new_page()  # type: ignore[attr-defined]
-    page.goto(dashboard + "/")
+    page.goto(dashboard + "/exceptions")
+    assert "/login" in page.url
+    page.fill("#username", "vera")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#exceptions")
     assert page.title() == "Seamline"
     rows = page.locator("#exceptions tbody tr")
     assert rows.count() == 2
@@ -73,5 +84,6 @@ def test_the_dashboard_shows_open_exceptions_with_their_owners(
     assert "ecommerce" in text
     assert "add a [[markets]] entry" in text
     assert "finance" in text
-    assert "orders" in page.locator("#queues").inner_text()
+    page.goto(dashboard + "/")
+    assert page.locator("#flow-orders td.num").first.inner_text() == "1"  # the backlog
     page.close()

@@ -12,7 +12,11 @@ from fastapi import APIRouter
 from seamline.config import Settings
 from seamline.entrypoints.web.app import JobCount, create_app
 from seamline.exceptions import StoreError
+from seamline.services.dashboard import DashboardService
+from seamline.services.exceptions import ExceptionService
 from seamline.services.shipments.metrics import observe_lag
+from seamline.testing.dashboard import InMemoryDashboardReads
+from seamline.testing.store import InMemoryStore
 
 
 class FakeStore:
@@ -71,8 +75,29 @@ class _Client:
         return self._call("POST", path)
 
 
+class DownReads(InMemoryDashboardReads):
+    """Reads that fail like an unreachable store."""
+
+    def queue_figures(self, *, since: Any, now: Any, queues: Any = ()) -> Any:
+        raise StoreError("cannot connect to postgresql+psycopg://u:***@h/db: refused")
+
+
+def _dashboard(store: FakeStore, *, down: bool = False) -> DashboardService:
+    """The dashboard's service on an in-memory store holding the fake's open exceptions."""
+    memory = InMemoryStore()
+    with memory.begin() as uow:
+        for e in store.exceptions:
+            uow.exceptions.raise_(type=e["type"], owner=e["owner"],
+                                  business_key=e["business_key"], message=e["message"])
+        uow.outbox.enqueue("orders.post", {"number": 1}, queue="orders")
+        uow.outbox.enqueue("centra.writeback", {"number": 1}, queue="writeback")
+    reads = DownReads(memory) if down else InMemoryDashboardReads(memory)
+    return DashboardService(reads, memory, ExceptionService(memory), Settings())
+
+
 def _client(store: FakeStore, **kw: Any) -> _Client:
-    return _Client(create_app(Settings(), source=store, **kw))
+    service = _dashboard(store, down=store.down)
+    return _Client(create_app(Settings(), source=store, dashboard=lambda: service, **kw))
 
 
 def test_healthz_is_ok_while_the_store_answers_and_503_when_it_does_not() -> None:
@@ -114,13 +139,15 @@ def test_metrics_still_answer_when_the_store_is_down() -> None:
     assert "seamline_store_up 0.0" in resp.text
 
 
-def test_the_dashboard_lists_queue_counts_and_open_exceptions() -> None:
-    """The page shows each queue's counts and every open exception with its owner."""
+def test_the_dashboard_shows_each_flows_backlog_and_open_exceptions_by_owner() -> None:
+    """The overview: the order flow's backlog (its two queues) and the open exceptions."""
     html = _client(FakeStore()).get("/").text
-    assert "Open exceptions (3)" in html
-    assert "pickup-point" in html
-    assert "TOTAL_MISMATCH" in html
-    assert ">writeback<" in html
+    assert "Open exceptions by owner and age (3;" in html
+    flow = html.split('id="flow-orders"')[1].split("</tr>")[0]
+    assert '<td class="num">2</td>' in flow
+    listing = _client(FakeStore()).get("/exceptions").text
+    assert "pickup-point" in listing
+    assert "TOTAL_MISMATCH" in listing
 
 
 def test_the_dashboard_says_so_when_the_store_is_unreachable() -> None:

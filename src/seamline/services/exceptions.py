@@ -8,9 +8,11 @@ completes the job). What is stored is scrubbed of secrets by the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from seamline.clock import utcnow
 from seamline.domain.exception_keys import OrderKey, parse_key
@@ -19,7 +21,59 @@ from seamline.exceptions import NotFound, SeamlineError
 from seamline.services.orders.parking import requeue_orders
 from seamline.services.unit_of_work import Store, UnitOfWork
 
-__all__ = ["ExceptionRecord", "ExceptionService", "HistoryEntry", "Requeued"]
+__all__ = [
+    "ExceptionRecord",
+    "ExceptionService",
+    "HistoryEntry",
+    "Requeued",
+    "RetryOutcome",
+    "parse_payload",
+]
+
+#: The largest edited payload accepted (characters of JSON).
+MAX_PAYLOAD_CHARS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RetryOutcome:
+    """What a retry queued: the failed job again, a new job (edit-and-retry), the orders."""
+
+    exception_id: int
+    job_id: int | None = None
+    orders: tuple[int, ...] = ()
+
+    @property
+    def queued(self) -> bool:
+        return self.job_id is not None or bool(self.orders)
+
+    def text(self) -> str:
+        parts = []
+        if self.job_id is not None:
+            parts.append(f"job {self.job_id} queued")
+        if self.orders:
+            shown = ", ".join(str(n) for n in self.orders[:10])
+            more = " …" if len(self.orders) > 10 else ""
+            parts.append(f"{len(self.orders)} order(s) queued again: {shown}{more}")
+        return "; ".join(parts) or "nothing to queue"
+
+
+def _no_float(text: str) -> Any:
+    raise SeamlineError(f"payload: {text} is a decimal number; write amounts as strings "
+                        f'(e.g. "{text}"), never as JSON numbers with a fraction')
+
+
+def parse_payload(text: str) -> dict[str, Any]:
+    """A person's edited payload: a JSON object, amounts as strings (no float anywhere)."""
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise SeamlineError(f"payload: over {MAX_PAYLOAD_CHARS} characters")
+    try:
+        value = json.loads(text, parse_float=_no_float,
+                           parse_constant=_no_float)
+    except ValueError as exc:
+        raise SeamlineError(f"payload: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise SeamlineError("payload: must be a JSON object ({...})")
+    return value
 
 
 class ExceptionService:
@@ -123,6 +177,69 @@ class ExceptionService:
             uow.audit.append("exception", found.business_key, "retried", actor,
                              {"exception_id": exception_id, **detail}, now=now)
         return Requeued(exception_id, job_id, tuple(orders), held=tuple(held))
+
+    def retry_all(self, exception_id: int, *, actor: str) -> RetryOutcome:
+        """Retry now, with the code and configuration as they are now (see :meth:`requeue`):
+        the failed job is queued again and every order the exception holds is re-queued. The
+        exception stays open until the work succeeds; one that is not open is an error."""
+        with self.store.read() as uow:
+            found = uow.exceptions.get(exception_id)
+        if found is None:
+            raise SeamlineError(f"exception {exception_id} does not exist")
+        if found.state != "open":
+            raise SeamlineError(f"exception {exception_id} is {found.state}, not open")
+        done = self.requeue(exception_id, actor=actor)
+        return RetryOutcome(exception_id, done.job_id, done.orders)
+
+    def edit_and_retry(self, exception_id: int, payload: Mapping[str, Any], *,
+                       actor: str) -> RetryOutcome:
+        """Queue the exception's job again with ``payload`` as its arguments (a new job of the
+        same task, queue and business key; the failed one stays as it was). The payload before
+        and after is kept in the audit log and the exception's history; the new job runs the
+        current code and mapping, and resolves the exception when it succeeds."""
+        now = self.clock()
+        with self.store.begin() as uow:
+            found = uow.exceptions.get(exception_id)
+            if found is None:
+                raise SeamlineError(f"exception {exception_id} does not exist")
+            if found.state != "open":
+                raise SeamlineError(f"exception {exception_id} is {found.state}, not open")
+            job = self.job_of(uow, found)
+            if job is None:
+                raise SeamlineError(
+                    f"exception {exception_id} has no job whose payload could be edited; "
+                    "retry it instead (it re-queues the orders it holds)")
+            new_id = uow.outbox.enqueue(job.task, dict(payload), queue=job.queue,
+                                        business_key=job.business_key or found.business_key)
+            if new_id is None:
+                raise SeamlineError(f"exception {exception_id}: the edited job was not queued")
+            detail = {"job_id": new_id, "from_job": job.id, "task": job.task,
+                      "before": job.args, "after": dict(payload)}
+            uow.exceptions.note(exception_id, "edited", actor,
+                                f"payload edited; job {new_id} queued ({job.task})",
+                                detail=detail, now=now)
+            uow.audit.append("exception", found.business_key, "edited-and-retried", actor,
+                             {"exception_id": exception_id, **detail}, now=now)
+        return RetryOutcome(exception_id, new_id)
+
+    def editable_payload(self, exception_id: int) -> dict[str, Any] | None:
+        """The arguments of the exception's job (what edit-and-retry starts from), or None."""
+        with self.store.read() as uow:
+            found = uow.exceptions.get(exception_id)
+            if found is None:
+                return None
+            job = self.job_of(uow, found)
+            return dict(job.args) if job is not None else None
+
+    @staticmethod
+    def job_of(uow: UnitOfWork, found: ExceptionRecord) -> Any:
+        """The exception's job (``job_id``), or None."""
+        if found.job_id is None:
+            return None
+        for job in uow.outbox.jobs_for(found.business_key, ()):
+            if job.id == found.job_id:
+                return job
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,8 @@ ledger = sa.Table(
     _ts("updated_at"),
     sa.UniqueConstraint("kind", "business_key"),
     sa.Index("ix_ledger_kind_state", "kind", "state"),
+    # The dashboard's backlog: rows per state with the oldest one, from the index alone.
+    sa.Index("ix_ledger_kind_state_updated", "kind", "state", "updated_at"),
 )
 
 jobs = sa.Table(
@@ -140,6 +142,10 @@ jobs = sa.Table(
 # rows of this index instead of sorting every waiting job.
 sa.Index("ix_jobs_due", jobs.c.queue, jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id,
          postgresql_where=sa.text("status = 'todo'"), sqlite_where=sa.text("status = 'todo'"))
+
+# The dashboard's overview, per queue: the jobs that ended lately (a range) and the last success
+# (the range's end), read from this index alone.
+sa.Index("ix_jobs_status_queue_updated", jobs.c.status, jobs.c.queue, jobs.c.updated_at)
 
 job_events = sa.Table(
     "job_events",

@@ -7,6 +7,7 @@
     seamline worker [--queues a,b] [--concurrency N]
     seamline scheduler
     seamline run                                   # worker + scheduler + web, one process
+    seamline web serve|hash-password               # the dashboard alone; a sign-in hash
     seamline jobs list|show|retry
     seamline exceptions list|show|retry|skip|resolve
     seamline orders sync|post|show
@@ -43,6 +44,7 @@ from .plugins import load_plugins
 from .process_cmd import register_process_commands
 from .shipments_cmd import shipments_app
 from .stock_cmd import stock_app
+from .web_cmd import web_app
 
 __all__ = ["build_app", "main"]
 
@@ -91,6 +93,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(stock_app, name="stock")
     app.add_typer(shipments_app, name="shipments")
     app.add_typer(payments_app, name="payments")
+    app.add_typer(web_app, name="web")
     if plugins:
         load_plugins(app)
     return app

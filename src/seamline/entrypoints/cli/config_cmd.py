@@ -87,7 +87,9 @@ def summary(settings: Settings) -> list[str]:
         f"payments    {_payments(settings)}",
         f"queues      {', '.join(f'{q}×{n}' for q, n in settings.queues.concurrency.items())}",
         f"schedules   {len(schedules)} will run" + (f": {listed}" if listed else ""),
-        f"web         http://{settings.web.host}:{settings.web.port}/",
+        f"web         http://{settings.web.host}:{settings.web.port}/ ("
+        + (f"{len(settings.web.users)} user(s) may sign in" if settings.web.users
+           else "no [[web.users]]: read-only") + ")",
     ]
 
 

@@ -4,7 +4,8 @@ SIGTERM or SIGINT sets a stop event: the worker finishes or releases the jobs it
 scheduler stops ticking, the web server closes, and the process exits 0.
 
 None of them starts when it cannot work; each refusal is one line and an exit code:
-credentials missing (2: worker, run), ``--host`` beyond loopback without ``--insecure`` (2),
+credentials missing (2: worker, run), ``--host`` beyond loopback with no ``[[web.users]]`` and
+without ``--insecure`` (2),
 the database unreachable or not at the latest migration (3: run ``seamline db upgrade``), the
 web port taken (1, naming it). ``run`` binds its port before it says it is running.
 """
@@ -36,6 +37,7 @@ from ._wiring import build_runtime
 __all__ = [
     "PortInUse",
     "bind_web_socket",
+    "check_exposure",
     "is_loopback",
     "parse_queues",
     "register_process_commands",
@@ -99,6 +101,18 @@ def require_credentials(settings: Settings) -> None:
             f"{'it' if len(missing) == 1 else 'them'} in the environment or the secrets file "
             "(SEAMLINE_SECRETS_FILE), then start again"
         )
+
+
+def check_exposure(settings: Settings, host: str, *, insecure: bool) -> None:
+    """Beyond loopback, the dashboard is served only with sign-in (``[[web.users]]``), or
+    with ``--insecure`` (a read-only dashboard anyone reaching the port can read)."""
+    if is_loopback(host) or settings.web.users or insecure:
+        return
+    raise ConfigError(
+        f"--host {host} would serve the dashboard beyond this machine with no sign-in (no "
+        "[[web.users]] configured); add users (`seamline web hash-password`), keep "
+        "127.0.0.1, or add --insecure to serve it read-only to anyone who can reach it"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -238,11 +252,7 @@ def _run(ctx: typer.Context, *, queues: str | None, concurrency: int | None,
     st.setup_logging()
     web_host = host or settings.web.host
     web_port = settings.web.port if port is None else port
-    if not is_loopback(web_host) and not insecure:
-        raise ConfigError(
-            f"--host {web_host} would serve the dashboard beyond this machine, and it has no "
-            "sign-in yet; keep 127.0.0.1 (behind an authenticating proxy) or add --insecure"
-        )
+    check_exposure(settings, web_host, insecure=insecure)
     rt = build_runtime(settings)
     names = parse_queues(queues, rt.known_queues())
     require_credentials(settings)
@@ -298,7 +308,8 @@ def register_process_commands(app: typer.Typer) -> None:
             help=escape("Web port (default [web].port)."))] = None,
         insecure: Annotated[bool, typer.Option(
             "--insecure",
-            help=escape("Allow a --host beyond loopback although the dashboard has no sign-in."),
+            help=escape("Allow a --host beyond loopback with no [[web.users]] (the dashboard "
+                        "is then read-only and open to anyone reaching it)."),
         )] = False,
     ) -> None:
         """Worker + scheduler + web dashboard in one process (the embedded default)."""

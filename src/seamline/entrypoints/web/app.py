@@ -9,7 +9,10 @@
   the shipments Centra has not shipped yet (``seamline_shipments_not_in_centra{state}``, the
   oldest one's age) and the stock gauges (``seamline_stock_*``: sync lag, sizes pending and
   unknown, the cycle read per warehouse), read from the store.
-- ``GET /``         a small server-rendered page: queue counts and open exceptions.
+- the dashboard (``pages.py``): overview, exceptions (filters, search, actions, bulk retry),
+  order trace, stock, reconciliation reports, configuration; sign-in with users and roles from
+  ``[web]``, CSRF on every POST, security headers on every response. ``/healthz``, ``/readyz``,
+  ``/metrics`` and the Centra webhook stay open (machines call them).
 
 Every request body, on every route, is limited to ``[web].max_body_bytes`` (413 beyond it).
 
@@ -24,10 +27,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -36,15 +40,18 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
+from seamline.services.dashboard import DashboardService, ReconciliationProvider
 from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
 from seamline.services.stock.metrics import StockGauges
 
+from .auth import LoginLimiter, Sessions
+from .headers import SecurityHeadersMiddleware
 from .limits import BodyLimitMiddleware
+from .pages import TEMPLATES, Forbidden, SignInRequired, dashboard_router
 
 __all__ = ["DashboardSource", "JobCount", "StoreDashboardSource", "create_app"]
 
 log = get_logger("seamline.web")
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,36 +216,46 @@ def _readyz(data: DashboardSource,
     return JSONResponse(answer, status_code=200 if report.ready else 503)
 
 
-def _dashboard_data(
-    data: DashboardSource,
-) -> tuple[dict[str, dict[str, int]], list[str], Sequence[Mapping[str, Any]], str | None]:
-    """Job counts by queue and status, the open exceptions, or the store's error."""
-    error: str | None = None
-    counts: Sequence[JobCount] = []
-    exceptions: Sequence[Mapping[str, Any]] = []
-    try:
-        counts = data.job_counts()
-        exceptions = data.open_exceptions()
-    except SeamlineError as exc:
-        error = redact_text(exc.message)
-    queues: dict[str, dict[str, int]] = {}
-    statuses: list[str] = ["todo", "doing", "succeeded", "failed", "cancelled"]
-    for c in counts:
-        queues.setdefault(c.queue, {})[c.status] = c.count
-        if c.status not in statuses:
-            statuses.append(c.status)
-    return dict(sorted(queues.items())), statuses, exceptions, error
+def _dashboard_on(settings: Settings, db: Any, queue: Any | None,
+                  reconciliation: ReconciliationProvider | None,
+                  ) -> Callable[[], DashboardService]:
+    """The dashboard service on ``db``, built on the first page (keeps the import light)."""
+    built: list[DashboardService] = []
+
+    def get() -> DashboardService:
+        if not built:
+            from seamline.bootstrap import dashboard_for  # noqa: PLC0415
+
+            built.append(dashboard_for(settings, db, queue, reconciliation=reconciliation))
+        return built[0]
+
+    return get
 
 
-def _dashboard_page(request: Request, data: DashboardSource) -> HTMLResponse:
-    queues, statuses, exceptions, error = _dashboard_data(data)
+def _error_page(request: Request, message: str, status: int) -> Response:
     return TEMPLATES.TemplateResponse(
-        request,
-        "index.html",
-        {"version": __version__, "queues": queues, "statuses": statuses,
-         "exceptions": exceptions, "error": error},
-        status_code=200 if error is None else 503,
-    )
+        request, "error.html", {"error": message, "user": None, "flash": None,
+                                "refresh": False, "path": "", "version": __version__,
+                                "open_mode": False},
+        status_code=status)
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Sign-in redirects, 403 pages, and a store error as a 503 page (never a 500)."""
+
+    @app.exception_handler(SignInRequired)
+    def sign_in(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error_page(request, f"not allowed: {exc.reason}", 403)
+
+    @app.exception_handler(SeamlineError)
+    def store_down(request: Request, exc: SeamlineError) -> Response:
+        log.warning("dashboard: request failed", path=request.url.path,
+                    error=redact_text(exc.message))
+        return _error_page(request, redact_text(exc.message), 503)
 
 
 def create_app(
@@ -249,18 +266,34 @@ def create_app(
     source: DashboardSource | None = None,
     routers: Sequence[APIRouter] = (),
     readiness: Callable[[], ReadinessReport] | None = None,
+    dashboard: Callable[[], DashboardService] | None = None,
+    reconciliation: ReconciliationProvider | None = None,
 ) -> FastAPI:
-    """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` (tests).
-    ``readiness`` answers ``/readyz`` (the composition root's ``Container.readiness``); without
-    it ``/readyz`` reports the database check alone."""
+    """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` and
+    ``dashboard`` (tests). ``readiness`` answers ``/readyz`` (the composition root's
+    ``Container.readiness``); without it ``/readyz`` reports the database check alone.
+    ``dashboard`` builds the pages' service (default: on ``db``, through the composition
+    root); ``reconciliation`` lists and renders the daily reports (the reconciliation flow's
+    provider; none by default)."""
     if source is None:
         if db is None:
             raise ValueError("create_app needs db or source")
         source = StoreDashboardSource(db, queue)
     data: DashboardSource = source
+    if dashboard is None:
+        if db is None:
+            raise ValueError("create_app needs db or a dashboard service")
+        dashboard = _dashboard_on(settings, db, queue, reconciliation)
 
     app = FastAPI(title="Seamline", version=__version__, docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.web.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))),
+              name="static")
+    sessions = Sessions(settings.web)
+    limiter = LoginLimiter(settings.web.login_max_failures, settings.web.login_lockout_s)
+
+    _handle_errors(app)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_StoreCollector(data))
     registry.register(SHIPMENT_LAG)
@@ -288,10 +321,7 @@ def create_app(
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", response_class=HTMLResponse)
-    def dashboard(request: Request) -> HTMLResponse:
-        return _dashboard_page(request, data)
-
+    app.include_router(dashboard_router(settings, dashboard, sessions, limiter))
     for router in routers:
         app.include_router(router)
     return app

@@ -38,12 +38,15 @@ def park_message(exc: MappingMissing | UnknownSku | TotalMismatch, number: int) 
 def requeue_orders(uow: UnitOfWork, orders: Iterable[int | str]) -> list[int]:
     """Queue ``orders.post`` again for each order (a retry: it maps the order with the
     configuration and the catalogue as they are when the job runs). An order whose post job
-    already waits is not queued twice. Returns the numbers of the orders queued."""
+    already waits is not queued twice, nor one already posted (or never to be). Returns the
+    numbers of the orders queued."""
+    numbers = sorted({int(ref) for ref in orders if str(ref).isdigit()})
+    rows = uow.orders.get_many(numbers)
     queued: list[int] = []
-    for ref in orders:
-        if not str(ref).isdigit():
+    for number in numbers:
+        row = rows.get(number)
+        if row is not None and row.state.is_done:
             continue
-        number = int(ref)
         if uow.outbox.enqueue("orders.post", {"number": number}, queue="orders",
                               dedupe_key=f"order:post:{number}",
                               business_key=order_key(number)) is not None:
