@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from seamline.domain.alerts import Alert, AlertDelivery
 from seamline.domain.exception_records import ExceptionRecord
 from seamline.domain.ledger import KEEP, Hold, LedgerEntry, OrderRecord, OrderState
 from seamline.domain.stock import DemandLine, LevelRow, StockTarget
@@ -26,6 +27,7 @@ from seamline.queue.models import Job
 
 __all__ = [
     "KEEP",
+    "AlertsRepository",
     "AuditLog",
     "Cursors",
     "ExceptionsRepository",
@@ -233,6 +235,35 @@ class StockRepository(Protocol):
         ...
 
 
+class AlertsRepository(Protocol):
+    """Alert deliveries: one per (alert key, destination), with its status and attempts."""
+
+    def add(self, alert: Alert, destination: str, destination_hash: str, *,
+            now: datetime) -> int | None:
+        """A pending delivery of ``alert`` to the destination (``destination`` redacted,
+        ``destination_hash`` identifies it); None when that key went there already."""
+        ...
+
+    def has(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` have a delivery (to any destination)."""
+        ...
+
+    def get(self, delivery_id: int) -> AlertDelivery | None: ...
+
+    def attempted(self, delivery_id: int, *, status: str, error: str = "",
+                  now: datetime) -> None:
+        """Record one attempt: ``sent`` (with the time), ``pending`` (to retry) or ``failed``."""
+        ...
+
+    def recent(self, *, limit: int = 50, owner: str | None = None) -> list[AlertDelivery]:
+        """The newest deliveries first."""
+        ...
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Deliveries per (kind, status)."""
+        ...
+
+
 class Outbox(Protocol):
     """The job queue as a unit of work sees it: jobs enqueued commit with everything else."""
 
@@ -277,6 +308,9 @@ class UnitOfWork(Protocol):
 
     @property
     def stock(self) -> StockRepository: ...
+
+    @property
+    def alerts(self) -> AlertsRepository: ...
 
 
 class JobScope(Protocol):

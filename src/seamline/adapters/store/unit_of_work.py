@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from seamline.adapters.store import exceptions as exc_sql
 from seamline.adapters.store import repos
+from seamline.adapters.store.alerts import SqlAlerts
 from seamline.adapters.store.schema import audit_log, jobs, ledger
 from seamline.adapters.store.stock import SqlStock
 from seamline.domain.exception_records import ExceptionRecord
@@ -216,8 +217,8 @@ class SqlOutbox:
 class SqlUnitOfWork:
     """The repositories of one transaction on ``conn``."""
 
-    __slots__ = ("audit", "conn", "cursors", "exceptions", "ledger", "orders", "outbox",
-                 "stock")
+    __slots__ = ("alerts", "audit", "conn", "cursors", "exceptions", "ledger", "orders",
+                 "outbox", "stock")
 
     def __init__(self, conn: Connection, queue: JobQueue | None = None) -> None:
         self.conn = conn
@@ -228,6 +229,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(conn)
         self.outbox = SqlOutbox(conn, queue)
         self.stock = SqlStock(conn)
+        self.alerts = SqlAlerts(conn)
 
 
 class SqlStore:
