@@ -31,7 +31,8 @@ from seamline.services.health import Readiness, assess
 
 if TYPE_CHECKING:
     from seamline.adapters.centra.webhooks import ReplayGuard
-    from seamline.ports import BlueCherryGateway, CentraGateway
+    from seamline.ports import BlueCherryGateway, CentraGateway, Notifier
+    from seamline.services.alerts import AlertService
     from seamline.services.orders import OrderFlow
     from seamline.services.shipments import ShipmentFlow
     from seamline.services.stock import StockSync
@@ -127,6 +128,7 @@ class Container:
     #: Overrides for tests and the demo (in-memory fakes); built from settings when None.
     centra_override: CentraGateway | None = None
     erp_override: BlueCherryGateway | None = None
+    notifier_override: Notifier | None = None
     _built: dict[str, object] = field(default_factory=dict, repr=False)
 
     # -- adapters and services, built on first use (nothing connects at build time) ---------
@@ -195,6 +197,28 @@ class Container:
                 self.settings, store=self.store, centra=self.centra, erp=self.erp,
                 clock=self.queue.clock)
         return self._built["shipments"]  # type: ignore[return-value]
+
+    @property
+    def notifier(self) -> Notifier:
+        """Notifications through apprise (email, Slack, Teams, webhooks)."""
+        if self.notifier_override is not None:
+            return self.notifier_override
+        if "notifier" not in self._built:
+            from seamline.adapters.notify import AppriseNotifier  # noqa: PLC0415
+
+            self._built["notifier"] = AppriseNotifier()
+        return self._built["notifier"]  # type: ignore[return-value]
+
+    @property
+    def alerts(self) -> AlertService:
+        """Alerts to the owner teams (``[alerts]``)."""
+        if "alerts" not in self._built:
+            from seamline.services.alerts import AlertService  # noqa: PLC0415
+
+            self._built["alerts"] = AlertService.for_settings(
+                self.settings.alerts, store=self.store, notifier=self.notifier,
+                clock=self.queue.clock)
+        return self._built["alerts"]  # type: ignore[return-value]
 
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
@@ -291,6 +315,7 @@ def build(
     clock: Callable[[], datetime] | None = None,
     centra: CentraGateway | None = None,
     erp: BlueCherryGateway | None = None,
+    notifier: Notifier | None = None,
 ) -> Container:
     """Build the container (no connection is opened: call ``db.check()``/``db.upgrade()``)."""
     db = Database(settings.store.database_url)
@@ -300,7 +325,8 @@ def build(
                      circuits=Circuits(CircuitSettings.from_settings(settings.queues)))
     store = SqlStore(db, queue)
     container = Container(settings, db, queue, registry, ExceptionService(store, clock=clock),
-                          store, centra_override=centra, erp_override=erp)
+                          store, centra_override=centra, erp_override=erp,
+                          notifier_override=notifier)
     if "orders.post" not in registry:
         from seamline.services.orders import register_order_tasks  # noqa: PLC0415
 
@@ -321,6 +347,10 @@ def build(
 
         register_guard_tasks(registry, lambda: CentraSchemaGuard(container.centra, store=store,
                                                                  clock=queue.clock))
+    if "alerts.send" not in registry:
+        from seamline.services.alerts import register_alert_tasks  # noqa: PLC0415
+
+        register_alert_tasks(registry, lambda: container.alerts)
     if "health.ping" not in registry:
         from seamline.services.health import register_health_tasks  # noqa: PLC0415
 

@@ -22,7 +22,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     ``[warehouses]`` maps any) and, when
     minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
     (every ``[shipments].sync_interval_min``), the shipment watchdog (every
-    ``[shipments].watchdog_interval_min``) and, when
+    ``[shipments].watchdog_interval_min``), the alerts (every ``[alerts].interval_s``, when
+    ``[alerts.routes]`` names any route) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -49,6 +50,10 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         builtin["stock-full"] = ScheduleEntry(task="stock.sync",
                                               every_s=settings.stock.full_interval_min * 60,
                                               args={"full": True})
+    if any(settings.alerts.routes.values()):
+        # What needs an alert (thresholds, outages and recoveries, stuck orders, digests).
+        builtin["alerts"] = ScheduleEntry(task="alerts.evaluate",
+                                          every_s=settings.alerts.interval_s)
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
     return {**builtin, **settings.schedules}

@@ -31,6 +31,7 @@ from seamline import __version__
 
 from ._errors import EXIT_OTHER, debug_enabled, report
 from ._state import CliState, out_console
+from .alerts_cmd import alerts_app
 from .config_cmd import config_app
 from .db_cmd import db_app
 from .exceptions_cmd import exceptions_app
@@ -87,6 +88,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(orders_app, name="orders")
     app.add_typer(stock_app, name="stock")
     app.add_typer(shipments_app, name="shipments")
+    app.add_typer(alerts_app, name="alerts")
     if plugins:
         load_plugins(app)
     return app

@@ -54,6 +54,17 @@ def _every(seconds: int) -> str:
     return f"{seconds} s"
 
 
+def _routes(settings: Settings) -> str:
+    """The routes per owner by kind only (``mailto``, ``slack``): the URLs hold secrets."""
+    routes = {o: urls for o, urls in settings.alerts.routes.items() if urls}
+    if not routes:
+        return "no route: nothing is sent (set [alerts.routes])"
+    listed = ", ".join(
+        f"{owner} → {' + '.join(u.split('://', 1)[0] for u in urls)}"
+        for owner, urls in sorted(routes.items()))
+    return f"{sum(len(u) for u in routes.values())} route(s): {listed}"
+
+
 def summary(settings: Settings) -> list[str]:
     """A few lines that say what this configuration will do."""
     daily = [m for m in settings.markets if m.mode == "daily"]
@@ -86,6 +97,7 @@ def summary(settings: Settings) -> list[str]:
         f"queues      {', '.join(f'{q}×{n}' for q, n in settings.queues.concurrency.items())}",
         f"schedules   {len(schedules)} will run" + (f": {listed}" if listed else ""),
         f"web         http://{settings.web.host}:{settings.web.port}/",
+        f"alerts      {_routes(settings)}",
     ]
 
 
