@@ -84,7 +84,9 @@ class AppriseNotifier:
             raise AlertNotDelivered(f"{shown}: not a URL apprise can send to", permanent=True)
         sender = apprise.Apprise()
         sender.add(plugin)
-        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+        capture = apprise.LogCapture(  # type: ignore[no-untyped-call]
+            level=logging.WARNING, fmt="%(message)s")
+        with capture as captured:
             try:
                 ok = bool(sender.notify(body=body, title=title))
             except Exception as exc:
