@@ -30,7 +30,10 @@ from seamline.services.exceptions import ExceptionService
 from seamline.services.health import Readiness, assess
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from seamline.adapters.centra.webhooks import ReplayGuard
+    from seamline.adapters.store.counters import StoreCallCounter
     from seamline.ports import BlueCherryGateway, CentraGateway, Notifier
     from seamline.services.alerts import AlertService
     from seamline.services.orders import OrderFlow
@@ -149,7 +152,8 @@ class Container:
             shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
             limiter = RateLimiter(self.settings.centra.rate_limits, LeasedBucketStore(shared),
                                   max_wait_s=self.settings.queues.max_inline_wait_s)
-            self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter)
+            self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter,
+                                                 counter=self.call_counter)
         return self._built["centra"]  # type: ignore[return-value]
 
     @property
@@ -162,7 +166,8 @@ class Container:
 
             self._built["erp"] = BlueCherryClient(
                 self.settings.bluecherry,
-                max_inline_wait_s=self.settings.queues.max_inline_wait_s)
+                max_inline_wait_s=self.settings.queues.max_inline_wait_s,
+                counter=self.call_counter)
         return self._built["erp"]  # type: ignore[return-value]
 
     @property
@@ -199,6 +204,15 @@ class Container:
         return self._built["shipments"]  # type: ignore[return-value]
 
     @property
+    def call_counter(self) -> StoreCallCounter:
+        """API calls per system and outcome, shared through the store (``/metrics``)."""
+        if "counter" not in self._built:
+            from seamline.adapters.store.counters import StoreCallCounter  # noqa: PLC0415
+
+            self._built["counter"] = StoreCallCounter(self.db)
+        return self._built["counter"]  # type: ignore[return-value]
+
+    @property
     def notifier(self) -> Notifier:
         """Notifications through apprise (email, Slack, Teams, webhooks)."""
         if self.notifier_override is not None:
@@ -219,6 +233,13 @@ class Container:
                 self.settings.alerts, store=self.store, notifier=self.notifier,
                 clock=self.queue.clock)
         return self._built["alerts"]  # type: ignore[return-value]
+
+    def metrics_collectors(self) -> list[Collector]:
+        """What ``/metrics`` reads from the store besides the services' gauges: API calls per
+        system and outcome (every process's), job events (retries, outage waits)."""
+        from seamline.adapters.store.counters import StoreCounters  # noqa: PLC0415
+
+        return [StoreCounters(self.db)]
 
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
@@ -242,8 +263,9 @@ class Container:
         }
 
     def close(self) -> None:
-        """Close the HTTP clients and the database pool."""
-        for obj in self._built.values():
+        """Close the HTTP clients, flush the API-call counters, close the database pool."""
+        counter = self._built.pop("counter", None)
+        for obj in [*self._built.values(), counter]:
             close = getattr(obj, "close", None)
             if callable(close):
                 close()

@@ -20,6 +20,7 @@ __all__ = [
     "UtcDateTime",
     "alert_deliveries",
     "audit_log",
+    "counters",
     "cursors",
     "exception_history",
     "exception_orders",
@@ -328,4 +329,14 @@ alert_deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=False, server_default=""),
     sa.UniqueConstraint("key", "destination_hash"),
     sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+)
+
+#: Monotonic counters every process adds to (migration 0009): API calls per system and
+#: outcome (``api:<system>:<outcome>``), read by ``/metrics``.
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
+    _ts("updated_at"),
 )

@@ -8,7 +8,11 @@
   shipment lag histogram ``seamline_shipment_lag_seconds`` (this process's completions) and
   the shipments Centra has not shipped yet (``seamline_shipments_not_in_centra{state}``, the
   oldest one's age) and the stock gauges (``seamline_stock_*``: sync lag, sizes pending and
-  unknown, the cycle read per warehouse), read from the store.
+  unknown, the cycle read per warehouse), read from the store; the operations gauges
+  (``seamline.services.metrics``: circuit per system, orders by state and the oldest
+  unposted one's age, alert deliveries) and the store's counters
+  (``seamline.adapters.store.counters``: API calls per system and outcome, job events such
+  as retries and outage waits), all read from the store at scrape time.
 - ``GET /``         a small server-rendered page: queue counts and open exceptions.
 
 Every request body, on every route, is limited to ``[web].max_body_bytes`` (413 beyond it).
@@ -36,6 +40,7 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
+from seamline.services.metrics import OperationsGauges
 from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
 from seamline.services.stock.metrics import StockGauges
 
@@ -249,10 +254,12 @@ def create_app(
     source: DashboardSource | None = None,
     routers: Sequence[APIRouter] = (),
     readiness: Callable[[], ReadinessReport] | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` (tests).
     ``readiness`` answers ``/readyz`` (the composition root's ``Container.readiness``); without
-    it ``/readyz`` reports the database check alone."""
+    it ``/readyz`` reports the database check alone. ``collectors`` join ``/metrics`` (the
+    composition root's ``Container.metrics_collectors()``: the store's counters)."""
     if source is None:
         if db is None:
             raise ValueError("create_app needs db or source")
@@ -267,6 +274,9 @@ def create_app(
     if db is not None:
         registry.register(PendingShipments(_store_on(db, queue)))
         registry.register(StockGauges(_store_on(db, queue)))
+        registry.register(OperationsGauges(_store_on(db, queue)))
+    for collector in collectors:
+        registry.register(collector)
     app.state.settings = settings
     app.state.source = data
     app.state.metrics_registry = registry

@@ -1,4 +1,5 @@
-"""Alerts: one delivery per (alert key, destination), with its status and attempts.
+"""Alerts: one delivery per (alert key, destination), with its status and attempts; and the
+counters every process adds to (API calls per system and outcome, for ``/metrics``).
 
 Revision ID: 0009
 Revises: 0005
@@ -38,6 +39,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", "destination_hash",
                             name=op.f("uq_alert_deliveries_key_destination_hash")),
     )
+    op.create_table(
+        "counters",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("value", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_counters")),
+    )
     op.create_index("ix_alert_deliveries_created_at", "alert_deliveries", ["created_at"],
                     unique=False)
 
@@ -45,3 +53,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_alert_deliveries_created_at", table_name="alert_deliveries")
     op.drop_table("alert_deliveries")
+    op.drop_table("counters")
