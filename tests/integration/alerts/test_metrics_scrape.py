@@ -74,9 +74,16 @@ def test_metrics_show_api_calls_circuits_backlog_and_alerts_across_processes(
         web = ServerThread(app).start()
         try:
             samples, text = scrape(web.url)
+            ready = httpx.get(f"{web.url}/readyz", timeout=15)
         finally:
             web.stop()
             web_side.close()
+    # /readyz shows the circuit: BlueCherry down (its jobs wait), Centra's closed.
+    assert ready.status_code == 503
+    checks = ready.json()["checks"]
+    assert (checks["bluecherry"]["circuit"], checks["bluecherry"]["ok"]) == ("open", False)
+    assert "the outage circuit is open" in checks["bluecherry"]["detail"]
+    assert checks["centra"]["circuit"] == "closed"
     calls = "seamline_api_calls_total"
     assert value(samples, calls, system="centra", outcome="rate_limited") == 2
     assert (value(samples, calls, system="centra", outcome="ok") or 0) >= 1
