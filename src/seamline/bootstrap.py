@@ -220,7 +220,8 @@ class Container:
         if "notifier" not in self._built:
             from seamline.adapters.notify import AppriseNotifier  # noqa: PLC0415
 
-            self._built["notifier"] = AppriseNotifier()
+            self._built["notifier"] = AppriseNotifier(
+                routes=[u for urls in self.settings.alerts.routes.values() for u in urls])
         return self._built["notifier"]  # type: ignore[return-value]
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import apprise
@@ -69,8 +70,12 @@ def _scrub(text: str, url: str) -> str:
 class AppriseNotifier:
     """Sends through apprise; a refusal becomes ``AlertNotDelivered`` (retried by the queue)."""
 
-    def __init__(self, *, timeout_s: float = 15.0) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self, *, routes: Iterable[str] = ()) -> None:
+        # Every configured route's secrets are masked in every log line from now on, whoever
+        # writes it (apprise's own logging included), before any is used.
+        for url in routes:
+            for secret in url_secrets(url):
+                register_secret(secret)
 
     def describe(self, url: str) -> str:
         return redact_url(url)
