@@ -313,6 +313,9 @@ class AlertSettings(_Section):
     timezone: str = "UTC"
     #: How often the ``alerts`` schedule looks for what to send.
     interval_s: int = Field(60, ge=5)
+    #: More new exceptions than this for one owner at once (go-live, a catalogue gap): one
+    #: summary alert for them instead of one each.
+    max_per_run: int = Field(10, ge=1)
 
     @field_validator("routes")
     @classmethod

@@ -15,6 +15,7 @@ from seamline.domain.alerts import (
     SystemOutage,
     digest_alerts,
     exception_alerts,
+    group_alerts,
     outage_alerts,
     stuck_orders_alert,
 )
@@ -114,6 +115,21 @@ def test_the_digest_is_per_owner_by_type_and_age_after_its_local_time() -> None:
     assert digest_alerts(rows, ["cx"], AlertRules(digest_at=None), NOW) == []
 
 
+def test_many_new_exceptions_for_one_owner_become_one_summary_alert() -> None:
+    rows = [exc(i, "UNKNOWN_SKU") for i in range(1, 8)] + [exc(8, "MAPPING_MISSING")] + \
+        [exc(9, "TOTAL_MISMATCH", "finance")]
+    send, grouped = group_alerts(exception_alerts(rows, AlertRules(), NOW), limit=5)
+    assert [a.key for a in grouped] == [f"exception:{i}" for i in range(1, 9)]
+    assert [(a.owner, a.kind) for a in send] == [("ecommerce", "summary"),
+                                                ("finance", "exception")]
+    summary = send[0]
+    assert summary.title == "Seamline: 8 new exceptions for ecommerce"
+    assert "- UNKNOWN_SKU: 7\n- MAPPING_MISSING: 1" in summary.body
+    again, _ = group_alerts(exception_alerts(rows, AlertRules(), NOW), limit=5)
+    assert again[0].key == summary.key  # the same group is the same alert
+    assert group_alerts(exception_alerts(rows[:5], AlertRules(), NOW), limit=5)[1] == []
+
+
 # -- the service on the in-memory store -------------------------------------------------------
 
 ROUTES = {"ecommerce": ["json://ecom/hook"], "finance": ["mailto://fin", "json://fin/hook"],
@@ -163,6 +179,24 @@ def test_alerts_go_to_the_owners_routes_once_however_often_it_is_evaluated() -> 
     assert worker.drain() == 0  # nothing new to send
     assert len(notifier.sent) == 3
     assert {d.status for d in svc.recent()} == {"sent"}
+
+
+def test_a_go_live_with_many_open_exceptions_sends_one_summary_then_one_per_new_one() -> None:
+    svc, store, notifier, clock, worker = service(max_per_run=3)
+    for n in range(12):
+        raise_exc(store, "UNKNOWN_SKU", "ecommerce", f"sku:{n}", at=NOW)
+    svc.evaluate()
+    worker.drain()
+    assert [s.title for s in notifier.sent] == ["Seamline: 12 new exceptions for ecommerce"]
+    clock.now += timedelta(minutes=1)
+    svc.evaluate()
+    worker.drain()
+    assert len(notifier.sent) == 1  # the grouped ones are never sent one by one
+    raise_exc(store, "UNKNOWN_SKU", "ecommerce", "sku:new", at=clock.now)
+    svc.evaluate()
+    worker.drain()
+    assert [s.title for s in notifier.sent][1:] == ["Seamline: UNKNOWN_SKU sku:new"]
+    assert sorted({d.status for d in svc.recent(limit=100)}) == ["grouped", "sent"]
 
 
 def test_a_refused_send_is_retried_with_backoff_then_sent_once() -> None:

@@ -9,6 +9,7 @@ sent once whatever the number of workers, restarts or repeats of the exception.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "SystemOutage",
     "digest_alerts",
     "exception_alerts",
+    "group_alerts",
     "outage_alerts",
     "stuck_orders_alert",
 ]
@@ -46,6 +48,8 @@ class Alert:
     kind: str
     title: str
     body: str
+    #: The exception type, for an exception's alert.
+    type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +125,7 @@ def exception_alerts(open_exceptions: Iterable[ExceptionRecord], rules: AlertRul
             continue
         repeats = f" ({e.count} times)" if e.count > 1 else ""
         out.append(Alert(
-            key=f"exception:{e.id}", owner=e.owner, kind="exception",
+            key=f"exception:{e.id}", owner=e.owner, kind="exception", type=e.type,
             title=f"Seamline: {e.type} {e.business_key}",
             body=(f"{e.type} ({e.severity}) for {e.business_key}, open "
                   f"{_age(e.first_seen, now)}{repeats}.\n{e.message}\n"
@@ -222,3 +226,31 @@ def digest_alerts(open_exceptions: Iterable[ExceptionRecord], owners: Iterable[s
                          title=f"Seamline daily digest ({owner}): {total} open",
                          body="\n".join(lines)))
     return out
+
+
+def group_alerts(alerts: Sequence[Alert], *, limit: int) -> tuple[list[Alert], list[Alert]]:
+    """No storm when many exceptions open at once (go-live, a catalogue gap): per owner, more
+    than ``limit`` new exception alerts become **one** summary alert (by type, the first
+    few named). Returns the alerts to send and those the summary speaks for."""
+    by_owner: dict[str, list[Alert]] = defaultdict(list)
+    for a in alerts:
+        by_owner[a.owner].append(a)
+    send: list[Alert] = []
+    grouped: list[Alert] = []
+    for owner, mine in by_owner.items():
+        if len(mine) <= limit:
+            send += mine
+            continue
+        grouped += mine
+        types: dict[str, int] = defaultdict(int)
+        for a in mine:
+            types[a.type or a.kind] += 1
+        digest = hashlib.sha256("|".join(sorted(a.key for a in mine)).encode()).hexdigest()
+        lines = [f"{len(mine)} new exceptions for {owner}:"]
+        lines += [f"- {t}: {n}" for t, n in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))]
+        lines += ["First ones:"] + [f"- {a.title.removeprefix('Seamline: ')}" for a in mine[:5]]
+        lines.append(f"See them: seamline exceptions list --owner {owner}")
+        send.append(Alert(key=f"exceptions:{owner}:{digest[:24]}", owner=owner, kind="summary",
+                          title=f"Seamline: {len(mine)} new exceptions for {owner}",
+                          body="\n".join(lines)))
+    return send, grouped

@@ -239,9 +239,10 @@ class AlertsRepository(Protocol):
     """Alert deliveries: one per (alert key, destination), with its status and attempts."""
 
     def add(self, alert: Alert, destination: str, destination_hash: str, *,
-            now: datetime) -> int | None:
-        """A pending delivery of ``alert`` to the destination (``destination`` redacted,
-        ``destination_hash`` identifies it); None when that key went there already."""
+            now: datetime, status: str = "pending") -> int | None:
+        """A delivery of ``alert`` to the destination (``destination`` redacted,
+        ``destination_hash`` identifies it), ``pending`` (to send) or ``grouped`` (told in a
+        summary alert instead); None when that key went there already."""
         ...
 
     def has(self, keys: Iterable[str]) -> set[str]:

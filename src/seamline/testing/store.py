@@ -315,7 +315,7 @@ class _Alerts:
         self.s = s
 
     def add(self, alert: Alert, destination: str, destination_hash: str, *,
-            now: datetime) -> int | None:
+            now: datetime, status: str = "pending") -> int | None:
         if any(d.key == alert.key and d.destination_hash == destination_hash
                for d in self.s.alerts.values()):
             return None
@@ -323,7 +323,7 @@ class _Alerts:
         self.s.alerts[i] = AlertDelivery(
             id=i, key=alert.key, owner=alert.owner, kind=alert.kind,
             destination=destination[:512], destination_hash=destination_hash,
-            title=alert.title, body=alert.body, status="pending", attempts=0, created_at=now)
+            title=alert.title, body=alert.body, status=status, attempts=0, created_at=now)
         return i
 
     def has(self, keys: Iterable[str]) -> set[str]:

@@ -24,7 +24,7 @@ def test_concurrent_evaluations_record_each_alert_once_per_route(db: Database) -
     store = SqlStore(db, JobQueue(db, clock=lambda: NOW))
     settings = AlertSettings.model_validate({
         "routes": {"finance": ["json://a/1", "json://a/2"], "operations": ["json://b/1"]},
-        "digest_at": "08:00"})
+        "digest_at": "08:00", "max_per_run": 50})
     with store.begin() as uow:
         for n in range(20):
             uow.exceptions.raise_(type="TOTAL_MISMATCH", owner="finance",

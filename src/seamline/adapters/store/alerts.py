@@ -30,7 +30,7 @@ class SqlAlerts:
         self.conn = conn
 
     def add(self, alert: Alert, destination: str, destination_hash: str, *,
-            now: datetime) -> int | None:
+            now: datetime, status: str = "pending") -> int | None:
         exists = self.conn.execute(sa.select(t.c.id).where(
             t.c.key == alert.key, t.c.destination_hash == destination_hash)).first()
         if exists is not None:
@@ -39,7 +39,7 @@ class SqlAlerts:
         stmt: Any
         values = {"key": alert.key, "owner": alert.owner, "kind": alert.kind,
                   "destination": destination[:512], "destination_hash": destination_hash,
-                  "title": alert.title, "body": alert.body, "status": "pending", "attempts": 0,
+                  "title": alert.title, "body": alert.body, "status": status, "attempts": 0,
                   "created_at": now, "last_error": ""}
         if self.conn.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert  # noqa: PLC0415

@@ -39,7 +39,7 @@ __all__ = [
 
 JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled")
 EXCEPTION_STATES = ("open", "resolved", "skipped")
-ALERT_STATUSES = ("pending", "sent", "failed")
+ALERT_STATUSES = ("pending", "sent", "failed", "grouped")
 
 metadata = sa.MetaData(
     naming_convention={
@@ -328,7 +328,7 @@ alert_deliveries = sa.Table(
     _ts("sent_at", nullable=True),
     sa.Column("last_error", sa.Text, nullable=False, server_default=""),
     sa.UniqueConstraint("key", "destination_hash"),
-    sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'grouped')", name="status"),
 )
 
 #: Monotonic counters every process adds to (migration 0009): API calls per system and

@@ -31,6 +31,7 @@ from seamline.domain.alerts import (
     SystemOutage,
     digest_alerts,
     exception_alerts,
+    group_alerts,
     outage_alerts,
     stuck_orders_alert,
 )
@@ -117,7 +118,9 @@ class AlertService:
                                            with_orders=False)
             candidates = exception_alerts(open_now, self.rules, now, down=down)
             sent_before = uow.alerts.has(a.key for a in candidates)
-            alerts += [a for a in candidates if a.key not in sent_before]
+            fresh, grouped = group_alerts([a for a in candidates if a.key not in sent_before],
+                                          limit=self.settings.max_per_run)
+            alerts += fresh
             stuck, stuck_now = stuck_orders_alert(
                 self._unposted_since(uow), self.rules, now,
                 announced=uow.cursors.get(_STUCK) or None)
@@ -127,6 +130,8 @@ class AlertService:
             done = uow.alerts.has(d.key for d in digests)
             alerts += [d for d in digests if d.key not in done]
             ids = [i for a in alerts for i in self._record(uow, a, now)]
+            for a in grouped:  # told in their owner's summary: never sent one by one
+                self._record(uow, a, now, status="grouped")
             if announced_now != announced:
                 uow.cursors.set(_OUTAGES, json.dumps(announced_now, sort_keys=True), now=now)
             if stuck_now != (uow.cursors.get(_STUCK) or None):
@@ -149,11 +154,13 @@ class AlertService:
     def _routed_owners(self) -> list[str]:
         return [o for o, urls in self.settings.routes.items() if urls]
 
-    def _record(self, uow: UnitOfWork, alert: Alert, now: datetime) -> list[int]:
+    def _record(self, uow: UnitOfWork, alert: Alert, now: datetime, *,
+                status: str = "pending") -> list[int]:
         ids: list[int] = []
         for url in self.settings.routes.get(alert.owner, []):
-            i = uow.alerts.add(alert, self.notifier.describe(url), route_hash(url), now=now)
-            if i is not None:
+            i = uow.alerts.add(alert, self.notifier.describe(url), route_hash(url), now=now,
+                               status=status)
+            if i is not None and status == "pending":
                 uow.outbox.enqueue("alerts.send", {"delivery": i}, queue="alerts",
                                    dedupe_key=f"alert:{i}", business_key=f"alert:{i}")
                 ids.append(i)

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), server_default="", nullable=False),
-        sa.CheckConstraint("status IN ('pending', 'sent', 'failed')",
+        sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'grouped')",
                            name=op.f("ck_alert_deliveries_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_deliveries")),
         sa.UniqueConstraint("key", "destination_hash",
