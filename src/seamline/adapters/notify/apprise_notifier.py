@@ -93,7 +93,8 @@ class AppriseNotifier:
             level=logging.WARNING, fmt="%(message)s")
         with capture as captured:
             try:
-                ok = bool(sender.notify(body=body, title=title))
+                ok = bool(sender.notify(body=body, title=title,
+                                        body_format=apprise.NotifyFormat.TEXT))
             except Exception as exc:
                 ok = False
                 captured.write(f"{type(exc).__name__}: {exc}\n")
