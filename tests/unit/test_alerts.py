@@ -276,6 +276,22 @@ def test_orders_stuck_unposted_alert_ecommerce_but_batch_orders_do_not() -> None
     assert svc.evaluate().alerts == ()
 
 
+def test_orders_held_up_by_an_outage_are_told_by_the_outage_alert_alone() -> None:
+    svc, store, _, clock, _ = service(order_stuck_min=30)
+    down = SystemState("bluecherry", failures=9, failing_since=NOW, down_since=NOW)
+    with store.begin() as uow:
+        uow.cursors.set("outage:bluecherry", down.to_json())
+        uow.orders.save(1, state=OrderState.POSTING, data={"first_seen": NOW.isoformat()},
+                        now=NOW)
+    clock.now += timedelta(minutes=45)
+    assert [a.kind for a in svc.evaluate().alerts] == ["outage"]
+    assert svc.evaluate().alerts == ()
+    with store.begin() as uow:
+        uow.cursors.set("outage:bluecherry", SystemState("bluecherry").to_json())
+    # Back, and the order has still not posted: now it is stuck.
+    assert sorted(a.kind for a in svc.evaluate().alerts) == ["recovery", "stuck"]
+
+
 def test_a_test_notification_reaches_every_route_and_reports_each_outcome() -> None:
     svc, _, notifier, _, _ = service()
     notifier.failing["mailto://fin"] = None

@@ -121,11 +121,13 @@ class AlertService:
             fresh, grouped = group_alerts([a for a in candidates if a.key not in sent_before],
                                           limit=self.settings.max_per_run)
             alerts += fresh
-            stuck, stuck_now = stuck_orders_alert(
-                self._unposted_since(uow), self.rules, now,
-                announced=uow.cursors.get(_STUCK) or None)
-            if stuck is not None:
-                alerts.append(stuck)
+            stuck_before = uow.cursors.get(_STUCK) or None
+            stuck_now = stuck_before
+            if not down:  # while a system is down its outage alert speaks for the orders
+                stuck, stuck_now = stuck_orders_alert(
+                    self._unposted_since(uow), self.rules, now, announced=stuck_before)
+                if stuck is not None:
+                    alerts.append(stuck)
             digests = digest_alerts(open_now, self._routed_owners(), self.rules, now)
             done = uow.alerts.has(d.key for d in digests)
             alerts += [d for d in digests if d.key not in done]
@@ -134,7 +136,7 @@ class AlertService:
                 self._record(uow, a, now, status="grouped")
             if announced_now != announced:
                 uow.cursors.set(_OUTAGES, json.dumps(announced_now, sort_keys=True), now=now)
-            if stuck_now != (uow.cursors.get(_STUCK) or None):
+            if stuck_now != stuck_before:
                 uow.cursors.set(_STUCK, stuck_now or "", now=now)
         return Evaluation(tuple(alerts), tuple(ids))
 
