@@ -32,8 +32,12 @@ from seamline.services.exceptions import ExceptionService
 from seamline.services.health import Readiness, assess
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from seamline.adapters.centra.webhooks import ReplayGuard
-    from seamline.ports import BlueCherryGateway, CentraGateway, FinanceGateway
+    from seamline.adapters.store.counters import StoreCallCounter
+    from seamline.ports import BlueCherryGateway, CentraGateway, FinanceGateway, Notifier
+    from seamline.services.alerts import AlertService
     from seamline.services.dashboard import DashboardService, ReconciliationProvider
     from seamline.services.drift import DriftService, MissingInErp
     from seamline.services.orders import OrderFlow
@@ -132,6 +136,7 @@ class Container:
     #: Overrides for tests and the demo (in-memory fakes); built from settings when None.
     centra_override: CentraGateway | None = None
     erp_override: BlueCherryGateway | None = None
+    notifier_override: Notifier | None = None
     _built: dict[str, object] = field(default_factory=dict, repr=False)
 
     # -- adapters and services, built on first use (nothing connects at build time) ---------
@@ -152,7 +157,8 @@ class Container:
             shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
             limiter = RateLimiter(self.settings.centra.rate_limits, LeasedBucketStore(shared),
                                   max_wait_s=self.settings.queues.max_inline_wait_s)
-            self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter)
+            self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter,
+                                                 counter=self.call_counter)
         return self._built["centra"]  # type: ignore[return-value]
 
     @property
@@ -165,7 +171,8 @@ class Container:
 
             self._built["erp"] = BlueCherryClient(
                 self.settings.bluecherry,
-                max_inline_wait_s=self.settings.queues.max_inline_wait_s)
+                max_inline_wait_s=self.settings.queues.max_inline_wait_s,
+                counter=self.call_counter)
         return self._built["erp"]  # type: ignore[return-value]
 
     @property
@@ -269,6 +276,45 @@ class Container:
                 clock=self.queue.clock)
         return self._built["missing_in_erp"]  # type: ignore[return-value]
 
+    @property
+    def call_counter(self) -> StoreCallCounter:
+        """API calls per system and outcome, shared through the store (``/metrics``)."""
+        if "counter" not in self._built:
+            from seamline.adapters.store.counters import StoreCallCounter  # noqa: PLC0415
+
+            self._built["counter"] = StoreCallCounter(self.db)
+        return self._built["counter"]  # type: ignore[return-value]
+
+    @property
+    def notifier(self) -> Notifier:
+        """Notifications through apprise (email, Slack, Teams, webhooks)."""
+        if self.notifier_override is not None:
+            return self.notifier_override
+        if "notifier" not in self._built:
+            from seamline.adapters.notify import AppriseNotifier  # noqa: PLC0415
+
+            self._built["notifier"] = AppriseNotifier(
+                routes=[u for urls in self.settings.alerts.routes.values() for u in urls])
+        return self._built["notifier"]  # type: ignore[return-value]
+
+    @property
+    def alerts(self) -> AlertService:
+        """Alerts to the owner teams (``[alerts]``)."""
+        if "alerts" not in self._built:
+            from seamline.services.alerts import AlertService  # noqa: PLC0415
+
+            self._built["alerts"] = AlertService.for_settings(
+                self.settings.alerts, store=self.store, notifier=self.notifier,
+                clock=self.queue.clock)
+        return self._built["alerts"]  # type: ignore[return-value]
+
+    def metrics_collectors(self) -> list[Collector]:
+        """What ``/metrics`` reads from the store besides the services' gauges: API calls per
+        system and outcome (every process's), job events (retries, outage waits)."""
+        from seamline.adapters.store.counters import StoreCounters  # noqa: PLC0415
+
+        return [StoreCounters(self.db)]
+
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
         return assess(self.db, self.store, clock=self.queue.clock,
@@ -291,8 +337,9 @@ class Container:
         }
 
     def close(self) -> None:
-        """Close the HTTP clients and the database pool."""
-        for obj in self._built.values():
+        """Close the HTTP clients, flush the API-call counters, close the database pool."""
+        counter = self._built.pop("counter", None)
+        for obj in [*self._built.values(), counter]:
             close = getattr(obj, "close", None)
             if callable(close):
                 close()
@@ -379,6 +426,7 @@ def build(
     clock: Callable[[], datetime] | None = None,
     centra: CentraGateway | None = None,
     erp: BlueCherryGateway | None = None,
+    notifier: Notifier | None = None,
 ) -> Container:
     """Build the container (no connection is opened: call ``db.check()``/``db.upgrade()``)."""
     db = Database(settings.store.database_url)
@@ -388,7 +436,8 @@ def build(
                      circuits=Circuits(CircuitSettings.from_settings(settings.queues)))
     store = SqlStore(db, queue)
     container = Container(settings, db, queue, registry, ExceptionService(store, clock=clock),
-                          store, centra_override=centra, erp_override=erp)
+                          store, centra_override=centra, erp_override=erp,
+                          notifier_override=notifier)
     if "orders.post" not in registry:
         from seamline.services.orders import register_order_tasks  # noqa: PLC0415
 
@@ -418,6 +467,10 @@ def build(
 
         register_guard_tasks(registry, lambda: CentraSchemaGuard(container.centra, store=store,
                                                                  clock=queue.clock))
+    if "alerts.send" not in registry:
+        from seamline.services.alerts import register_alert_tasks  # noqa: PLC0415
+
+        register_alert_tasks(registry, lambda: container.alerts)
     if "health.ping" not in registry:
         from seamline.services.health import register_health_tasks  # noqa: PLC0415
 

@@ -33,9 +33,10 @@ from pydantic import (
     model_validator,
 )
 
-from seamline.exceptions import ConfigError
+from seamline.exceptions import OWNERS, ConfigError
 
 __all__ = [
+    "AlertSettings",
     "BlueCherrySettings",
     "CentraSettings",
     "MarketMapping",
@@ -396,8 +397,59 @@ class WebSettings(_Section):
 
 
 class AlertSettings(_Section):
+    """Alerts to the owner teams (``services.alerts``): routes, thresholds, the digest."""
+
     #: Apprise URLs per owner, e.g. ``{"finance": ["mailto://..."]}``.
     routes: dict[str, list[str]] = {}
+    #: An open exception is alerted once it has been open this long (minutes) ...
+    after_min: float = Field(0.0, ge=0)
+    #: ... or this long for its type (``{"UNKNOWN_SKU" = 60}``).
+    thresholds: dict[str, float] = {}
+    #: Exceptions below this severity are left to the digest.
+    min_severity: Literal["info", "warning", "error", "critical"] = "warning"
+    #: Orders not posted this long (minutes; batch-waiting ones excluded): one alert.
+    order_stuck_min: float = Field(30.0, gt=0)
+    #: Centra or BlueCherry down (the outage circuit open) this long: one alert (minutes).
+    outage_after_min: float = Field(0.0, ge=0)
+    #: Each owner's daily digest, local time (``HH:MM``); empty: no digest.
+    digest_at: str = "08:00"
+    timezone: str = "UTC"
+    #: How often the ``alerts`` schedule looks for what to send.
+    interval_s: int = Field(60, ge=5)
+    #: More new exceptions than this for one owner at once (go-live, a catalogue gap): one
+    #: summary alert for them instead of one each.
+    max_per_run: int = Field(10, ge=1)
+
+    @field_validator("routes")
+    @classmethod
+    def _owners(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(v) - set(OWNERS))
+        if unknown:
+            raise ValueError(f"unknown owner {', '.join(unknown)}; owners are "
+                             f"{', '.join(OWNERS)}")
+        return v
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest_at(cls, v: str) -> str:
+        if v and not _CUTOFF.match(v):
+            raise ValueError("must be HH:MM (24-hour), or empty for no digest")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _alerts_tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("not an IANA time zone such as Europe/Stockholm") from exc
+        return v
+
+    def __repr_args__(self) -> Any:
+        # Route URLs carry tokens and passwords: never in a repr.
+        for name, value in super().__repr_args__():
+            yield name, ({k: ["<redacted>"] * len(u) for k, u in value.items()}
+                         if name == "routes" else value)
 
 
 class Settings(_Section):

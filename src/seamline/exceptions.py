@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 __all__ = [
+    "AlertNotDelivered",
     "AmbiguousWrite",
     "AuthFailed",
     "ConfigError",
@@ -139,6 +140,14 @@ class RetriableError(ExternalError):
         super().__init__(message, **details)
         #: Seconds to wait before retrying, when the other side said so.
         self.retry_after = retry_after
+
+
+class AlertNotDelivered(RetriableError):
+    """A notification could not be delivered to its route (email, Slack, Teams); the
+    ``alerts.send`` job retries it with backoff."""
+
+    exception_type = "ALERT_FAILED"
+    owner = "integrator"
 
 
 class RateLimited(RetriableError):

@@ -32,8 +32,8 @@ from seamline.domain.sales_order import SalesOrder
 from seamline.domain.shipments import CentraShipment
 from seamline.domain.stock import StockPush
 
-__all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CentraGateway", "Clock",
-           "FinanceGateway", "ShipmentFeed"]
+__all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CallCounter", "CentraGateway",
+           "Clock", "FinanceGateway", "Notifier", "ShipmentFeed"]
 
 
 class Clock(Protocol):
@@ -268,3 +268,24 @@ class BucketStore(Protocol):
     def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
         """Take unconditionally (a bucket may go negative: later takers wait it off)."""
         ...
+
+
+class Notifier(Protocol):
+    """Sends one notification to one route URL (apprise: ``mailto://``, ``slack://``,
+    ``msteams://``, ``json://`` ...). Adapter: ``seamline.adapters.notify``; fake:
+    ``seamline.testing.notifier``."""
+
+    def describe(self, url: str) -> str:
+        """The URL with its secrets (passwords, tokens) masked: safe to store and print."""
+        ...
+
+    def send(self, url: str, title: str, body: str) -> None:
+        """Deliver it, or raise ``AlertNotDelivered`` (its message free of the URL's secrets)."""
+        ...
+
+
+class CallCounter(Protocol):
+    """Counts the calls an adapter makes to its system, by outcome (``ok``, ``error``,
+    ``rate_limited``); the metrics read them (``seamline.services.metrics``)."""
+
+    def count(self, system: str, outcome: str) -> None: ...

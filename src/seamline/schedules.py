@@ -25,7 +25,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     market's previous business day runs at ``[payments].batch_time`` in its time zone, when
     ``[payments].enabled``), the drift scan (every
     ``[drift].scan_interval_min``), the missing-in-ERP watchdog (every
-    ``[watchdogs].missing_in_erp_interval_min``) and, when
+    ``[watchdogs].missing_in_erp_interval_min``), the alerts (every ``[alerts].interval_s``,
+    when ``[alerts.routes]`` names any route) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -61,6 +62,10 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     if settings.payments.enabled:
         # Each market's previous business day, at [payments].batch_time in its time zone.
         builtin["payments-batch"] = ScheduleEntry(task="payments.batch", every_s=60)
+    if any(settings.alerts.routes.values()):
+        # What needs an alert (thresholds, outages and recoveries, stuck orders, digests).
+        builtin["alerts"] = ScheduleEntry(task="alerts.evaluate",
+                                          every_s=settings.alerts.interval_s)
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
     return {**builtin, **settings.schedules}

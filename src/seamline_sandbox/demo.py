@@ -428,7 +428,8 @@ def _serve_dashboard(settings: Any, container: Container, sb: Sandboxes, *,
                      keep: bool) -> None:
     from seamline.entrypoints.web.app import create_app  # noqa: PLC0415
 
-    app = create_app(settings, container.db, queue=container.queue)
+    app = create_app(settings, container.db, queue=container.queue,
+                     collectors=container.metrics_collectors())
     with ServerThread(app) as server:
         out.print()
         out.print(f"Dashboard: {server.url}/")

@@ -133,3 +133,17 @@ def test_config_check_counts_configured_and_optional_schedules() -> None:
     assert "orders-poll every 2 min (configured)" in line
     assert "centra-events every 1 min" in line
     assert "nightly-report every 1 d (configured)" in line
+
+
+def test_config_check_adds_the_alerts_schedule_only_when_a_route_is_configured() -> None:
+    """With a route under [alerts.routes] the alerts schedule runs (one more), every
+    [alerts].interval_s; the routes are listed by kind, never by URL."""
+    settings = load_settings(EXAMPLE, env={}, overrides={
+        "alerts": {"routes": {"finance": ["mailto://u:pw-123456@smtp.example.com"]},
+                   "interval_s": 120}})
+    lines = summary(settings)
+    line = next(x for x in lines if x.startswith("schedules"))
+    assert line.startswith("schedules   11 will run: ")
+    assert line.endswith(", alerts every 2 min")
+    assert "alerts      1 route(s): finance → mailto" in lines
+    assert not any("pw-123456" in x for x in lines)

@@ -12,6 +12,7 @@ import pytest
 
 from seamline.adapters.store.db import Database
 from seamline.adapters.store.unit_of_work import SqlStore
+from seamline.domain.alerts import Alert
 from seamline.domain.ledger import OrderState
 from seamline.domain.money import Money
 from seamline.domain.payments import InvoiceRecord, PaymentDocument, PaymentRecord
@@ -290,3 +291,39 @@ def test_invoices_are_mirrored_once_and_count_the_cash_applied(store: Store) -> 
         assert got["100"][0].applied == Money.of("8.00", "SEK")
         assert got["100"][0].open == Money.of("12.00", "SEK")
         assert uow.payments.invoices_for(["101"])["101"][0].applied == Money.of("3.75", "SEK")
+def test_an_alert_is_delivered_once_per_destination_and_records_its_attempts(
+        store: Store) -> None:
+    """A second delivery of one key to one destination is refused (restarts and several
+    workers never send twice); attempts, status and the time sent are kept; newest first."""
+    alert = Alert(key="exception:7", owner="finance", kind="exception", title="t", body="b")
+    with store.begin() as uow:
+        first = uow.alerts.add(alert, "json://h/***", "hash-a", now=NOW)
+        again = uow.alerts.add(alert, "json://h/***", "hash-a", now=NOW)
+        other = uow.alerts.add(alert, "mailto://***@h", "hash-b", now=NOW)
+        digest = uow.alerts.add(Alert("digest:cx:2026-03-01", "cx", "digest", "d", "b"),
+                                "json://h/***", "hash-a", now=NOW + timedelta(minutes=1))
+    assert first is not None
+    assert other is not None
+    assert digest is not None
+    assert again is None
+    with store.begin() as uow:
+        uow.alerts.attempted(first, status="pending", error="refused", now=NOW)
+        uow.alerts.attempted(first, status="sent", now=NOW + timedelta(minutes=2))
+        uow.alerts.attempted(other, status="failed", error="x" * 2000, now=NOW)
+    with store.read() as uow:
+        sent = uow.alerts.get(first)
+        failed = uow.alerts.get(other)
+        assert uow.alerts.get(10_000) is None
+        assert uow.alerts.has(["exception:7", "exception:8", "digest:cx:2026-03-01"]) == \
+            {"exception:7", "digest:cx:2026-03-01"}
+        assert [d.id for d in uow.alerts.recent(limit=2)] == [digest, other]
+        assert [d.key for d in uow.alerts.recent(owner="cx")] == ["digest:cx:2026-03-01"]
+        assert uow.alerts.counts() == {("exception", "sent"): 1, ("exception", "failed"): 1,
+                                       ("digest", "pending"): 1}
+    assert sent is not None
+    assert failed is not None
+    assert (sent.status, sent.attempts, sent.sent_at, sent.last_error) == \
+        ("sent", 2, NOW + timedelta(minutes=2), "")
+    assert (failed.status, failed.attempts, len(failed.last_error)) == ("failed", 1, 1000)
+    assert (sent.owner, sent.kind, sent.destination, sent.title) == \
+        ("finance", "exception", "json://h/***", "t")

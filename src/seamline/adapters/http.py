@@ -11,11 +11,24 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-__all__ = ["EPOCH_THRESHOLD", "InlineRetry", "parse_retry_after"]
+__all__ = ["EPOCH_THRESHOLD", "InlineRetry", "call_outcome", "parse_retry_after"]
 
 #: A ``Retry-After`` number above this is a Unix timestamp, not a delay (≈ year 2001). Centra
 #: documents "a timestamp" without saying which form it sends.
 EPOCH_THRESHOLD = 1_000_000_000
+
+
+def call_outcome(status: int | None) -> str:
+    """How one HTTP exchange ended, for the API-call counters: ``ok`` (< 400),
+    ``rate_limited`` (429), ``client_error`` (another 4xx), ``server_error`` (5xx) or
+    ``no_answer`` (no response: refused, reset, timed out)."""
+    if status is None:
+        return "no_answer"
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    return "client_error" if status >= 400 else "ok"
 
 
 def _http_date(text: str) -> float | None:

@@ -10,6 +10,9 @@
   answered, and the last error), so every process on the database sees the same answer;
 - ``flows``: no flow parked by the Centra schema guard (``centra:parked-flows``).
 
+Each system's check also says its outage circuit (``circuit``: ``open`` or ``closed``): while
+it is open the system is down (not ok), whatever the last ping said, with when it went down.
+
 The ping never raises: an outage is recorded, not turned into a failing job or an exception.
 """
 
@@ -22,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from seamline.exceptions import SeamlineError
+from seamline.queue.circuit import SystemState
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
 from seamline.services.centra_guard import parked_flows
@@ -80,6 +84,8 @@ def assess(db: _Db, store: Store, *, max_age: timedelta,
         db.require_latest()
         with store.read() as uow:
             stored = {s: _read(uow.cursors.get(_cursor(s))) for s in SYSTEMS}
+            circuits = {s: SystemState.from_json(s, uow.cursors.get(f"outage:{s}"))
+                        for s in SYSTEMS}
             parked = sorted(parked_flows(uow))
     except SeamlineError as exc:
         checks["database"] = {"ok": False, "detail": exc.message}
@@ -109,12 +115,29 @@ def assess(db: _Db, store: Store, *, max_age: timedelta,
             if error:
                 detail += f"; last error: {error}"
         checks[s] = {"ok": fresh, "detail": detail, "last_ok": ok_at.isoformat()}
+    for s in SYSTEMS:
+        _circuit(checks[s], circuits[s], now)
     checks["flows"] = (
         {"ok": True, "detail": "no flow parked"} if not parked else
         {"ok": False, "parked": parked,
          "detail": (f"parked by the Centra schema check: {', '.join(parked)} (see the open "
                     "CENTRA_SCHEMA_MISMATCH exception)")})
     return Readiness(checks)
+
+
+def _circuit(check: dict[str, Any], st: SystemState, now: datetime) -> None:
+    """The outage circuit (``seamline.queue.circuit``) on the system's check: while it is open
+    the system is down whatever the last ping said, and the jobs that need it wait."""
+    check["circuit"] = "open" if st.down else "closed"
+    if st.down and st.down_since is not None:
+        minutes = int((now - st.down_since).total_seconds() // 60)
+        probe = (f"; next probe {st.probe_at.isoformat(timespec='seconds')}"
+                 if st.probe_at is not None else "")
+        check["ok"] = False
+        check["detail"] = (f"down for {minutes} min (the outage circuit is open: the jobs that "
+                           f"need it wait and resume by themselves{probe}); last error: "
+                           f"{st.last_error}")
+        check["down_since"] = st.down_since.isoformat()
 
 
 def _when(value: object) -> datetime | None:

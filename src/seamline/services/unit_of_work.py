@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from seamline.domain.alerts import Alert, AlertDelivery
 from seamline.domain.exception_records import ExceptionRecord
 from seamline.domain.ledger import KEEP, Hold, LedgerEntry, OrderRecord, OrderState
 from seamline.domain.money import Money
@@ -28,6 +29,7 @@ from seamline.queue.models import Job
 
 __all__ = [
     "KEEP",
+    "AlertsRepository",
     "AuditLog",
     "Cursors",
     "ExceptionsRepository",
@@ -280,6 +282,33 @@ class PaymentsRepository(Protocol):
 
     def add_applied(self, amounts: Mapping[str, Money]) -> None:
         """Count cash Seamline applied (or took back, negative) per invoice number."""
+class AlertsRepository(Protocol):
+    """Alert deliveries: one per (alert key, destination), with its status and attempts."""
+
+    def add(self, alert: Alert, destination: str, destination_hash: str, *,
+            now: datetime, status: str = "pending") -> int | None:
+        """A delivery of ``alert`` to the destination (``destination`` redacted,
+        ``destination_hash`` identifies it), ``pending`` (to send) or ``grouped`` (told in a
+        summary alert instead); None when that key went there already."""
+        ...
+
+    def has(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` have a delivery (to any destination)."""
+        ...
+
+    def get(self, delivery_id: int) -> AlertDelivery | None: ...
+
+    def attempted(self, delivery_id: int, *, status: str, error: str = "",
+                  now: datetime) -> None:
+        """Record one attempt: ``sent`` (with the time), ``pending`` (to retry) or ``failed``."""
+        ...
+
+    def recent(self, *, limit: int = 50, owner: str | None = None) -> list[AlertDelivery]:
+        """The newest deliveries first."""
+        ...
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Deliveries per (kind, status)."""
         ...
 
 
@@ -330,6 +359,9 @@ class UnitOfWork(Protocol):
 
     @property
     def payments(self) -> PaymentsRepository: ...
+
+    @property
+    def alerts(self) -> AlertsRepository: ...
 
 
 class JobScope(Protocol):

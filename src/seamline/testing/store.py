@@ -14,10 +14,11 @@ import copy
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from seamline.domain.alerts import Alert, AlertDelivery
 from seamline.domain.exception_records import ExceptionRecord, HistoryEntry
 from seamline.domain.ledger import KEEP, Hold, LedgerEntry, OrderRecord, OrderState
 from seamline.exceptions import OWNERS, SeamlineError
@@ -58,6 +59,7 @@ class _State:
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     stock: StockState = field(default_factory=StockState)
     payments: PaymentsState = field(default_factory=PaymentsState)
+    alerts: dict[int, AlertDelivery] = field(default_factory=dict)
     next_id: int = 1
 
     def new_id(self) -> int:
@@ -75,7 +77,8 @@ class _State:
             history={k: list(v) for k, v in self.history.items()},
             holds=dict(self.holds), jobs=copy.deepcopy(self.jobs, memo),
             stock=copy.deepcopy(self.stock, memo),
-            payments=copy.deepcopy(self.payments, memo), next_id=self.next_id)
+            payments=copy.deepcopy(self.payments, memo), alerts=dict(self.alerts),
+            next_id=self.next_id)
 
 
 class _Orders:
@@ -310,6 +313,50 @@ class _Exceptions:
         return sorted(out, key=lambda h: (h.business_key, h.order_key))
 
 
+class _Alerts:
+    def __init__(self, s: _State) -> None:
+        self.s = s
+
+    def add(self, alert: Alert, destination: str, destination_hash: str, *,
+            now: datetime, status: str = "pending") -> int | None:
+        if any(d.key == alert.key and d.destination_hash == destination_hash
+               for d in self.s.alerts.values()):
+            return None
+        i = self.s.new_id()
+        self.s.alerts[i] = AlertDelivery(
+            id=i, key=alert.key, owner=alert.owner, kind=alert.kind,
+            destination=destination[:512], destination_hash=destination_hash,
+            title=alert.title, body=alert.body, status=status, attempts=0, created_at=now)
+        return i
+
+    def has(self, keys: Iterable[str]) -> set[str]:
+        wanted = set(keys)
+        return {d.key for d in self.s.alerts.values() if d.key in wanted}
+
+    def get(self, delivery_id: int) -> AlertDelivery | None:
+        return self.s.alerts.get(delivery_id)
+
+    def attempted(self, delivery_id: int, *, status: str, error: str = "",
+                  now: datetime) -> None:
+        d = self.s.alerts.get(delivery_id)
+        if d is None:
+            return
+        self.s.alerts[delivery_id] = replace(
+            d, status=status, attempts=d.attempts + 1, last_error=error[:1000],
+            sent_at=now if status == "sent" else d.sent_at)
+
+    def recent(self, *, limit: int = 50, owner: str | None = None) -> list[AlertDelivery]:
+        rows = sorted((d for d in self.s.alerts.values() if owner is None or d.owner == owner),
+                      key=lambda d: -d.id)
+        return rows[:limit]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for d in self.s.alerts.values():
+            out[(d.kind, d.status)] = out.get((d.kind, d.status), 0) + 1
+        return out
+
+
 class _Outbox:
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
@@ -368,6 +415,7 @@ class InMemoryUnitOfWork:
         self.outbox = _Outbox(store)
         self.stock = InMemoryStock(s.stock)
         self.payments = InMemoryPayments(s.payments)
+        self.alerts = _Alerts(s)
 
 
 class InMemoryStore:

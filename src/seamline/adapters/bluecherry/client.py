@@ -28,7 +28,7 @@ import stamina
 
 from seamline.adapters.bluecherry import translate as tr
 from seamline.adapters.bluecherry.classify import DUPLICATE_CODES, SYSTEM, classify
-from seamline.adapters.http import InlineRetry
+from seamline.adapters.http import InlineRetry, call_outcome
 from seamline.clock import SystemClock
 from seamline.config import BlueCherrySettings
 from seamline.domain.erp import (
@@ -52,7 +52,7 @@ from seamline.exceptions import (
     RateLimited,
     TransientError,
 )
-from seamline.ports import Clock
+from seamline.ports import CallCounter, Clock
 from seamline.reachability import answered
 
 __all__ = ["BlueCherryClient", "RateCeiling"]
@@ -98,8 +98,11 @@ class BlueCherryClient:
         max_inline_wait_s: float = 5.0,
         max_feed_pages: int = 50,
         sleep: Callable[[float], None] = time.sleep,
+        counter: CallCounter | None = None,
     ) -> None:
         self.settings = settings
+        #: API calls by outcome (``/metrics``); None: not counted.
+        self.counter = counter
         self.clock: Clock = clock or SystemClock()
         self._base = settings.base_url.rstrip("/")
         self._owns_http = http is None
@@ -158,9 +161,13 @@ class BlueCherryClient:
             response = self._http.request(method, self._base + path, params=clean,
                                           content=content, headers=headers)
         except httpx.HTTPError as exc:
+            if self.counter is not None:
+                self.counter.count(SYSTEM, call_outcome(None))
             err = classify(exc, write=write, what=what)
             assert err is not None
             raise err from exc
+        if self.counter is not None:
+            self.counter.count(SYSTEM, call_outcome(response.status_code))
         if response.status_code < 500 and response.status_code != 429:
             answered(SYSTEM)  # the queue's outage circuit: BlueCherry is up
         err = classify(response, write=write, what=what)

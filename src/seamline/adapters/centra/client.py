@@ -45,7 +45,7 @@ from seamline.adapters.centra.translate import (
 )
 from seamline.adapters.centra.transport import BearerAuth, iso, json_default
 from seamline.adapters.centra.types import RateLimitStatus, StockLevel
-from seamline.adapters.http import InlineRetry
+from seamline.adapters.http import InlineRetry, call_outcome
 from seamline.clock import SystemClock
 from seamline.config import CentraSettings
 from seamline.domain.events import CentraEvent
@@ -62,7 +62,7 @@ from seamline.exceptions import (
     Rejected,
     TransientError,
 )
-from seamline.ports import Clock
+from seamline.ports import CallCounter, Clock
 from seamline.reachability import answered
 
 __all__ = ["CentraClient", "InlineRetry"]
@@ -92,10 +92,13 @@ class CentraClient(ShipmentCalls):
         limiter: RateLimiter | None = None,
         clock: Clock | None = None,
         retry: InlineRetry | None = None,
+        counter: CallCounter | None = None,
     ) -> None:
         if settings.token is None:
             raise ConfigError("centra.token is not set (SEAMLINE_CENTRA_TOKEN)")
         self.settings = settings
+        #: API calls by outcome (``/metrics``); None: not counted.
+        self.counter = counter
         self.retry = retry or InlineRetry()
         self.clock: Clock = clock or SystemClock()
         self.limiter = limiter if limiter is not None else RateLimiter(
@@ -140,10 +143,14 @@ class CentraClient(ShipmentCalls):
                                       auth=self._auth,
                                       headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
+            if self.counter is not None:
+                self.counter.count("centra", call_outcome(None))
             log.info("centra %s failed after %.2fs: %s", operation, time.monotonic() - started,
                      type(exc).__name__)
             classify(exc, mutation=mutation, operation=operation, now=self._now())
             raise  # pragma: no cover - classify always raises for exceptions
+        if self.counter is not None:
+            self.counter.count("centra", call_outcome(response.status_code))
         if response.status_code < 500 and response.status_code != 429:
             answered("centra")  # the queue's outage circuit: Centra is up
         result = classify(response, mutation=mutation, operation=operation, now=self._now())

@@ -14,10 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 __all__ = [
+    "ALERT_STATUSES",
     "EXCEPTION_STATES",
     "JOB_STATUSES",
     "UtcDateTime",
+    "alert_deliveries",
     "audit_log",
+    "counters",
     "cursors",
     "exception_history",
     "exception_orders",
@@ -39,6 +42,7 @@ __all__ = [
 
 JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled")
 EXCEPTION_STATES = ("open", "resolved", "skipped")
+ALERT_STATUSES = ("pending", "sent", "failed", "grouped")
 
 metadata = sa.MetaData(
     naming_convention={
@@ -366,4 +370,35 @@ payment_invoices = sa.Table(
     sa.Column("total", sa.String(32), nullable=False),
     sa.Column("invoice_date", sa.String(10), nullable=False),
     sa.Column("applied", sa.String(32), nullable=False),
+)
+#: One alert to one destination (migration 0009): sent once per (key, destination).
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("owner", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    #: The route's URL with its secrets redacted; the hash finds the configured URL again.
+    sa.Column("destination", sa.String(512), nullable=False),
+    sa.Column("destination_hash", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    _ts("created_at", index=True),
+    _ts("sent_at", nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False, server_default=""),
+    sa.UniqueConstraint("key", "destination_hash"),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'grouped')", name="status"),
+)
+
+#: Monotonic counters every process adds to (migration 0009): API calls per system and
+#: outcome (``api:<system>:<outcome>``), read by ``/metrics``.
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
+    _ts("updated_at"),
 )

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from seamline.adapters.store import exceptions as exc_sql
 from seamline.adapters.store import repos
+from seamline.adapters.store.alerts import SqlAlerts
 from seamline.adapters.store.payments import SqlPayments
 from seamline.adapters.store.schema import audit_log, jobs, ledger
 from seamline.adapters.store.stock import SqlStock
@@ -217,8 +218,8 @@ class SqlOutbox:
 class SqlUnitOfWork:
     """The repositories of one transaction on ``conn``."""
 
-    __slots__ = ("audit", "conn", "cursors", "exceptions", "ledger", "orders", "outbox",
-                 "payments", "stock")
+    __slots__ = ("alerts", "audit", "conn", "cursors", "exceptions", "ledger", "orders",
+                 "outbox", "payments", "stock")
 
     def __init__(self, conn: Connection, queue: JobQueue | None = None) -> None:
         self.conn = conn
@@ -230,6 +231,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(conn, queue)
         self.stock = SqlStock(conn)
         self.payments = SqlPayments(conn)
+        self.alerts = SqlAlerts(conn)
 
 
 class SqlStore:

@@ -33,6 +33,7 @@ from seamline import __version__
 
 from ._errors import EXIT_OTHER, debug_enabled, report
 from ._state import CliState, out_console
+from .alerts_cmd import alerts_app
 from .config_cmd import config_app
 from .db_cmd import db_app
 from .drift_cmd import __all__ as _drift_commands  # noqa: F401 - registers its commands
@@ -94,6 +95,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(shipments_app, name="shipments")
     app.add_typer(payments_app, name="payments")
     app.add_typer(web_app, name="web")
+    app.add_typer(alerts_app, name="alerts")
     if plugins:
         load_plugins(app)
     return app

@@ -55,6 +55,17 @@ def _every(seconds: int) -> str:
     return f"{seconds} s"
 
 
+def _routes(settings: Settings) -> str:
+    """The routes per owner by kind only (``mailto``, ``slack``): the URLs hold secrets."""
+    routes = {o: urls for o, urls in settings.alerts.routes.items() if urls}
+    if not routes:
+        return "no route: nothing is sent (set [alerts.routes])"
+    listed = ", ".join(
+        f"{owner} → {' + '.join(u.split('://', 1)[0] for u in urls)}"
+        for owner, urls in sorted(routes.items()))
+    return f"{sum(len(u) for u in routes.values())} route(s): {listed}"
+
+
 def summary(settings: Settings) -> list[str]:
     """A few lines that say what this configuration will do."""
     daily = [m for m in settings.markets if m.mode == "daily"]
@@ -90,6 +101,7 @@ def summary(settings: Settings) -> list[str]:
         f"web         http://{settings.web.host}:{settings.web.port}/ ("
         + (f"{len(settings.web.users)} user(s) may sign in" if settings.web.users
            else "no [[web.users]]: read-only") + ")",
+        f"alerts      {_routes(settings)}",
     ]
 
 

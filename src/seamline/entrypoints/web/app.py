@@ -8,7 +8,11 @@
   shipment lag histogram ``seamline_shipment_lag_seconds`` (this process's completions) and
   the shipments Centra has not shipped yet (``seamline_shipments_not_in_centra{state}``, the
   oldest one's age) and the stock gauges (``seamline_stock_*``: sync lag, sizes pending and
-  unknown, the cycle read per warehouse), read from the store.
+  unknown, the cycle read per warehouse), read from the store; the operations gauges
+  (``seamline.services.metrics``: circuit per system, orders by state and the oldest
+  unposted one's age, alert deliveries) and the store's counters
+  (``seamline.adapters.store.counters``: API calls per system and outcome, job events such
+  as retries and outage waits), all read from the store at scrape time.
 - the dashboard (``pages.py``): overview, exceptions (filters, search, actions, bulk retry),
   order trace, stock, reconciliation reports, configuration; sign-in with users and roles from
   ``[web]``, CSRF on every POST, security headers on every response. ``/healthz``, ``/readyz``,
@@ -41,6 +45,7 @@ from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
 from seamline.services.dashboard import DashboardService, ReconciliationProvider
+from seamline.services.metrics import OperationsGauges
 from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
 from seamline.services.stock.metrics import StockGauges
 
@@ -268,13 +273,15 @@ def create_app(
     readiness: Callable[[], ReadinessReport] | None = None,
     dashboard: Callable[[], DashboardService] | None = None,
     reconciliation: ReconciliationProvider | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> FastAPI:
     """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` and
     ``dashboard`` (tests). ``readiness`` answers ``/readyz`` (the composition root's
     ``Container.readiness``); without it ``/readyz`` reports the database check alone.
     ``dashboard`` builds the pages' service (default: on ``db``, through the composition
     root); ``reconciliation`` lists and renders the daily reports (the reconciliation flow's
-    provider; none by default)."""
+    provider; none by default). ``collectors`` join ``/metrics`` (the composition root's
+    ``Container.metrics_collectors()``: the store's counters)."""
     if source is None:
         if db is None:
             raise ValueError("create_app needs db or source")
@@ -300,6 +307,9 @@ def create_app(
     if db is not None:
         registry.register(PendingShipments(_store_on(db, queue)))
         registry.register(StockGauges(_store_on(db, queue)))
+        registry.register(OperationsGauges(_store_on(db, queue)))
+    for collector in collectors:
+        registry.register(collector)
     app.state.settings = settings
     app.state.source = data
     app.state.metrics_registry = registry
