@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from seamline.domain.erp import (
     AtsCycle,
     AtsItem,
+    CashReceipt,
     CatalogueItem,
+    CreditMemo,
+    ErpInvoice,
     ErpSalesOrder,
     ErpShipment,
     MasterData,
     PostResult,
+    WriteResult,
 )
 from seamline.domain.events import CentraEvent
 from seamline.domain.orders import CentraOrder
@@ -29,7 +33,7 @@ from seamline.domain.shipments import CentraShipment
 from seamline.domain.stock import StockPush
 
 __all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CentraGateway", "Clock",
-           "ShipmentFeed"]
+           "FinanceGateway", "ShipmentFeed"]
 
 
 class Clock(Protocol):
@@ -198,6 +202,38 @@ class ShipmentFeed(Protocol):
     EDI 856 reader later. Reading is by cursor; the reader never marks anything as done."""
 
     def iter_shipments(self, since: str | None = None) -> tuple[list[ErpShipment], str]: ...
+
+
+class FinanceGateway(Protocol):
+    """BlueCherry's finance calls (contract §Invoices, §Cash receipts, §Credit memos): the
+    invoices feed, cash receipts and credit memos keyed by a unique ``reference``, and the
+    day listings that are the read-back of an ambiguous write and the daily reconciliation."""
+
+    def iter_invoices(self, since: str | None = None) -> tuple[list[ErpInvoice], str]:
+        """Invoices issued after the feed cursor ``since`` (None: from the start), in the order
+        they were issued, and the cursor to resume from."""
+        ...
+
+    def post_cash_receipt(self, receipt: CashReceipt) -> WriteResult[CashReceipt]:
+        """POST a receipt. 201 → ``created=True``; a repeat of its ``reference`` (409) →
+        ``created=False`` with the stored receipt. ``UNKNOWN_INVOICE`` / ``OVERAPPLIED`` raise
+        ``Rejected``; a timeout/5xx raises ``AmbiguousWrite`` (read back by date or repeat the
+        same reference before anything else)."""
+        ...
+
+    def post_credit_memo(self, memo: CreditMemo) -> WriteResult[CreditMemo]:
+        """POST a credit memo; ``reference`` unique as for receipts (409 → the stored memo)."""
+        ...
+
+    def list_cash_receipts(self, day: date) -> list[CashReceipt]:
+        """Every receipt dated ``day`` (``GET /cash-receipts?date=``), as BlueCherry holds it
+        (with its unapplied cash)."""
+        ...
+
+    def list_credit_memos(self, day: date) -> list[CreditMemo]:
+        """Every credit memo created on ``day`` (``GET /credit-memos?date=``: not in the
+        contract; assumed as the analogue of the receipts listing, see docs/configuration.md)."""
+        ...
 
 
 # -- rate-limit state: the Centra adapter meters, the store (or memory) keeps the levels -----

@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from seamline.domain import bluecherry_rules as rules
@@ -33,6 +33,7 @@ from seamline.domain.bluecherry_rules import Detail
 from seamline.domain.erp import (
     AtsCycle,
     AtsItem,
+    CashApplication,
     CashReceipt,
     CatalogueItem,
     CreditMemo,
@@ -98,6 +99,10 @@ class _State:
     ats: dict[str, list[tuple[AtsCycle, list[AtsItem]]]] = field(default_factory=dict)
     shipments: list[ErpShipment] = field(default_factory=list)
     invoices: list[ErpInvoice] = field(default_factory=list)
+    #: invoice number → amount applied by receipts so far
+    applied: dict[str, Money] = field(default_factory=dict)
+    #: credit memo reference → the day it was created (what ``list_credit_memos`` filters on)
+    memo_days: dict[str, date] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     faults: list[_Fault] = field(default_factory=list)
     seq: int = 0
@@ -418,20 +423,70 @@ class FakeBlueCherry:
             return self._feed(self.state.invoices, since)
 
     def post_cash_receipt(self, receipt: CashReceipt) -> WriteResult[CashReceipt]:
+        """As the sandbox: an application names an invoice (or only a PO: spread over that
+        PO's invoices); unknown → ``UNKNOWN_INVOICE``; more than invoiced → ``OVERAPPLIED``."""
         op = "post_cash_receipt"
         with self._lock:
             kind = self._raise_before(op)
             stored = self.state.receipts.get(receipt.reference)
             if stored is not None:
                 return WriteResult(created=False, record=stored)
+            planned, resolved, details = self._plan_applications(receipt)
             applied = sum((a.amount for a in receipt.applications), Money.zero(receipt.currency))
             if applied.amount > receipt.amount.amount:
-                raise Rejected(f"{op}: HTTP 422 OVERAPPLIED", system=SYSTEM, status=422,
-                               codes=[{"field": "applications", "code": "OVERAPPLIED"}])
-            stored = replace(receipt, unapplied=receipt.amount - applied)
+                details.append({"field": "applications", "code": "OVERAPPLIED",
+                                "message": "applications exceed the receipt"})
+            if details:
+                codes = {d["code"] for d in details}
+                code = details[0]["code"] if len(codes) == 1 else "VALIDATION_FAILED"
+                raise Rejected(f"{op}: HTTP 422 {code}", system=SYSTEM, status=422,
+                               codes=details, code=code)
+            for no, v in planned.items():
+                self.state.applied[no] = v
+            stored = replace(receipt, applications=tuple(resolved),
+                             unapplied=receipt.amount - applied)
             self.state.receipts[receipt.reference] = stored
             self._after_commit(kind, op)
             return WriteResult(created=True, record=stored)
+
+    def _plan_applications(self, receipt: CashReceipt) -> tuple[
+            dict[str, Money], list[CashApplication], list[dict[str, str]]]:
+        invoices = {i.invoice_no: i for i in self.state.invoices}
+        planned: dict[str, Money] = {}
+        resolved: list[CashApplication] = []
+        details: list[dict[str, str]] = []
+        for n, app in enumerate(receipt.applications):
+            fld = f"applications[{n}]"
+            if app.invoice_no:
+                inv = invoices.get(app.invoice_no)
+                targets = [] if inv is None or (app.customer_po and inv.customer_po
+                                                != app.customer_po) else [inv]
+            else:
+                targets = [i for i in self.state.invoices if i.customer_po == app.customer_po]
+            if not targets:
+                details.append({"field": fld, "code": "UNKNOWN_INVOICE",
+                                "message": f"no invoice for {app.customer_po or app.invoice_no}"})
+                continue
+            left = app.amount
+            for inv in targets:
+                before = planned.get(inv.invoice_no, self.state.applied.get(
+                    inv.invoice_no, Money.zero(inv.currency)))
+                room = inv.total - before
+                take = left if len(targets) == 1 else (room if room.amount < left.amount
+                                                       else left)
+                if take.amount <= 0:
+                    continue
+                planned[inv.invoice_no] = before + take
+                resolved.append(CashApplication(customer_po=inv.customer_po,
+                                                invoice_no=inv.invoice_no, amount=take))
+                left = left - take
+                if left.amount == 0:
+                    break
+            if left.amount > 0 or any(v.amount > invoices[no].total.amount
+                                      for no, v in planned.items()):
+                details.append({"field": fld, "code": "OVERAPPLIED",
+                                "message": "more would be applied than is invoiced"})
+        return planned, resolved, details
 
     def post_credit_memo(self, memo: CreditMemo) -> WriteResult[CreditMemo]:
         op = "post_credit_memo"
@@ -440,10 +495,28 @@ class FakeBlueCherry:
             stored = self.state.memos.get(memo.reference)
             if stored is not None:
                 return WriteResult(created=False, record=stored)
+            if memo.invoice_no and memo.invoice_no not in {
+                    i.invoice_no for i in self.state.invoices}:
+                raise Rejected(f"{op}: HTTP 422 UNKNOWN_INVOICE", system=SYSTEM, status=422,
+                               codes=[{"field": "invoice_no", "code": "UNKNOWN_INVOICE"}],
+                               code="UNKNOWN_INVOICE")
             stored = replace(memo, memo_no=memo.memo_no or f"CM-{len(self.state.memos) + 1:06d}")
             self.state.memos[memo.reference] = stored
+            self.state.memo_days[memo.reference] = self.clock.now().date()
             self._after_commit(kind, op)
             return WriteResult(created=True, record=stored)
+
+    def list_cash_receipts(self, day: date) -> list[CashReceipt]:
+        with self._lock:
+            self._raise_before("list_cash_receipts")
+            return [r for r in self.state.receipts.values() if r.receipt_date == day]
+
+    def list_credit_memos(self, day: date) -> list[CreditMemo]:
+        """Memos created on ``day`` (the sandbox's reading of the assumed listing)."""
+        with self._lock:
+            self._raise_before("list_credit_memos")
+            return [m for ref, m in self.state.memos.items()
+                    if self.state.memo_days.get(ref) == day]
 
 
 def _stored(order: SalesOrder, order_no: str, now: datetime, by: str, *,

@@ -258,6 +258,8 @@ def create_app(
               methods=["GET"]),
         Route(f"{BASE}/credit-memos", api("credit_memo", finance.create_credit_memo),
               methods=["POST"]),
+        Route(f"{BASE}/credit-memos", api("list_credit_memos", finance.list_credit_memos),
+              methods=["GET"]),
         *control.routes(),
     ]
 

@@ -4,8 +4,8 @@ mechanism of the ``timeout`` and ``commit_then_drop`` faults.
 
 Operations (what a planned fault's ``match`` pattern is matched against, by fnmatch):
 ``create_order``, ``get_order``, ``lookup_orders``, ``cancel_order``, ``ats``, ``shipments``,
-``invoices``, ``cash_receipt``, ``list_cash_receipts``, ``credit_memo``, ``master_data``,
-``skus``. ``None`` (or ``"*"``) matches every one.
+``invoices``, ``cash_receipt``, ``list_cash_receipts``, ``credit_memo``,
+``list_credit_memos``, ``master_data``, ``skus``. ``None`` (or ``"*"``) matches every one.
 
 How the response never arrives (:func:`hold_then_drop`): ``commit_then_drop`` first applies the
 request (the order is created, the receipt stored), ``timeout`` applies nothing. Then the app waits

@@ -27,8 +27,8 @@ from seamline_sandbox.bluecherry.web import (
     paged,
 )
 
-__all__ = ["create_credit_memo", "create_receipt", "list_invoices", "list_receipts",
-           "list_shipments"]
+__all__ = ["create_credit_memo", "create_receipt", "list_credit_memos", "list_invoices",
+           "list_receipts", "list_shipments"]
 
 _FEED_RE = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")
 
@@ -210,13 +210,28 @@ async def create_receipt(request: Request, rt: SandboxRuntime, who: str) -> Resp
     return JSONResponse(receipt, status_code=201)
 
 
-async def list_receipts(request: Request, rt: SandboxRuntime, who: str) -> Response:
+def _day_param(request: Request) -> str | None:
     day = request.query_params.get("date")
     if day is not None and not DATE_RE.match(day):
         raise ApiError(422, "MALFORMED", "date must be YYYY-MM-DD",
                        [{"field": "date", "code": "MALFORMED", "message": "not a date"}])
+    return day
+
+
+async def list_receipts(request: Request, rt: SandboxRuntime, who: str) -> Response:
+    day = _day_param(request)
     rows = [r for r in rt.state.receipts.values() if day is None or r["receipt_date"] == day]
     return JSONResponse(paged(rows, request, "receipts"))
+
+
+async def list_credit_memos(request: Request, rt: SandboxRuntime, who: str) -> Response:
+    """``GET /credit-memos?date=``: not in the contract, assumed as the analogue of the receipts
+    listing. A memo carries no date of its own in the contract, so ``date`` is the day
+    BlueCherry created it (the date part of ``created_at``)."""
+    day = _day_param(request)
+    rows = [m for m in rt.state.credit_memos.values()
+            if day is None or str(m["created_at"])[:10] == day]
+    return JSONResponse(paged(rows, request, "credit_memos"))
 
 
 MEMO_FIELDS = frozenset({"reference", "customer", "customer_po", "invoice_no", "currency",

@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -353,6 +353,16 @@ class BlueCherryClient:
         created, body = self._keyed_write("/credit-memos", tr.credit_memo_to_wire(memo))
         return WriteResult(created=created,
                            record=tr.credit_memo_from_wire(_record(body, "credit_memo")))
+
+    def list_cash_receipts(self, day: date) -> list[CashReceipt]:
+        """A day's receipts (``GET /cash-receipts?date=``, every page)."""
+        return [tr.cash_receipt_from_wire(x)
+                for x in self._paged("/cash-receipts", {"date": day.isoformat()})]
+
+    def list_credit_memos(self, day: date) -> list[CreditMemo]:
+        """A day's credit memos (``GET /credit-memos?date=``: assumed, as for receipts)."""
+        return [tr.credit_memo_from_wire(x)
+                for x in self._paged("/credit-memos", {"date": day.isoformat()})]
 
 
 def _items(page: Any, path: str) -> list[dict[str, Any]]:
