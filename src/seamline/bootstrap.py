@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway
     from seamline.services.orders import OrderFlow
+    from seamline.services.reconcile import Reconciler
     from seamline.services.shipments import ShipmentFlow
     from seamline.services.stock import StockSync
 
@@ -195,6 +196,17 @@ class Container:
                 self.settings, store=self.store, centra=self.centra, erp=self.erp,
                 clock=self.queue.clock)
         return self._built["shipments"]  # type: ignore[return-value]
+
+    @property
+    def reconcile(self) -> Reconciler:
+        """The daily reconciliation report (BlueCherry's orders and finance side)."""
+        if "reconcile" not in self._built:
+            from seamline.services.reconcile import MarketScope, Reconciler  # noqa: PLC0415
+
+            self._built["reconcile"] = Reconciler(
+                store=self.store, erp=self.erp,  # type: ignore[arg-type]
+                markets=MarketScope.from_settings(self.settings), clock=self.queue.clock)
+        return self._built["reconcile"]  # type: ignore[return-value]
 
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""

@@ -11,6 +11,7 @@
     seamline exceptions list|show|retry|skip|resolve
     seamline orders sync|post|show
     seamline shipments sync|show|late
+    seamline reconcile --date D [--market M] [--format csv|html|json] [--output FILE] | history
     seamline sandbox ... / seamline demo           # plugins (entry point seamline.cli_plugins)
 
 Every ``SeamlineError`` that reaches here prints one actionable line and exits non-zero
@@ -38,6 +39,7 @@ from .jobs_cmd import jobs_app
 from .orders_cmd import orders_app
 from .plugins import load_plugins
 from .process_cmd import register_process_commands
+from .reconcile_cmd import reconcile_app
 from .shipments_cmd import shipments_app
 from .stock_cmd import stock_app
 
@@ -87,6 +89,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(orders_app, name="orders")
     app.add_typer(stock_app, name="stock")
     app.add_typer(shipments_app, name="shipments")
+    app.add_typer(reconcile_app, name="reconcile")
     if plugins:
         load_plugins(app)
     return app
