@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -37,6 +37,10 @@ __all__ = ["REPORT_KIND", "MarketScope", "ReconcileSources", "Reconciler", "Repo
 #: The ledger kind of a stored report summary (key ``<day>:<market>:<currency>``).
 REPORT_KIND = "reconcile_report"
 CHUNK = 1000
+#: Cursor names ``reconcile.invoices.<day>``: where the invoices feed reaches that day.
+HINT = "reconcile.invoices."
+#: How many days back a run looks for a remembered starting point in the invoices feed.
+HINT_DAYS = 7
 
 
 class ReconcileSources(Protocol):
@@ -73,6 +77,11 @@ class MarketScope:
                     customer=m.customer, timezone=m.timezone,
                     customer_po_prefix=settings.orders.customer_po_prefix)
                 for m in settings.markets if m.currency]
+
+    def order_of(self, customer_po: str) -> str:
+        """The Centra order number behind a PO as text (the PO itself when it is not ours)."""
+        num = self.number_of(customer_po)
+        return customer_po if num is None else str(num)
 
     def number_of(self, customer_po: str) -> int | None:
         """The Centra order number behind a BlueCherry ``customer_po`` (None: not ours)."""
@@ -159,7 +168,25 @@ class Reconciler:
 
     def run(self, day: date, market: str | None = None, *, keep: bool = True) -> list[Report]:
         """The day's reports, one per market and currency (stored when ``keep``)."""
-        reports = [self.reconcile(day, scope) for scope in self.scopes(market)]
+        return self.run_days([day], market, keep=keep)
+
+    def run_days(self, days: Sequence[date], market: str | None = None, *,
+                 keep: bool = True) -> list[Report]:
+        """Several days' reports from one read of each side (a month-end run), ordered by day,
+        market and currency."""
+        scopes = self.scopes(market)
+        wanted = sorted(set(days))
+        if not scopes or not wanted:
+            return []
+        acc = {(d, s.name, s.currency): _Acc(s) for d in wanted for s in scopes}
+        with Spill() as spill:
+            self._read_bluecherry(wanted, scopes, spill, acc)
+            self._orders(set(wanted), scopes, spill, acc)
+            for (d, _, _), a in acc.items():
+                self._finance(d, a, spill)
+        reports = [Report(day=d, market=name, currency=cur, rows=a.finish(), totals=a.totals,
+                          generated_at=self.clock())
+                   for (d, name, cur), a in sorted(acc.items())]
         if keep:
             self.keep(reports)
         return reports
@@ -178,65 +205,80 @@ class Reconciler:
                     for e in uow.ledger.in_state(REPORT_KIND, s)]
         return sorted(rows, key=lambda d: (d["day"], d["market"], d["currency"]), reverse=True)
 
-    # -- one market and currency --------------------------------------------------------------
+    # -- BlueCherry's side, read once in bulk ---------------------------------------------------
 
-    def reconcile(self, day: date, scope: MarketScope) -> Report:
-        totals = ReportTotals(currency=scope.currency)
-        rows: list[Difference] = []
-        with Spill() as spill:
-            self._read_bluecherry(day, scope, spill)
-            rows.extend(self._orders(day, scope, spill, totals))
-            rows.extend(self._invoices(scope, spill, totals))
-            for po, refunded, credited, memos in spill.refunds_and_memos():
-                totals.refunded += refunded
-                totals.credited += credited
-                num = scope.number_of(po)
-                d = compare_refunds(str(num) if num is not None else po, scope.currency,
-                                    refunded, credited, memos)
-                if d is not None:
-                    rows.append(d)
-        rows.sort(key=lambda r: r.sort_key)
-        for r in rows:
-            totals.add(r)
-        return Report(day=day, market=scope.name, currency=scope.currency, rows=rows,
-                      totals=totals, generated_at=self.clock())
+    def _read_bluecherry(self, days: list[date], scopes: list[MarketScope], spill: Spill,
+                         acc: dict[tuple[date, str, str], _Acc]) -> None:
+        by_customer = {s.customer: s for s in scopes}
+        since = min(datetime.combine(days[0], time(0), tzinfo=s.tz) for s in scopes)
 
-    def _read_bluecherry(self, day: date, scope: MarketScope, spill: Spill) -> None:
-        start = datetime.combine(day, time(0), tzinfo=scope.tz).astimezone(UTC)
-
-        def ours() -> Iterator[tuple[int, ErpOrderFigures]]:
-            for o in self.erp.iter_sales_orders_updated_since(start):
-                if o.customer != scope.customer:
-                    continue
-                num = scope.number_of(o.customer_po)
+        def ours() -> Iterator[tuple[str, int, ErpOrderFigures]]:
+            for o in self.erp.iter_sales_orders_updated_since(since.astimezone(UTC)):
+                scope = by_customer.get(o.customer)
+                num = None if scope is None else scope.number_of(o.customer_po)
                 if num is not None:
-                    yield num, _erp_figures(o)
+                    yield o.customer, num, _erp_figures(o)
 
         spill.add_orders(ours())
-        cursor: str | None = None
+        self._read_invoices(days, by_customer, spill)
+        for d in days:
+            receipts = self.erp.list_cash_receipts(d)
+            for r in receipts:
+                scope = by_customer.get(r.customer)
+                a = None if scope is None else acc.get((d, scope.name, r.currency))
+                if a is None:
+                    continue
+                a.totals.received += r.amount.amount
+                if r.unapplied is not None and r.unapplied.amount > 0:
+                    a.unapplied.append((r.reference, _po_of(r), r.unapplied.amount))
+            spill.add_applied((app.invoice_no, app.amount.amount)
+                              for r in receipts if r.customer in by_customer
+                              for app in r.applications)
+            spill.add_memos((d.isoformat(), m.customer, m.customer_po, m.memo_no or m.reference,
+                             m.total.amount) for m in self.erp.list_credit_memos(d)
+                            if m.customer in by_customer)
+
+    def _read_invoices(self, days: list[date], by_customer: dict[str, MarketScope],
+                       spill: Spill) -> None:
+        """The invoices feed from the nearest remembered starting point of the first day, up
+        to the first invoice dated after the last day (the feed is in issue order, so its
+        dates never go back); where each new day starts is remembered for later runs."""
+        first, last = days[0], days[-1]
+        cursor = self._invoice_hint(first)
+        hinted: dict[str, str] = {}
         while True:
             invoices, nxt = self.erp.iter_invoices(cursor)
-            spill.add_invoices((i.invoice_no, i.customer_po, i.currency, i.total.amount)
-                               for i in invoices
-                               if i.invoice_date == day and i.currency == scope.currency
-                               and scope.number_of(i.customer_po) is not None
-                               and _customer_of(i) in ("", scope.customer))
-            if not invoices or nxt == cursor:
+            for i in invoices:
+                key = i.invoice_date.isoformat()
+                if key not in hinted:
+                    hinted[key] = cursor or ""
+            spill.add_invoices(
+                (i.invoice_no, i.invoice_date.isoformat(), _customer_of(i), i.customer_po,
+                 i.currency, i.total.amount) for i in invoices
+                if first <= i.invoice_date <= last and _customer_of(i) in by_customer)
+            if not invoices or nxt == cursor or invoices[-1].invoice_date > last:
                 break
             cursor = nxt
-        receipts = [r for r in self.erp.list_cash_receipts(day)
-                    if r.customer == scope.customer and r.currency == scope.currency]
-        spill.add_applied((a.invoice_no, a.amount.amount)
-                          for r in receipts for a in r.applications)
-        self._unapplied = [(r.reference, _po_of(r), r.unapplied.amount) for r in receipts
-                           if r.unapplied is not None and r.unapplied.amount > 0]
-        self._received = sum((r.amount.amount for r in receipts), Decimal(0))
-        spill.add_memos((m.customer_po, m.memo_no or m.reference, m.total.amount)
-                        for m in self.erp.list_credit_memos(day)
-                        if m.customer == scope.customer and m.currency == scope.currency)
+        with self.store.begin() as uow:
+            for key, value in hinted.items():
+                name = f"{HINT}{key}"
+                if uow.cursors.get(name) is None:
+                    uow.cursors.set(name, value, now=self.clock())
 
-    def _orders(self, day: date, scope: MarketScope, spill: Spill,
-                totals: ReportTotals) -> Iterator[Difference]:
+    def _invoice_hint(self, day: date) -> str | None:
+        with self.store.read() as uow:
+            for back in range(HINT_DAYS):
+                value = uow.cursors.get(f"{HINT}{(day - timedelta(days=back)).isoformat()}")
+                if value is not None:
+                    return value or None
+        return None
+
+    # -- Centra's side, the ledger in key order -------------------------------------------------
+
+    def _orders(self, days: set[date], scopes: list[MarketScope], spill: Spill,
+                acc: dict[tuple[date, str, str], _Acc]) -> None:
+        by_market: dict[tuple[Any, Any], MarketScope] = {
+            (s.centra_market, s.currency): s for s in scopes}
         after = 0
         while True:
             with self.store.read() as uow:
@@ -244,50 +286,92 @@ class Reconciler:
             if not page:
                 return
             after = page[-1].id
-            mine = [(int(e.business_key), OrderData(e.data)) for e in page
-                    if self._in_scope(e, day, scope)]
-            erp = spill.orders([n for n, _ in mine])
-            refunds: list[tuple[str, Decimal]] = []
-            for number, data in mine:
-                figures = centra_figures(number, data)
-                totals.orders += 1
-                totals.centra_total += figures.total
-                found = erp.get(number)
-                if found is not None and found.currency == scope.currency:
-                    totals.bluecherry_total += found.total
-                d = compare_order(figures, found)
-                if d is not None:
-                    yield d
-                refunds.extend((f"{scope.customer_po_prefix}{number}", amount)
-                               for amount in _refunds_on(data, day, scope.tz))
+            mine, refunds = _dispatch(page, days, by_market)
             spill.add_refunds(refunds)
+            for customer, orders in mine.items():
+                erp = spill.orders(customer, [n for n, _, _, _ in orders])
+                for number, data, day, scope in orders:
+                    a = acc[(day, scope.name, scope.currency)]
+                    figures = centra_figures(number, data)
+                    found = erp.get(number)
+                    a.totals.orders += 1
+                    a.totals.centra_total += figures.total
+                    if found is not None and found.currency == scope.currency:
+                        a.totals.bluecherry_total += found.total
+                    d = compare_order(figures, found)
+                    if d is not None:
+                        a.rows.append(d)
+
+    # -- invoices, receipts, refunds and memos of one day and market ----------------------------
 
     @staticmethod
-    def _in_scope(e: LedgerEntry, day: date, scope: MarketScope) -> bool:
-        if e.state == OrderState.NEVER.value:
-            return False
-        snap = e.data.get("snapshot")
-        if not isinstance(snap, dict) or snap.get("market_id") != scope.centra_market \
-                or snap.get("currency") != scope.currency:
-            return False
-        return business_day(OrderData(e.data), scope.tz) == day
+    def _finance(day: date, a: _Acc, spill: Spill) -> None:
+        scope, key = a.scope, day.isoformat()
+        for no, po, cur, invoiced, received in spill.invoices(key, scope.customer):
+            if cur != scope.currency:
+                continue
+            a.totals.invoiced += invoiced
+            d = compare_invoice(scope.order_of(po), no, cur, invoiced, min(received, invoiced))
+            if d is not None:
+                a.rows.append(d)
+        for ref, po, amount in a.unapplied:
+            d = unapplied_cash(scope.order_of(po) if po else "", ref, scope.currency, amount)
+            if d is not None:
+                a.rows.append(d)
+        for po, refunded, credited, memos in spill.refunds_and_memos(key, scope.customer):
+            a.totals.refunded += refunded
+            a.totals.credited += credited
+            d = compare_refunds(scope.order_of(po), scope.currency, refunded, credited, memos)
+            if d is not None:
+                a.rows.append(d)
 
-    def _invoices(self, scope: MarketScope, spill: Spill,
-                  totals: ReportTotals) -> Iterator[Difference]:
-        for no, po, cur, invoiced, received in spill.invoices():
-            totals.invoiced += invoiced
-            num = scope.number_of(po)
-            d = compare_invoice(str(num) if num is not None else po, no, cur, invoiced,
-                                min(received, invoiced))
-            if d is not None:
-                yield d
-        totals.received += self._received
-        for ref, po, amount in self._unapplied:
-            num = scope.number_of(po) if po else None
-            d = unapplied_cash(str(num) if num is not None else po, ref, scope.currency,
-                               amount)
-            if d is not None:
-                yield d
+
+_Mine = dict[str, list[tuple[int, OrderData, date, "MarketScope"]]]
+
+
+def _dispatch(page: Sequence[LedgerEntry], days: set[date],
+              by_market: dict[tuple[Any, Any], MarketScope]
+              ) -> tuple[_Mine, list[tuple[str, str, str, Decimal]]]:
+    """A chunk of ledger rows: the orders of the days asked for, by BlueCherry customer, and
+    the Centra refunds dated on those days (whatever the order's own day)."""
+    mine: _Mine = {}
+    refunds: list[tuple[str, str, str, Decimal]] = []
+    for e in page:
+        snap = e.data.get("snapshot")
+        if e.state == OrderState.NEVER.value or not isinstance(snap, dict):
+            continue
+        scope = by_market.get((snap.get("market_id"), snap.get("currency")))
+        if scope is None:
+            continue
+        data = OrderData(e.data)
+        number = int(e.business_key)
+        for when, amount in _refunds(data, scope.tz):
+            if when in days:
+                refunds.append((when.isoformat(), scope.customer,
+                                f"{scope.customer_po_prefix}{number}", amount))
+        day = business_day(data, scope.tz)
+        if day is not None and day in days:
+            mine.setdefault(scope.customer, []).append((number, data, day, scope))
+    return mine, refunds
+
+
+@dataclass(slots=True)
+class _Acc:
+    """One (day, market, currency) being built: its rows and totals."""
+
+    scope: MarketScope
+    rows: list[Difference] = field(default_factory=list)
+    totals: ReportTotals = field(init=False)
+    unapplied: list[tuple[str, str, Decimal]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.totals = ReportTotals(currency=self.scope.currency)
+
+    def finish(self) -> list[Difference]:
+        self.rows.sort(key=lambda r: r.sort_key)
+        for r in self.rows:
+            self.totals.add(r)
+        return self.rows
 
 
 def _customer_of(i: ErpInvoice) -> str:
@@ -298,15 +382,13 @@ def _po_of(r: CashReceipt) -> str:
     return r.applications[0].customer_po if r.applications else ""
 
 
-def _refunds_on(data: OrderData, day: date, tz: ZoneInfo) -> list[Decimal]:
-    """The order's successful Centra refunds dated ``day`` in the market's time zone."""
-    out: list[Decimal] = []
+def _refunds(data: OrderData, tz: ZoneInfo) -> list[tuple[date, Decimal]]:
+    """The order's successful Centra refunds with their day in the market's time zone."""
+    out: list[tuple[date, Decimal]] = []
     for p in data.snapshot.get("payments", []):
         if str(p.get("entry_type", "")).upper() != "REFUND" or \
                 str(p.get("status", "")).upper() != "SUCCESS" or not p.get("created_at"):
             continue
         when = datetime.fromisoformat(str(p["created_at"])).astimezone(tz).date()
-        if when == day:
-            out.append(abs(_money(p["value"])))
+        out.append((when, abs(_money(p["value"]))))
     return out
-
