@@ -325,6 +325,11 @@ def build(
         from seamline.services.shipments import register_shipment_tasks  # noqa: PLC0415
 
         register_shipment_tasks(registry, lambda: container.shipments)
+    if "reconcile.daily" not in registry:
+        from seamline.services.reconcile import register_reconcile_tasks  # noqa: PLC0415
+
+        register_reconcile_tasks(registry, lambda: container.reconcile,
+                                 settings.reconcile.run_time)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

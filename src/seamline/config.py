@@ -255,6 +255,28 @@ class ShipmentsSettings(_Section):
     carriers: dict[str, CarrierMapping] = {}
 
 
+class ReconcileSettings(_Section):
+    """The daily reconciliation report (``reconcile.daily`` on the ``reconcile`` queue)."""
+
+    #: Run the ``reconcile-daily`` schedule at all.
+    enabled: bool = True
+    #: Local time in each market's time zone, on the morning after the business day, at which
+    #: the day is reconciled: after that market's payment batch.
+    run_at: str = "06:00"
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at(cls, v: str) -> str:
+        if not _CUTOFF.match(v):
+            raise ValueError("must be HH:MM on a 24-hour clock, e.g. 06:00")
+        return v
+
+    @property
+    def run_time(self) -> time:
+        hh, mm = self.run_at.split(":")
+        return time(int(hh), int(mm))
+
+
 class QueueSettings(_Section):
     """Concurrency per named queue, and the lease every claim holds."""
 
@@ -313,6 +335,7 @@ class Settings(_Section):
     sku_overrides: dict[str, str] = {}
     stock: StockSettings = StockSettings()
     shipments: ShipmentsSettings = ShipmentsSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     queues: QueueSettings = QueueSettings()
     schedules: dict[str, ScheduleEntry] = {}
     web: WebSettings = WebSettings()

@@ -22,7 +22,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     ``[warehouses]`` maps any) and, when
     minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
     (every ``[shipments].sync_interval_min``), the shipment watchdog (every
-    ``[shipments].watchdog_interval_min``) and, when
+    ``[shipments].watchdog_interval_min``), the daily reconciliation (checked every minute, per
+    market time zone at ``[reconcile].run_at``, when markets are mapped) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -49,6 +50,10 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         builtin["stock-full"] = ScheduleEntry(task="stock.sync",
                                               every_s=settings.stock.full_interval_min * 60,
                                               args={"full": True})
+    if settings.reconcile.enabled and settings.markets:
+        # Checked every minute; each market's previous business day is reconciled once at
+        # [reconcile].run_at in its own time zone.
+        builtin["reconcile-daily"] = ScheduleEntry(task="reconcile.daily", every_s=60)
     if settings.centra.use_events_queue:
         builtin["centra-events"] = ScheduleEntry(task="centra.events", every_s=60)
     return {**builtin, **settings.schedules}

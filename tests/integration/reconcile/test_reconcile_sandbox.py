@@ -3,7 +3,7 @@ every planted difference is found and classified, nothing else is reported, tota
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -99,3 +99,25 @@ def test_a_seeded_month_finds_every_planted_difference_and_nothing_else(
     # one day on its own (the invoices feed read from where that day starts) says the same
     same = {(r.day, r.market): r.rows for r in reports}
     assert all(r.rows == same[(r.day, r.market)] for r in day_by_day)
+
+
+def test_the_daily_run_reconciles_each_market_once_after_its_local_time_and_alerts_finance(
+        store: SqlStore) -> None:
+    """At 07:00 UTC the European and Japanese mornings have passed 06:00, New York's has not;
+    a day with differences opens one exception for finance per market, a second tick does
+    nothing."""
+    with bluecherry_sandbox() as (bc, url):
+        seed_day(bc, store, day=DAY, n=200, first_number=1,
+                 plant={"missing_in_bluecherry": 1, "invoiced_not_paid": 1})
+        with reconciler(store, url) as rec:
+            rec.clock = lambda: datetime.combine(DAY + timedelta(days=1), time(7), tzinfo=UTC)
+            made = rec.daily(time(6))
+            again = rec.daily(time(6))
+    assert sorted(r.market for r in made) == ["DE", "JP", "SE"]
+    assert again == []
+    with store.read() as uow:
+        found = uow.exceptions.find(owner="finance")
+    flagged = {r.key for r in made if r.rows}
+    assert flagged
+    assert {e.business_key for e in found} == {f"reconcile:{k}" for k in flagged}
+    assert all(e.type == "RECONCILIATION_DIFFERENCES" for e in found)

@@ -37,6 +37,8 @@ __all__ = ["REPORT_KIND", "MarketScope", "ReconcileSources", "Reconciler", "Repo
 #: The ledger kind of a stored report summary (key ``<day>:<market>:<currency>``).
 REPORT_KIND = "reconcile_report"
 CHUNK = 1000
+#: The exception a day with differences raises (owner finance).
+EXCEPTION_TYPE = "RECONCILIATION_DIFFERENCES"
 #: Cursor names ``reconcile.invoices.<day>``: where the invoices feed reaches that day.
 HINT = "reconcile.invoices."
 #: How many days back a run looks for a remembered starting point in the invoices feed.
@@ -190,6 +192,42 @@ class Reconciler:
         if keep:
             self.keep(reports)
         return reports
+
+    def daily(self, run_at: time) -> list[Report]:
+        """The scheduled run: each market whose local time has passed ``run_at`` and whose
+        previous business day has no stored report gets that day reconciled and kept, and one
+        ``RECONCILIATION_DIFFERENCES`` exception for finance per day and market with any
+        difference (its count in the message). Returns the reports made."""
+        now = self.clock()
+        made: list[Report] = []
+        for scope in self.scopes():
+            local = now.astimezone(scope.tz)
+            if local.time() < run_at:
+                continue
+            day = local.date() - timedelta(days=1)
+            with self.store.read() as uow:
+                if uow.ledger.get(REPORT_KIND, f"{day.isoformat()}:{scope.name}:"
+                                  f"{scope.currency}") is not None:
+                    continue
+            for report in self.run_days([day], scope.name):
+                made.append(report)
+                if report.rows:
+                    self.alert(report)
+        return made
+
+    def alert(self, report: Report) -> int:
+        """One exception for finance for a day and market with differences."""
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(report.totals.by_kind.items()))
+        with self.store.begin() as uow:
+            return uow.exceptions.raise_(
+                type=EXCEPTION_TYPE, owner="finance", business_key=f"reconcile:{report.key}",
+                message=f"{len(report.rows)} reconciliation difference(s) on {report.day} in "
+                        f"{report.market} {report.currency} ({kinds}): seamline reconcile "
+                        f"--date {report.day} --market {report.market}",
+                details={"day": report.day.isoformat(), "market": report.market,
+                         "currency": report.currency, "differences": len(report.rows),
+                         "by_kind": dict(report.totals.by_kind)},
+                now=self.clock())
 
     def keep(self, reports: Sequence[Report]) -> None:
         with self.store.begin() as uow:
