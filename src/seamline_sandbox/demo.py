@@ -9,7 +9,9 @@ faults are injected on both sides (429 with a short ``Retry-After``, 5xx, a Blue
 that commits and then times out, a Centra write-back that commits and then drops). The day is
 simulated: one clock shared by the sandboxes and Seamline is moved forward between waves and
 past the cut-off, and the output says so. The next morning BlueCherry's warehouse ships
-(``demo_shipments``: partial, complete and short shipments into Centra, with faults). The summary
+(``demo_shipments``: partial, complete and short shipments into Centra, with faults), and the
+day ends with its reconciliation report, one hand edit in BlueCherry planted
+(``demo_reconcile``). The summary
 is read back from both sandboxes and from Seamline's store; the exit code is 0 only if every
 invariant holds.
 """
@@ -39,6 +41,7 @@ from rich.table import Table
 from rich.text import Text
 
 from seamline.config import ShipmentsSettings, StockSettings
+from seamline_sandbox.demo_reconcile import reconcile_day
 from seamline_sandbox.demo_shipments import CARRIERS, ship_next_day, summarise_shipments
 from seamline_sandbox.demo_stock import stock_check, stock_start, stock_wave
 from seamline_sandbox.generator import GeneratedOrder
@@ -218,6 +221,8 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
                     container, progress, text, timeout_s=300, shipments=True), out,
                               orders=8 if fast else 30)
                 out.print(f"  stock after the shipping: {stock_wave(sb, container, story)}")
+                # the very end of the day (after the payment batch): the reconciliation report
+                reconcile_day(sb, container, today, out=out, check=result.check)
             out.print(f"  simulated {WAVES[0][0]:02d}:00 → {AFTER_CUTOFF[0]:02d}:"
                       f"{AFTER_CUTOFF[1]:02d} and the next morning's shipping in "
                       f"{time.monotonic() - wall0:.1f}s of wall time")

@@ -4,6 +4,7 @@ A report covers one business day, one market and one currency. Three comparisons
 
 * **orders**: each Centra order of the day (Centra is the truth for the as-sold amounts) against
   the BlueCherry sales order as BlueCherry holds it now — ``missing_in_bluecherry``,
+  ``not_posted`` (still waiting, for a reason the ledger names),
   ``total_mismatch`` (the first differing component named: lines, discount, tax, charges) or
   ``currency_rounding`` (the totals differ by exactly one minor unit);
 * **invoices and receipts** of the day: ``invoiced_not_paid`` (an invoice dated that day that the
@@ -38,6 +39,7 @@ COMPONENT_NAMES = {"merchandise": "lines", "discount": "discount", "tax": "tax",
 
 class DifferenceKind(StrEnum):
     MISSING_IN_BLUECHERRY = "missing_in_bluecherry"
+    NOT_POSTED = "not_posted"
     TOTAL_MISMATCH = "total_mismatch"
     CURRENCY_ROUNDING = "currency_rounding"
     INVOICED_NOT_PAID = "invoiced_not_paid"
@@ -109,10 +111,18 @@ class ErpOrderFigures:
     updated_by: str = ""
 
 
-def compare_order(centra: OrderFigures, erp: ErpOrderFigures | None) -> Difference | None:
-    """The difference between a Centra order and its BlueCherry sales order, if any."""
+def compare_order(centra: OrderFigures, erp: ErpOrderFigures | None, *, posted: bool = True,
+                  reason: str = "") -> Difference | None:
+    """The difference between a Centra order and its BlueCherry sales order, if any.
+
+    An order BlueCherry lacks is ``missing_in_bluecherry`` when Seamline's ledger says it was
+    posted (or says nothing of why not), and ``not_posted`` with the ledger's ``reason`` when it
+    still waits for a named reason or an open exception (already someone's to act on)."""
     order = str(centra.number)
     if erp is None:
+        if not posted and reason:
+            return Difference(DifferenceKind.NOT_POSTED, order, "", centra.total, Decimal(0),
+                              centra.currency, note=reason)
         return Difference(DifferenceKind.MISSING_IN_BLUECHERRY, order, "", centra.total,
                           Decimal(0), centra.currency)
     if erp.currency != centra.currency:

@@ -50,11 +50,12 @@ class ReconcileSources(Protocol):
 
     def iter_sales_orders_updated_since(self, since: datetime) -> Iterator[ErpSalesOrder]: ...
 
-    def iter_invoices(self, since: str | None = None) -> tuple[list[ErpInvoice], str]: ...
+    def iter_invoice_pages(self, since: str | None = None
+                           ) -> Iterator[tuple[list[ErpInvoice], str]]: ...
 
-    def list_cash_receipts(self, day: date) -> list[CashReceipt]: ...
+    def iter_cash_receipts(self, day: date) -> Iterator[CashReceipt]: ...
 
-    def list_credit_memos(self, day: date) -> list[CreditMemo]: ...
+    def iter_credit_memos(self, day: date) -> Iterator[CreditMemo]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,8 +261,15 @@ class Reconciler:
         spill.add_orders(ours())
         self._read_invoices(days, by_customer, spill)
         for d in days:
-            receipts = self.erp.list_cash_receipts(d)
-            for r in receipts:
+            self._read_receipts(d, by_customer, spill, acc)
+            spill.add_memos((d.isoformat(), m.customer, m.customer_po, m.memo_no or m.reference,
+                             m.total.amount) for m in self.erp.iter_credit_memos(d)
+                            if m.customer in by_customer)
+
+    def _read_receipts(self, d: date, by_customer: dict[str, MarketScope], spill: Spill,
+                       acc: dict[tuple[date, str, str], _Acc]) -> None:
+        def applications() -> Iterator[tuple[str, Decimal]]:
+            for r in self.erp.iter_cash_receipts(d):
                 scope = by_customer.get(r.customer)
                 a = None if scope is None else acc.get((d, scope.name, r.currency))
                 if a is None:
@@ -269,12 +277,10 @@ class Reconciler:
                 a.totals.received += r.amount.amount
                 if r.unapplied is not None and r.unapplied.amount > 0:
                     a.unapplied.append((r.reference, _po_of(r), r.unapplied.amount))
-            spill.add_applied((app.invoice_no, app.amount.amount)
-                              for r in receipts if r.customer in by_customer
-                              for app in r.applications)
-            spill.add_memos((d.isoformat(), m.customer, m.customer_po, m.memo_no or m.reference,
-                             m.total.amount) for m in self.erp.list_credit_memos(d)
-                            if m.customer in by_customer)
+                for app in r.applications:
+                    yield app.invoice_no, app.amount.amount
+
+        spill.add_applied(applications())
 
     def _read_invoices(self, days: list[date], by_customer: dict[str, MarketScope],
                        spill: Spill) -> None:
@@ -284,8 +290,7 @@ class Reconciler:
         first, last = days[0], days[-1]
         cursor = self._invoice_hint(first)
         hinted: dict[str, str] = {}
-        while True:
-            invoices, nxt = self.erp.iter_invoices(cursor)
+        for invoices, nxt in self.erp.iter_invoice_pages(cursor):
             for i in invoices:
                 key = i.invoice_date.isoformat()
                 if key not in hinted:
@@ -294,7 +299,7 @@ class Reconciler:
                 (i.invoice_no, i.invoice_date.isoformat(), _customer_of(i), i.customer_po,
                  i.currency, i.total.amount) for i in invoices
                 if first <= i.invoice_date <= last and _customer_of(i) in by_customer)
-            if not invoices or nxt == cursor or invoices[-1].invoice_date > last:
+            if invoices and invoices[-1].invoice_date > last:
                 break
             cursor = nxt
         with self.store.begin() as uow:
@@ -336,7 +341,8 @@ class Reconciler:
                     a.totals.centra_total += figures.total
                     if found is not None and found.currency == scope.currency:
                         a.totals.bluecherry_total += found.total
-                    d = compare_order(figures, found)
+                    d = compare_order(figures, found, posted=_posted(data),
+                                      reason=_reason(data))
                     if d is not None:
                         a.rows.append(d)
 
@@ -410,6 +416,17 @@ class _Acc:
         for r in self.rows:
             self.totals.add(r)
         return self.rows
+
+
+def _posted(data: OrderData) -> bool:
+    return bool(data.raw.get("order_no"))
+
+
+def _reason(data: OrderData) -> str:
+    """Why an order is not in BlueCherry yet, as the ledger says (empty: it does not say)."""
+    if data.raw.get("order_no"):
+        return ""
+    return data.reason or ("parked by an open exception" if data.parks else "")
 
 
 def _customer_of(i: ErpInvoice) -> str:
