@@ -47,14 +47,14 @@ def reconcile_day(sb: Sandboxes, container: Container, day: date, *, out: Consol
     reports = reconciler.run(day)
     table = Table(title=Text(f"Reconciliation {day.isoformat()} (read from the store and the "
                              "BlueCherry sandbox)"), show_edge=False, header_style="bold")
-    for col in ("market", "currency", "orders", "Centra total", "BlueCherry total",
-                "invoiced", "received", "differences", "difference"):
-        table.add_column(Text(col))
+    for col in ("market", "cur", "orders", "Centra", "BlueCherry", "invoiced", "rows",
+                "rows' sum"):
+        table.add_column(Text(col), justify="left" if col in ("market", "cur") else "right")
     for r in reports:
         t = r.totals.to_dict()
         table.add_row(*(Text(str(v)) for v in (
             r.market, r.currency, t["orders"], t["centra_total"], t["bluecherry_total"],
-            t["invoiced"], t["received"], t["differences"], t["rows_difference"])))
+            t["invoiced"], t["differences"], t["rows_difference"])))
     out.print()
     out.print(table)
     rows: list[tuple[str, Any]] = [(r.market, d) for r in reports for d in r.rows]

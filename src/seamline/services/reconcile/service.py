@@ -123,6 +123,9 @@ def _money(v: Any) -> Decimal:
 
 
 def _erp_figures(o: ErpSalesOrder) -> ErpOrderFigures:
+    """BlueCherry's figures as it holds them now. Its totals count ordered units (cancelled
+    units stay in them, as in the payload Seamline posted), so a short shipment or a cancel is
+    no difference here; a hand edit of prices, quantities or discounts is."""
     totals = o.raw.get("totals") if isinstance(o.raw, dict) else None
     comps = {k: _money(v) for k, v in (totals or {}).items()
              if k in ("merchandise", "discount", "tax", "charges")}
@@ -143,14 +146,21 @@ def business_day(data: OrderData, tz: ZoneInfo) -> date | None:
 
 
 def centra_figures(number: int, data: OrderData) -> OrderFigures:
+    """Centra's as-sold figures: as posted (the frozen payload, built from Centra's amounts and
+    tied out to Centra's grand total to the minor unit before it was sent), else — not posted
+    yet — Centra's grand total as taken in. A Centra order changed after posting is
+    ``POSTED_ORDER_CHANGED``'s (operations), a refund the credit memo comparison's."""
     snap = data.snapshot
-    comps: dict[str, Decimal] = {}
     frozen = data.raw.get("frozen")
-    if isinstance(frozen, dict):
-        comps = {k: _money(v) for k, v in frozen.get("totals", {}).items()
+    if isinstance(frozen, dict) and isinstance(frozen.get("totals"), dict):
+        totals = frozen["totals"]
+        comps = {k: _money(v) for k, v in totals.items()
                  if k in ("merchandise", "discount", "tax", "charges")}
+        return OrderFigures(number=number, currency=str(frozen.get("currency",
+                                                                   snap["currency"])),
+                            total=_money(totals["total"]), components=comps)
     return OrderFigures(number=number, currency=str(snap["currency"]),
-                        total=_money(snap["grand_total"]), components=comps)
+                        total=_money(snap["grand_total"]))
 
 
 class Reconciler:
