@@ -25,7 +25,8 @@ EXIT_DIFFERENCES = 4
 
 reconcile_app = typer.Typer(
     help="The daily reconciliation report: Centra against BlueCherry orders, invoices, "
-         "receipts and credit memos.",
+         "receipts and credit memos, per market and currency. Exit code 0: the day reconciles; "
+         "4: the report lists differences.",
     invoke_without_command=True)
 
 
