@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from seamline.services.drift import DriftService, MissingInErp
     from seamline.services.orders import OrderFlow
     from seamline.services.payments import PaymentFlow
+    from seamline.services.reconcile import Reconciler
     from seamline.services.shipments import ShipmentFlow
     from seamline.services.stock import StockSync
 
@@ -315,6 +316,17 @@ class Container:
 
         return [StoreCounters(self.db)]
 
+    @property
+    def reconcile(self) -> Reconciler:
+        """The daily reconciliation report (BlueCherry's orders and finance side)."""
+        if "reconcile" not in self._built:
+            from seamline.services.reconcile import MarketScope, Reconciler  # noqa: PLC0415
+
+            self._built["reconcile"] = Reconciler(
+                store=self.store, erp=self.erp,  # type: ignore[arg-type]
+                markets=MarketScope.from_settings(self.settings), clock=self.queue.clock)
+        return self._built["reconcile"]  # type: ignore[return-value]
+
     def readiness(self) -> Readiness:
         """``/readyz``: database migrated, both systems answered lately, no flow parked."""
         return assess(self.db, self.store, clock=self.queue.clock,
@@ -459,6 +471,11 @@ def build(
 
         register_drift_tasks(registry, lambda: container.drift,
                              lambda: container.missing_in_erp)
+    if "reconcile.daily" not in registry:
+        from seamline.services.reconcile import register_reconcile_tasks  # noqa: PLC0415
+
+        register_reconcile_tasks(registry, lambda: container.reconcile,
+                                 settings.reconcile.run_time)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

@@ -305,6 +305,28 @@ class WatchdogSettings(_Section):
     missing_in_erp_interval_min: int = Field(5, ge=1)
 
 
+class ReconcileSettings(_Section):
+    """The daily reconciliation report (``reconcile.daily`` on the ``reconcile`` queue)."""
+
+    #: Run the ``reconcile-daily`` schedule at all.
+    enabled: bool = True
+    #: Local time in each market's time zone, on the morning after the business day, at which
+    #: the day is reconciled: after that market's payment batch.
+    run_at: str = "07:00"
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at(cls, v: str) -> str:
+        if not _CUTOFF.match(v):
+            raise ValueError("must be HH:MM on a 24-hour clock, e.g. 06:00")
+        return v
+
+    @property
+    def run_time(self) -> time:
+        hh, mm = self.run_at.split(":")
+        return time(int(hh), int(mm))
+
+
 class QueueSettings(_Section):
     """Concurrency per named queue, and the lease every claim holds."""
 
@@ -471,6 +493,7 @@ class Settings(_Section):
     payments: PaymentsSettings = PaymentsSettings()
     drift: DriftSettings = DriftSettings()
     watchdogs: WatchdogSettings = WatchdogSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     queues: QueueSettings = QueueSettings()
     schedules: dict[str, ScheduleEntry] = {}
     web: WebSettings = WebSettings()

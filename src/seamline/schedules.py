@@ -25,8 +25,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     market's previous business day runs at ``[payments].batch_time`` in its time zone, when
     ``[payments].enabled``), the drift scan (every
     ``[drift].scan_interval_min``), the missing-in-ERP watchdog (every
-    ``[watchdogs].missing_in_erp_interval_min``), the alerts (every ``[alerts].interval_s``,
-    when ``[alerts.routes]`` names any route) and, when
+    ``[watchdogs].missing_in_erp_interval_min``), the daily reconciliation (checked every
+    minute, per market time zone at ``[reconcile].run_at``, when markets are mapped), the
+    alerts (every ``[alerts].interval_s``, when ``[alerts.routes]`` names any route) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -62,6 +63,10 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     if settings.payments.enabled:
         # Each market's previous business day, at [payments].batch_time in its time zone.
         builtin["payments-batch"] = ScheduleEntry(task="payments.batch", every_s=60)
+    if settings.reconcile.enabled and settings.markets:
+        # Checked every minute; each market's previous business day is reconciled once at
+        # [reconcile].run_at in its own time zone.
+        builtin["reconcile-daily"] = ScheduleEntry(task="reconcile.daily", every_s=60)
     if any(settings.alerts.routes.values()):
         # What needs an alert (thresholds, outages and recoveries, stuck orders, digests).
         builtin["alerts"] = ScheduleEntry(task="alerts.evaluate",

@@ -11,7 +11,8 @@ simulated: one clock shared by the sandboxes and Seamline is moved forward betwe
 past the cut-off, and the output says so. The next morning BlueCherry's warehouse ships
 (``demo_shipments``: partial, complete and short shipments into Centra, with faults), and the
 morning after that the payment batch posts the shipping day's captures as BlueCherry cash
-receipts and two Centra refunds as credit memos (``demo_payments``). The summary
+receipts and two Centra refunds as credit memos (``demo_payments``); the day ends with its
+reconciliation report, one hand edit in BlueCherry planted (``demo_reconcile``). The summary
 is read back from both sandboxes and from Seamline's store; the exit code is 0 only if every
 invariant holds.
 """
@@ -43,6 +44,7 @@ from rich.text import Text
 from seamline.config import ShipmentsSettings, StockSettings
 from seamline_sandbox.demo_drift import DriftStory, drift_step
 from seamline_sandbox.demo_payments import payment_batch
+from seamline_sandbox.demo_reconcile import reconcile_day
 from seamline_sandbox.demo_shipments import CARRIERS, ship_next_day, summarise_shipments
 from seamline_sandbox.demo_stock import stock_check, stock_start, stock_wave
 from seamline_sandbox.generator import GeneratedOrder
@@ -227,6 +229,8 @@ def run_demo(*, fast: bool, orders: int | None, seed: int, keep: bool,
                 out.print(f"  stock after the shipping: {stock_wave(sb, container, story)}")
                 payment_batch(sb, container, today + timedelta(days=1), at=_at, out=out,
                               check=result.check)
+                # the very end of the day (after the payment batch): the reconciliation report
+                reconcile_day(sb, container, today, out=out, check=result.check)
             out.print(f"  simulated {WAVES[0][0]:02d}:00 → {AFTER_CUTOFF[0]:02d}:"
                       f"{AFTER_CUTOFF[1]:02d} and the next morning's shipping in "
                       f"{time.monotonic() - wall0:.1f}s of wall time")
@@ -319,8 +323,10 @@ def _summarise(sb: Sandboxes, container: Container, result: DemoResult) -> None:
         r = rows[(g.market.code, g.expected_currency)]
         r["posted"] += 1
         r["bc_total"] += Decimal(o["totals"]["total"])
-        if Decimal(o["totals"]["total"]) != Decimal(g.expected_total) \
-                or o["currency"] != g.expected_currency:
+        edited = str(o.get("updated_by", "")).startswith("user:")
+        # an order a person edited in BlueCherry is drift, for the reconciliation to report
+        if not edited and (Decimal(o["totals"]["total"]) != Decimal(g.expected_total)
+                           or o["currency"] != g.expected_currency):
             mismatched.append(f"{g.number}: {o['totals']['total']} {o['currency']} ≠ "
                               f"{g.expected_total} {g.expected_currency}")
     for ref, c in counts.items():

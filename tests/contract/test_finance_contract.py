@@ -203,3 +203,27 @@ def test_a_credit_memo_against_an_unknown_invoice_is_refused(backend: Backend) -
     with pytest.raises(Rejected) as err:
         backend.finance.post_credit_memo(memo)
     assert {c["code"] for c in err.value.codes} == {"UNKNOWN_INVOICE"}
+
+
+def test_the_streamed_reads_give_what_the_lists_and_the_feed_give(backend: Backend) -> None:
+    """``iter_cash_receipts`` / ``iter_credit_memos`` yield a day's listing, and
+    ``iter_invoice_pages`` the whole feed page by page, each page's cursor resuming after it
+    (the reconciliation reads them so; the sandbox client's page size here is 3)."""
+    day = date(2026, 11, 23)
+    invoices = [backend.shipped_and_invoiced() for _ in range(4)]
+    for inv in invoices:
+        total = str(inv.total.amount)
+        backend.finance.post_cash_receipt(_receipt(inv, total, applied=total, day=day))
+    listed = sorted(r.reference for r in backend.finance.list_cash_receipts(day))
+    assert sorted(r.reference for r in backend.finance.iter_cash_receipts(day)) == listed
+    assert len(listed) >= 4
+    memo_day = datetime.now(UTC).date()
+    assert sorted(m.reference for m in backend.finance.iter_credit_memos(memo_day)) == sorted(
+        m.reference for m in backend.finance.list_credit_memos(memo_day))
+    everything, _ = backend.finance.iter_invoices(None)
+    paged: list[str] = []
+    for page, cursor in backend.finance.iter_invoice_pages(None):  # type: ignore[attr-defined]
+        paged.extend(i.invoice_no for i in page)
+        rest, _ = backend.finance.iter_invoices(cursor)
+        assert [i.invoice_no for i in rest] == [i.invoice_no for i in everything][len(paged):]
+    assert paged == [i.invoice_no for i in everything]

@@ -50,6 +50,23 @@ def test_an_order_row_keeps_its_state_and_json_and_counts_its_versions(store: St
     assert (row.data.order_no, row.data.line_map, row.data.snapshot) == ("SO1", {1: 2}, {"a": 1})
 
 
+def test_the_ledger_pages_one_kind_in_key_order_after_an_id(store: Store) -> None:
+    """``page`` streams one kind in id order, ``limit`` at a time, skipping other kinds."""
+    with store.begin() as uow:
+        for n in (30, 10, 20):
+            uow.orders.save(n, state=OrderState.NEW, data={"snapshot": {"n": n}}, now=NOW)
+            uow.ledger.save("other", str(n), state="x", data={}, now=NOW)
+    seen: list[str] = []
+    after = 0
+    with store.read() as uow:
+        while page := uow.ledger.page("order", after_id=after, limit=2):
+            assert len(page) <= 2
+            seen.extend(e.business_key for e in page)
+            after = page[-1].id
+        assert uow.ledger.page("order", after_id=after, limit=5) == []
+    assert seen == ["30", "10", "20"]
+
+
 def test_marking_many_orders_sets_fields_and_state_without_reading_them(store: Store) -> None:
     """``mark`` moves rows to a state and adds scalar fields, leaving the rest of the JSON."""
     with store.begin() as uow:

@@ -86,6 +86,11 @@ class LedgerRepository(Protocol):
 
     def in_state(self, kind: str, state: str) -> list[LedgerEntry]: ...
 
+    def page(self, kind: str, *, after_id: int, limit: int) -> list[LedgerEntry]:
+        """Up to ``limit`` entries of ``kind`` with an id above ``after_id``, in id order (key
+        order for a streamed read in chunks)."""
+        ...
+
 
 class Cursors(Protocol):
     """Named cursors (watermarks), and named locks for compare-then-write on them."""

@@ -520,6 +520,17 @@ class FakeBlueCherry:
             return [m for ref, m in self.state.memos.items()
                     if self.state.memo_days.get(ref) == day]
 
+    def iter_cash_receipts(self, day: date) -> Iterator[CashReceipt]:
+        yield from self.list_cash_receipts(day)
+
+    def iter_credit_memos(self, day: date) -> Iterator[CreditMemo]:
+        yield from self.list_credit_memos(day)
+
+    def iter_invoice_pages(self, since: str | None = None
+                           ) -> Iterator[tuple[list[ErpInvoice], str]]:
+        """The whole rest of the feed as one page (the fake has no page size)."""
+        yield self.iter_invoices(since)
+
 
 def _stored(order: SalesOrder, order_no: str, now: datetime, by: str, *,
             skus: dict[str, CatalogueItem], upcs: dict[str, CatalogueItem]) -> ErpSalesOrder:

@@ -148,6 +148,11 @@ class _Ledger:
         return sorted((copy.deepcopy(e) for (k, _), e in self.s.ledger.items()
                        if k == kind and e.state == state), key=lambda e: e.id)
 
+    def page(self, kind: str, *, after_id: int, limit: int) -> list[LedgerEntry]:
+        found = sorted((e for (k, _), e in self.s.ledger.items()
+                        if k == kind and e.id > after_id), key=lambda e: e.id)
+        return [copy.deepcopy(e) for e in found[:limit]]
+
 
 class _Cursors:
     def __init__(self, s: _State) -> None:

@@ -371,6 +371,31 @@ class BlueCherryClient:
         return [tr.credit_memo_from_wire(x)
                 for x in self._paged("/credit-memos", {"date": day.isoformat()})]
 
+    # -- streamed reads (the daily reconciliation: one page in memory at a time) ----
+
+    def iter_cash_receipts(self, day: date) -> Iterator[CashReceipt]:
+        """A day's receipts as ``list_cash_receipts``, page by page."""
+        for x in self._paged("/cash-receipts", {"date": day.isoformat()}):
+            yield tr.cash_receipt_from_wire(x)
+
+    def iter_credit_memos(self, day: date) -> Iterator[CreditMemo]:
+        """A day's credit memos as ``list_credit_memos``, page by page."""
+        for x in self._paged("/credit-memos", {"date": day.isoformat()}):
+            yield tr.credit_memo_from_wire(x)
+
+    def iter_invoice_pages(self, since: str | None = None
+                           ) -> Iterator[tuple[list[ErpInvoice], str]]:
+        """The invoices feed after ``since`` one page at a time, each with the cursor that
+        resumes after it (``iter_invoices`` gathers up to ``max_feed_pages`` into one list)."""
+        cursor = since
+        while True:
+            page = self._read("/invoices", {"since": cursor, "page_size": self.settings.page_size})
+            nxt = page.get("next_cursor") if isinstance(page, dict) else None
+            cursor = str(nxt) if nxt else cursor
+            yield [tr.invoice_from_wire(x) for x in _items(page, "/invoices")], cursor or ""
+            if not (isinstance(page, dict) and page.get("has_more")):
+                return
+
 
 def _items(page: Any, path: str) -> list[dict[str, Any]]:
     if isinstance(page, list):

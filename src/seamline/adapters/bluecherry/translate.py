@@ -65,6 +65,8 @@ _CHARGE_FIELDS = ("type", "amount", "tax", "tax_rate")
 
 def json_safe(value: Any) -> Any:
     """A parsed JSON value with every ``Decimal`` turned back into its exact string."""
+    if type(value) is str or value is None:  # the common case first: this runs per field
+        return value
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, Mapping):

@@ -39,6 +39,8 @@ _B = sa.bindparam
 _IN_STATE = (sa.select(ledger).where(ledger.c.kind == _B("kind"), ledger.c.state == _B("state"))
              .order_by(ledger.c.id))
 _IN_STATE_LIMIT = _IN_STATE.limit(_B("limit"))
+_PAGE = (sa.select(ledger).where(ledger.c.kind == _B("kind"), ledger.c.id > _B("after"))
+         .order_by(ledger.c.id).limit(_B("limit")))
 
 
 def _in_state(conn: Connection, kind: str, state: str, limit: int | None) -> list[LedgerEntry]:
@@ -100,6 +102,10 @@ class SqlLedger:
 
     def in_state(self, kind: str, state: str) -> list[LedgerEntry]:
         return _in_state(self.conn, kind, state, None)
+
+    def page(self, kind: str, *, after_id: int, limit: int) -> list[LedgerEntry]:
+        rows = self.conn.execute(_PAGE, {"kind": kind, "after": after_id, "limit": limit})
+        return [LedgerEntry.from_row(r) for r in rows]
 
 
 class SqlCursors:

@@ -13,6 +13,7 @@
     seamline orders sync|post|show
     seamline shipments sync|show|late
     seamline payments batch|show
+    seamline reconcile --date D [--market M] [--format csv|html|json] [--output FILE] | history
     seamline sandbox ... / seamline demo           # plugins (entry point seamline.cli_plugins)
 
 Every ``SeamlineError`` that reaches here prints one actionable line and exits non-zero
@@ -43,6 +44,7 @@ from .orders_cmd import orders_app
 from .payments_cmd import payments_app
 from .plugins import load_plugins
 from .process_cmd import register_process_commands
+from .reconcile_cmd import reconcile_app
 from .shipments_cmd import shipments_app
 from .stock_cmd import stock_app
 from .web_cmd import web_app
@@ -96,6 +98,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(payments_app, name="payments")
     app.add_typer(web_app, name="web")
     app.add_typer(alerts_app, name="alerts")
+    app.add_typer(reconcile_app, name="reconcile")
     if plugins:
         load_plugins(app)
     return app
