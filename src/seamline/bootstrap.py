@@ -30,6 +30,7 @@ from seamline.services.exceptions import ExceptionService
 from seamline.services.health import Readiness, assess
 
 if TYPE_CHECKING:
+    from seamline.adapters.centra.budget import BudgetGovernor
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway
     from seamline.services.orders import OrderFlow
@@ -138,17 +139,29 @@ class Container:
             return self.centra_override
         if "centra" not in self._built:
             from seamline.adapters.centra.client import CentraClient  # noqa: PLC0415
-            from seamline.adapters.centra.limiter import (  # noqa: PLC0415
-                LeasedBucketStore,
-                RateLimiter,
+            self._built["centra"] = CentraClient(self.settings.centra,
+                                                 limiter=self.centra_budget)
+        return self._built["centra"]  # type: ignore[return-value]
+
+    @property
+    def centra_budget(self) -> BudgetGovernor:
+        """The one Centra budget of every flow and process (buckets, demand, back-off and
+        calibrated quotas in the store's ``rate_buckets`` table)."""
+        if "centra_budget" not in self._built:
+            from seamline.adapters.centra.budget import BudgetGovernor  # noqa: PLC0415
+            from seamline.adapters.centra.limiter import LeasedBucketStore  # noqa: PLC0415
+            from seamline.adapters.store.buckets import (  # noqa: PLC0415
+                SqlBucketStore,
+                SqlBudgetBoard,
             )
-            from seamline.adapters.store.buckets import SqlBucketStore  # noqa: PLC0415
 
             shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
-            limiter = RateLimiter(self.settings.centra.rate_limits, LeasedBucketStore(shared),
-                                  max_wait_s=self.settings.queues.max_inline_wait_s)
-            self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter)
-        return self._built["centra"]  # type: ignore[return-value]
+            board = SqlBudgetBoard(self.db.engine, lock=self.db.write_lock)
+            self._built["centra_budget"] = BudgetGovernor(
+                self.settings.centra.rate_limits, LeasedBucketStore(shared), board,
+                settings=self.settings.centra.budget,
+                max_wait_s=self.settings.queues.max_inline_wait_s)
+        return self._built["centra_budget"]  # type: ignore[return-value]
 
     @property
     def erp(self) -> BlueCherryGateway:

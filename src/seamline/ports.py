@@ -9,6 +9,8 @@ applied (read back by its key before any retry); ``PermanentError`` subclasses o
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -28,8 +30,17 @@ from seamline.domain.sales_order import SalesOrder
 from seamline.domain.shipments import CentraShipment
 from seamline.domain.stock import StockPush
 
-__all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CentraGateway", "Clock",
-           "ShipmentFeed"]
+__all__ = [
+    "BlueCherryGateway",
+    "Bucket",
+    "BucketStore",
+    "BudgetBoard",
+    "CentraGateway",
+    "Clock",
+    "ShipmentFeed",
+    "current_flow",
+    "working_for",
+]
 
 
 class Clock(Protocol):
@@ -232,3 +243,41 @@ class BucketStore(Protocol):
     def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
         """Take unconditionally (a bucket may go negative: later takers wait it off)."""
         ...
+
+    def level(self, bucket: Bucket, now: float) -> float:
+        """The bucket's level at ``now`` (the budget's view and its calibration)."""
+        ...
+
+
+class BudgetBoard(Protocol):
+    """Small named figures shared by every process of the Centra budget (demand per priority,
+    a back-off after a 429, calibrated quotas): the store's table, or process memory."""
+
+    def put(self, name: str, value: float, now: float) -> None:
+        """Set ``name`` to ``value``, stamped ``now``."""
+        ...
+
+    def read(self, prefix: str) -> dict[str, tuple[float, float]]:
+        """Every figure whose name starts with ``prefix``: ``{name: (value, stamped)}``."""
+        ...
+
+
+# -- which flow a Centra call is for (its priority in the Centra budget) ------------------------
+
+_flow: ContextVar[str] = ContextVar("seamline_centra_flow", default="shipments")
+
+
+def current_flow() -> str:
+    """The flow the current Centra calls are made for (``shipments`` unless said otherwise)."""
+    return _flow.get()
+
+
+@contextmanager
+def working_for(flow: str) -> Iterator[None]:
+    """Make the Centra calls inside this block on behalf of ``flow`` (one of
+    ``seamline.config.BUDGET_FLOWS``; its priority in the Centra budget)."""
+    token = _flow.set(flow)
+    try:
+        yield
+    finally:
+        _flow.reset(token)

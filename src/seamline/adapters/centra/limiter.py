@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+from seamline.adapters.centra.types import RateLimitStatus
 from seamline.config import RateLimitSettings
 from seamline.exceptions import RateLimited
 from seamline.ports import Bucket, BucketStore
@@ -153,6 +154,12 @@ class LeasedBucketStore:
             if rest:
                 self.shared.debit(rest, now)
 
+    def level(self, bucket: Bucket, now: float) -> float:
+        """The shared level plus what this process still holds in its slab."""
+        with self._lock:
+            held = self._local.get(bucket, 0.0)
+        return self.shared.level(bucket, now) + held
+
 
 class RateLimiter:
     """Waits until a request fits in every bucket, or raises ``RateLimited`` when the wait
@@ -199,6 +206,16 @@ class RateLimiter:
                 )
             self._sleep(wait)
             waited += wait
+
+    def calibration_due(self) -> bool:
+        """Whether Centra's ``rateLimits`` should be read first (the governor's; never here)."""
+        return False
+
+    def calibrate(self, statuses: Sequence[RateLimitStatus]) -> None:
+        """Follow Centra's ``rateLimits`` answer (the governor does; the plain limiter not)."""
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Centra answered 429 (the governor backs every process off; the plain limiter not)."""
 
     def settle_complexity(self, estimated: float, actual: float) -> None:
         """Charge the difference once Centra has reported a request's real complexity."""
