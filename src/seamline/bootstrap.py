@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from seamline.adapters.centra.budget import BudgetGovernor
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.ports import BlueCherryGateway, CentraGateway
+    from seamline.services.budget import BudgetWatch
     from seamline.services.orders import OrderFlow
     from seamline.services.shipments import ShipmentFlow
     from seamline.services.stock import StockSync
@@ -188,6 +189,17 @@ class Container:
         return self._built["orders"]  # type: ignore[return-value]
 
     @property
+    def budget_watch(self) -> BudgetWatch:
+        """The Centra budget's dispatch-delay watch (``centra.budget``)."""
+        if "budget_watch" not in self._built:
+            from seamline.services.budget import BudgetWatch  # noqa: PLC0415
+
+            self._built["budget_watch"] = BudgetWatch(
+                self.store, self.centra_budget, self.settings.centra.budget,
+                clock=self.queue.clock)
+        return self._built["budget_watch"]  # type: ignore[return-value]
+
+    @property
     def stock(self) -> StockSync:
         """The stock flow (BlueCherry ATS into Centra)."""
         if "stock" not in self._built:
@@ -326,6 +338,10 @@ def build(
         from seamline.services.shipments import register_shipment_tasks  # noqa: PLC0415
 
         register_shipment_tasks(registry, lambda: container.shipments)
+    if "centra.budget" not in registry:
+        from seamline.services.budget import register_budget_tasks  # noqa: PLC0415
+
+        register_budget_tasks(registry, lambda: container.budget_watch)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

@@ -34,7 +34,10 @@ __all__ = [
     "BlueCherryGateway",
     "Bucket",
     "BucketStore",
+    "BucketUse",
     "BudgetBoard",
+    "BudgetView",
+    "CentraBudget",
     "CentraGateway",
     "Clock",
     "ShipmentFeed",
@@ -246,6 +249,52 @@ class BucketStore(Protocol):
 
     def level(self, bucket: Bucket, now: float) -> float:
         """The bucket's level at ``now`` (the budget's view and its calibration)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BucketUse:
+    name: str
+    capacity: float
+    level: float
+
+    @property
+    def used_share(self) -> float:
+        """Share of the bucket spent (0..1; above 1 when it is in debt)."""
+        return max(0.0, (self.capacity - self.level) / self.capacity)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    """What the budget looks like now (``/metrics``, ``seamline centra budget``, dashboard)."""
+
+    buckets: tuple[BucketUse, ...]
+    #: Mutations waiting, per flow (fresh announcements only).
+    backlog: dict[str, int]
+    #: Seconds until each flow's backlog is sent: everything of its priority or before it, at
+    #: the sustainable mutation rate.
+    drain_s: dict[str, float]
+    #: Sustainable mutations per second (the slowest mutation bucket's refill).
+    mutation_rate: float
+    #: Seconds every process still holds back after a 429 (0 when none).
+    backoff_s: float
+    dispatch_delay_alert_s: float
+
+    @property
+    def dispatch_delayed(self) -> bool:
+        """True when waiting shipments would delay dispatch emails beyond the alert's limit."""
+        return self.drain_s.get("shipments", 0.0) > self.dispatch_delay_alert_s
+
+
+class CentraBudget(Protocol):
+    """The Centra budget as the services see it (the adapter's ``BudgetGovernor``)."""
+
+    def view(self) -> BudgetView:
+        """Buckets, backlog per flow, time to drain."""
+        ...
+
+    def announce(self, flow: str, backlog: int) -> None:
+        """``flow`` has ``backlog`` mutations waiting (0: none)."""
         ...
 
 

@@ -22,7 +22,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     ``[warehouses]`` maps any) and, when
     minute: one small read of each system, for ``/readyz``), BlueCherry's shipment feed
     (every ``[shipments].sync_interval_min``), the shipment watchdog (every
-    ``[shipments].watchdog_interval_min``) and, when
+    ``[shipments].watchdog_interval_min``), the Centra budget's dispatch-delay watch (every
+    minute) and, when
     ``[centra].use_events_queue``, Centra's events queue (every minute).
     """
     builtin = {
@@ -41,6 +42,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
                                         every_s=settings.shipments.sync_interval_min * 60),
         "shipments-watchdog": ScheduleEntry(
             task="shipments.watchdog", every_s=settings.shipments.watchdog_interval_min * 60),
+        # The shipments waiting for Centra's API budget, and CENTRA_BUDGET_DELAY when they
+        # would hold dispatch emails back too long.
+        "centra-budget": ScheduleEntry(task="centra.budget", every_s=60),
     }
     if settings.stock.enabled and settings.warehouses:
         # The delta sync looks for a new BlueCherry cycle; the full sync re-sends every size.

@@ -28,7 +28,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from seamline.adapters.centra.limiter import (
     COMPLEXITY,
@@ -40,7 +39,15 @@ from seamline.adapters.centra.limiter import (
 from seamline.adapters.centra.types import RateLimitStatus
 from seamline.config import BudgetSettings, RateLimitSettings
 from seamline.exceptions import RateLimited
-from seamline.ports import Bucket, BucketStore, BudgetBoard, current_flow, working_for
+from seamline.ports import (
+    Bucket,
+    BucketStore,
+    BucketUse,
+    BudgetBoard,
+    BudgetView,
+    current_flow,
+    working_for,
+)
 
 __all__ = [
     "BucketUse",
@@ -75,40 +82,6 @@ class MemoryBudgetBoard:
     def read(self, prefix: str) -> dict[str, tuple[float, float]]:
         with self._lock:
             return {k: v for k, v in self._values.items() if k.startswith(prefix)}
-
-
-@dataclass(frozen=True, slots=True)
-class BucketUse:
-    name: str
-    capacity: float
-    level: float
-
-    @property
-    def used_share(self) -> float:
-        """Share of the bucket spent (0..1; above 1 when it is in debt)."""
-        return max(0.0, (self.capacity - self.level) / self.capacity)
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetView:
-    """What the budget looks like now (``/metrics``, ``seamline centra budget``, dashboard)."""
-
-    buckets: tuple[BucketUse, ...]
-    #: Mutations waiting, per flow (fresh announcements only).
-    backlog: dict[str, int]
-    #: Seconds until each flow's backlog is sent: everything of its priority or before it, at
-    #: the sustainable mutation rate.
-    drain_s: dict[str, float]
-    #: Sustainable mutations per second (the slowest mutation bucket's refill).
-    mutation_rate: float
-    #: Seconds every process still holds back after a 429 (0 when none).
-    backoff_s: float
-    dispatch_delay_alert_s: float
-
-    @property
-    def dispatch_delayed(self) -> bool:
-        """True when waiting shipments would delay dispatch emails beyond the alert's limit."""
-        return self.drain_s.get("shipments", 0.0) > self.dispatch_delay_alert_s
 
 
 class BudgetGovernor(RateLimiter):
@@ -205,7 +178,8 @@ class BudgetGovernor(RateLimiter):
             else:
                 wait, why = self.store.take(costs, now), "budget spent"
                 if wait <= 0:
-                    if announced:
+                    own = seen.get(DEMAND + flow, (0.0, 0.0))
+                    if announced and own[0] <= 1:  # no backlog known beyond this call
                         self.announce(flow, 0)
                     return waited
                 # Work waits for the buckets: say so, so lower priorities stand aside.

@@ -11,6 +11,7 @@
     seamline exceptions list|show|retry|skip|resolve
     seamline orders sync|post|show
     seamline shipments sync|show|late
+    seamline centra budget                         # the shared Centra API budget
     seamline sandbox ... / seamline demo           # plugins (entry point seamline.cli_plugins)
 
 Every ``SeamlineError`` that reaches here prints one actionable line and exits non-zero
@@ -31,6 +32,7 @@ from seamline import __version__
 
 from ._errors import EXIT_OTHER, debug_enabled, report
 from ._state import CliState, out_console
+from .centra_cmd import centra_app
 from .config_cmd import config_app
 from .db_cmd import db_app
 from .exceptions_cmd import exceptions_app
@@ -87,6 +89,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(orders_app, name="orders")
     app.add_typer(stock_app, name="stock")
     app.add_typer(shipments_app, name="shipments")
+    app.add_typer(centra_app, name="centra")
     if plugins:
         load_plugins(app)
     return app

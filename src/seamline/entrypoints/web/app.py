@@ -36,6 +36,8 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
+from seamline.ports import BudgetView
+from seamline.services.budget.metrics import BudgetGauges
 from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
 from seamline.services.stock.metrics import StockGauges
 
@@ -249,10 +251,12 @@ def create_app(
     source: DashboardSource | None = None,
     routers: Sequence[APIRouter] = (),
     readiness: Callable[[], ReadinessReport] | None = None,
+    budget: Callable[[], BudgetView] | None = None,
 ) -> FastAPI:
     """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` (tests).
     ``readiness`` answers ``/readyz`` (the composition root's ``Container.readiness``); without
-    it ``/readyz`` reports the database check alone."""
+    it ``/readyz`` reports the database check alone. ``budget`` reads the Centra budget's
+    view for ``/metrics`` (the composition root's ``Container.centra_budget.view``)."""
     if source is None:
         if db is None:
             raise ValueError("create_app needs db or source")
@@ -267,6 +271,8 @@ def create_app(
     if db is not None:
         registry.register(PendingShipments(_store_on(db, queue)))
         registry.register(StockGauges(_store_on(db, queue)))
+    if budget is not None:
+        registry.register(BudgetGauges(budget))
     app.state.settings = settings
     app.state.source = data
     app.state.metrics_registry = registry
