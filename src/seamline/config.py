@@ -98,6 +98,10 @@ class BudgetSettings(_Section):
     #: Priority per flow, lower first: a flow yields while a lower-numbered one waits.
     priorities: dict[str, int] = {"shipments": 0, "orders": 0, "stock_delta": 1,
                                   "stock_sweep": 2}
+    #: Longest a flow yields, in seconds: past it, one call of that flow goes even while
+    #: higher-priority work waits (stock deltas must not starve behind a shipment backlog that
+    #: outlasts the budget: one ``setStock`` carries a whole minute's changes).
+    max_yield_s: dict[str, float] = {"stock_delta": 60.0}
     #: Seconds a yielding flow waits before it looks again.
     yield_s: float = Field(0.5, gt=0, le=60)
     #: Seconds a flow's announcement that it waits stays valid (it renews it while waiting).
@@ -113,7 +117,7 @@ class BudgetSettings(_Section):
 
     @model_validator(mode="after")
     def _known_flows(self) -> BudgetSettings:
-        unknown = sorted(set(self.priorities) - set(BUDGET_FLOWS))
+        unknown = sorted((set(self.priorities) | set(self.max_yield_s)) - set(BUDGET_FLOWS))
         if unknown:
             raise ValueError(f"centra.budget.priorities: unknown flow(s) {', '.join(unknown)} "
                              f"(known: {', '.join(BUDGET_FLOWS)})")

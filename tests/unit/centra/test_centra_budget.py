@@ -237,3 +237,25 @@ def test_the_view_shows_how_much_of_each_bucket_is_spent() -> None:
         gov.acquire(mutation=True)
     ten = next(b for b in gov.view().buckets if b.name == "centra:mutations:10s")
     assert ten.used_share == pytest.approx(0.5)
+
+
+def test_stock_deltas_yield_at_most_their_longest_then_one_call_goes() -> None:
+    """Shipments wait all the time (their backlog outlasts the budget): a delta still gets one
+    call through every ``max_yield_s``; the sweep, which has none, keeps yielding."""
+    clock = ManualTime()
+    gov = governor(clock, max_wait_s=0.0, settings=BudgetSettings(
+        headroom=1.0, max_yield_s={"stock_delta": 60.0}))
+    gov.announce("shipments", 500)
+    with pytest.raises(RateLimited, match="yielding"):
+        gov.acquire(mutation=True, flow="stock_delta")
+    clock.t += 59
+    gov.announce("shipments", 500)
+    with pytest.raises(RateLimited, match="yielding"):
+        gov.acquire(mutation=True, flow="stock_delta")
+    clock.t += 2
+    gov.announce("shipments", 500)
+    assert gov.acquire(mutation=True, flow="stock_delta") == 0.0
+    with pytest.raises(RateLimited, match="yielding"):  # the clock starts again
+        gov.acquire(mutation=True, flow="stock_delta")
+    with pytest.raises(RateLimited, match="yielding"):
+        gov.acquire(mutation=True, flow="stock_sweep")

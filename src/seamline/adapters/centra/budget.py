@@ -9,7 +9,9 @@ adds what the shared buckets alone cannot do:
   announces it on the ``BudgetBoard`` (a *demand record* per flow: backlog, stamped; renewed
   while it waits, void after ``demand_ttl_s``); every flow of a higher number sees the record and
   *yields* (waits ``yield_s``, looks again) instead of taking the tokens. So a full sweep stops
-  between two calls as soon as a shipment waits, in any process on the database.
+  between two calls as soon as a shipment waits, in any process on the database. A flow with a
+  ``max_yield_s`` (stock deltas: 60 s) sends one call once it has yielded that long, so a
+  shipment backlog that outlasts the budget cannot starve it.
 - **Calibration.** ``calibrate`` takes Centra's ``rateLimits`` answer: each bucket's capacity
   becomes ``quota × headroom`` (kept on the board, so every process follows), and the shared
   level is lowered to what Centra says remains (never raised: other integrations spend too).
@@ -63,6 +65,7 @@ DEMAND = BOARD + "demand:"
 BACKOFF = BOARD + "backoff"
 CALIBRATED = BOARD + "calibrated"
 QUOTA = BOARD + "quota:"
+SENT = BOARD + "sent:"
 
 #: Centra's names → the limiter's.
 KINDS = {"REQUEST_COUNT": REQUESTS, "MUTATION_COUNT": MUTATIONS, "QUERY_COMPLEXITY": COMPLEXITY}
@@ -148,6 +151,19 @@ class BudgetGovernor(RateLimiter):
                 return True
         return False
 
+    def _overdue(self, flow: str, seen: dict[str, tuple[float, float]], now: float) -> bool:
+        """The flow has yielded its longest (``max_yield_s``): its next call goes."""
+        limit = self.settings.max_yield_s.get(flow)
+        if limit is None:
+            return False
+        last = seen.get(SENT + flow)
+        if last is None:  # never sent: start the clock now
+            self.board.put(SENT + flow, now, now)
+            with self._lock:
+                self._seen[SENT + flow] = (now, now)
+            return False
+        return now - last[0] >= limit
+
     def announce(self, flow: str, backlog: int) -> None:
         """Say that ``flow`` has ``backlog`` mutations waiting (0: none); renew while waiting."""
         now = self._time()
@@ -173,11 +189,15 @@ class BudgetGovernor(RateLimiter):
             until = seen.get(BACKOFF, (0.0, 0.0))[0]
             if until > now:
                 wait, why = until - now, "backing off after a 429"
-            elif self._waiting_before(priority, seen, now):
+            elif self._waiting_before(priority, seen, now) and not self._overdue(flow, seen, now):
                 wait, why = self.settings.yield_s, "yielding to higher-priority work"
             else:
                 wait, why = self.store.take(costs, now), "budget spent"
                 if wait <= 0:
+                    if flow in self.settings.max_yield_s:
+                        self.board.put(SENT + flow, now, now)
+                        with self._lock:
+                            self._seen[SENT + flow] = (now, now)
                     own = seen.get(DEMAND + flow, (0.0, 0.0))
                     if announced and own[0] <= 1:  # no backlog known beyond this call
                         self.announce(flow, 0)
