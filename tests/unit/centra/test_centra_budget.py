@@ -259,3 +259,27 @@ def test_stock_deltas_yield_at_most_their_longest_then_one_call_goes() -> None:
         gov.acquire(mutation=True, flow="stock_delta")
     with pytest.raises(RateLimited, match="yielding"):
         gov.acquire(mutation=True, flow="stock_sweep")
+
+
+def test_an_overdue_delta_gets_the_next_token_before_the_waiting_shipments() -> None:
+    """The budget is spent and shipments wait for every token: once the delta has yielded
+    its longest, shipments stand aside until the delta's call has gone."""
+    clock = ManualTime()
+    store, board = MemoryBucketStore(), MemoryBudgetBoard()
+    settings = BudgetSettings(headroom=1.0, max_yield_s={"stock_delta": 60.0})
+    shipper = governor(clock, store=store, board=board, max_wait_s=0.0, settings=settings)
+    stocker = governor(clock, store=store, board=board, max_wait_s=0.0, settings=settings)
+    with pytest.raises(RateLimited):  # the delta's first yield starts its clock
+        shipper.announce("shipments", 100)
+        stocker.acquire(mutation=True, flow="stock_delta")
+    clock.t += 61
+    for _ in range(10):
+        shipper.acquire(mutation=True, flow="shipments")
+    with pytest.raises(RateLimited, match="budget spent"):  # overdue, but no token yet
+        stocker.acquire(mutation=True, flow="stock_delta")
+    clock.t += 1.0  # a token is back
+    with pytest.raises(RateLimited, match="yielding"):
+        shipper.acquire(mutation=True, flow="shipments")
+    assert stocker.acquire(mutation=True, flow="stock_delta") == 0.0
+    clock.t += 1.0
+    assert shipper.acquire(mutation=True, flow="shipments") == 0.0

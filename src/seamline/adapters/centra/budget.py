@@ -10,8 +10,9 @@ adds what the shared buckets alone cannot do:
   while it waits, void after ``demand_ttl_s``); every flow of a higher number sees the record and
   *yields* (waits ``yield_s``, looks again) instead of taking the tokens. So a full sweep stops
   between two calls as soon as a shipment waits, in any process on the database. A flow with a
-  ``max_yield_s`` (stock deltas: 60 s) sends one call once it has yielded that long, so a
-  shipment backlog that outlasts the budget cannot starve it.
+  ``max_yield_s`` (stock deltas: 60 s) that has yielded that long is *overdue*: it says so on
+  the board and every other flow stands aside until its next call has gone, so a shipment
+  backlog that outlasts the budget cannot starve it.
 - **Calibration.** ``calibrate`` takes Centra's ``rateLimits`` answer: each bucket's capacity
   becomes ``quota × headroom`` (kept on the board, so every process follows), and the shared
   level is lowered to what Centra says remains (never raised: other integrations spend too).
@@ -66,6 +67,7 @@ BACKOFF = BOARD + "backoff"
 CALIBRATED = BOARD + "calibrated"
 QUOTA = BOARD + "quota:"
 SENT = BOARD + "sent:"
+OVERDUE = BOARD + "overdue:"
 
 #: Centra's names → the limiter's.
 KINDS = {"REQUEST_COUNT": REQUESTS, "MUTATION_COUNT": MUTATIONS, "QUERY_COMPLEXITY": COMPLEXITY}
@@ -141,7 +143,12 @@ class BudgetGovernor(RateLimiter):
                 for b in self.buckets[kind]]
 
     def _waiting_before(self, priority: int, seen: dict[str, tuple[float, float]],
-                        now: float) -> bool:
+                        now: float, flow: str = "") -> bool:
+        for name, (flag, at) in seen.items():
+            # A flow that has yielded its longest goes before everyone else, once.
+            if name.startswith(OVERDUE) and flag > 0 and name[len(OVERDUE):] != flow \
+                    and now - at <= self.settings.demand_ttl_s:
+                return True
         for name, (backlog, at) in seen.items():
             if not name.startswith(DEMAND) or backlog <= 0:
                 continue
@@ -158,11 +165,14 @@ class BudgetGovernor(RateLimiter):
             return False
         last = seen.get(SENT + flow)
         if last is None:  # never sent: start the clock now
-            self.board.put(SENT + flow, now, now)
-            with self._lock:
-                self._seen[SENT + flow] = (now, now)
+            self._put(SENT + flow, now, now)
             return False
         return now - last[0] >= limit
+
+    def _put(self, name: str, value: float, now: float) -> None:
+        self.board.put(name, value, now)
+        with self._lock:
+            self._seen[name] = (value, now)
 
     def announce(self, flow: str, backlog: int) -> None:
         """Say that ``flow`` has ``backlog`` mutations waiting (0: none); renew while waiting."""
@@ -189,15 +199,19 @@ class BudgetGovernor(RateLimiter):
             until = seen.get(BACKOFF, (0.0, 0.0))[0]
             if until > now:
                 wait, why = until - now, "backing off after a 429"
-            elif self._waiting_before(priority, seen, now) and not self._overdue(flow, seen, now):
+            elif self._waiting_before(priority, seen, now, flow) \
+                    and not self._overdue(flow, seen, now):
                 wait, why = self.settings.yield_s, "yielding to higher-priority work"
             else:
+                overdue = self._overdue(flow, seen, now)
+                if overdue:  # the others stand aside until this flow's call has gone
+                    self._put(OVERDUE + flow, 1.0, now)
                 wait, why = self.store.take(costs, now), "budget spent"
                 if wait <= 0:
                     if flow in self.settings.max_yield_s:
-                        self.board.put(SENT + flow, now, now)
-                        with self._lock:
-                            self._seen[SENT + flow] = (now, now)
+                        self._put(SENT + flow, now, now)
+                        if overdue:
+                            self._put(OVERDUE + flow, 0.0, now)
                     own = seen.get(DEMAND + flow, (0.0, 0.0))
                     if announced and own[0] <= 1:  # no backlog known beyond this call
                         self.announce(flow, 0)
