@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -269,8 +269,8 @@ def test_an_overdue_delta_gets_the_next_token_before_the_waiting_shipments() -> 
     settings = BudgetSettings(headroom=1.0, max_yield_s={"stock_delta": 60.0})
     shipper = governor(clock, store=store, board=board, max_wait_s=0.0, settings=settings)
     stocker = governor(clock, store=store, board=board, max_wait_s=0.0, settings=settings)
+    shipper.announce("shipments", 100)
     with pytest.raises(RateLimited):  # the delta's first yield starts its clock
-        shipper.announce("shipments", 100)
         stocker.acquire(mutation=True, flow="stock_delta")
     clock.t += 61
     for _ in range(10):
