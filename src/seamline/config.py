@@ -262,7 +262,7 @@ class StockSettings(_Section):
     #: How often to re-send every size (the full sync; also ``seamline stock sync --full``).
     full_interval_min: int = Field(1440, ge=1)
     #: Sizes per ``setStock`` mutation.
-    batch_size: int = Field(100, ge=1, le=1000)
+    batch_size: int = Field(1000, ge=1, le=1000)
     #: What identifies a size in Centra: the BlueCherry SKU (``sku``) or its UPC as an EAN-13
     #: (``ean``). ``[sku_overrides]`` are applied in reverse first.
     centra_key: Literal["sku", "ean"] = "sku"
