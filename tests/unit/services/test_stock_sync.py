@@ -340,3 +340,26 @@ def test_the_stock_gauges_read_the_last_run_and_what_waits_from_the_store(
     assert gauges["seamline_stock_sizes_unknown"].samples[0].value == 1
     assert [(s.labels["warehouse"], s.value) for s in gauges["seamline_stock_cycle"].samples] \
         == [("W01", 1)]
+
+
+def test_a_size_changed_in_several_cycles_between_runs_goes_once_with_its_latest_figure(
+        store: Store) -> None:
+    """Coalescing: BlueCherry published three cycles since the last run, changing A each
+    time; one mutation carries A once, with the last cycle's figure."""
+    w = World(store)
+    w.publish({"A": 10, "B": 4})
+    w.sync.run()
+    sent: list[list[tuple[str, int]]] = []
+    push = w.centra.set_stock_sizes
+
+    def recording(warehouse_id: int, sizes: list[tuple[str, int]], **kw: str) -> object:
+        sent.append(list(sizes))
+        return push(warehouse_id, sizes, **kw)
+
+    w.centra.set_stock_sizes = recording  # type: ignore[method-assign]
+    for figure in (8, 6, 3):
+        w.publish({"A": figure, "B": 4})
+    report = w.sync.run()
+    assert (report.pushed, report.mutations) == (1, 1)
+    assert sent == [[("A", 3)]]
+    assert w.centra.stock[(1, "A")] == 3
