@@ -97,10 +97,12 @@ class LeasedBucketStore:
 
     A take that the slabs cannot cover asks the shared store for its cost plus a slab of each
     bucket (``share`` of its capacity, whole tokens, none for a bucket too small to spare one)
-    and keeps the slab for at most ``hold_s`` seconds; what is unused then is given up (it was
-    already counted as spent, which errs on the safe side), and a debt (``debit`` past the slab)
-    is paid to the shared store. Centra may see a request up to ``hold_s`` after its token was
-    counted; ``share`` stays far below the limiter's headroom, so that cannot breach a window.
+    and keeps the slab for at most ``hold_s`` seconds; what is unused then is given back to the
+    shared store, and a debt (``debit`` past the slab) is paid to it. (Giving it up instead, as
+    this once did, charged an hourly bucket a whole slab — 2 % of it — for every isolated call:
+    a worker making one mutation every few seconds spent the hour's mutations ~30× too fast.)
+    Centra may see a request up to ``hold_s`` after its token was counted; ``share`` stays far
+    below the limiter's headroom, so that cannot breach a window.
     """
 
     def __init__(self, shared: BucketStore, *, share: float = 0.02, hold_s: float = 1.0) -> None:
@@ -118,10 +120,11 @@ class LeasedBucketStore:
         # Only age expires a slab: a thread that read the clock just before another one took
         # the slab must not throw it away.
         if self._local and now - self._since >= self.hold_s:
-            debt = {b: -v for b, v in self._local.items() if v < 0}
+            # Leftovers go back (a negative debit), debts are paid.
+            settle = {b: -v for b, v in self._local.items() if v}
             self._local.clear()
-            if debt:
-                self.shared.debit(debt, now)
+            if settle:
+                self.shared.debit(settle, now)
 
     def take(self, costs: Mapping[Bucket, float], now: float) -> float:
         with self._lock:
@@ -158,7 +161,7 @@ class LeasedBucketStore:
         """The shared level plus what this process still holds in its slab."""
         with self._lock:
             held = self._local.get(bucket, 0.0)
-        return self.shared.level(bucket, now) + held
+        return min(bucket.capacity, self.shared.level(bucket, now) + held)
 
 
 class RateLimiter:
