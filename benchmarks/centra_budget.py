@@ -25,11 +25,12 @@ one discrete-event loop: the next actor to act is the one whose next call is due
   ``setStock`` carrying that figure or a later one succeeded.
 - **stock_sweep**: a full sweep requested at the start: every size, 100 per ``setStock``.
 
-Run twice. **With the governor**: one ``BudgetGovernor`` per actor on one shared bucket store
-and board (headroom 0.98: the sandbox is the only integration), calibrated from ``rateLimits``,
-priorities shipments = orders > stock deltas > sweep. **Without**: no client-side budget at
-all; every actor sends when it has work and waits out each 429's ``Retry-After``; stock pushes
-100 sizes per ``setStock`` (the ``[stock].batch_size`` default).
+Run twice. **With the governor**: one ``BudgetGovernor`` per actor (leasing slabs of one shared
+bucket store, as ``bootstrap`` wires it) and one board (headroom 0.98: the sandbox is the only
+integration), calibrated from ``rateLimits``, priorities shipments = orders > stock deltas >
+sweep. **Without**: no client-side budget at all; every actor sends when it has work and waits
+out each 429's ``Retry-After``; stock pushes 100 sizes per ``setStock`` (the former
+``[stock].batch_size`` default).
 
 Prints one JSON object: for each run, the share of the hour's mutation budget used (mutations
 Centra accepted in the hour / 1,800), 429s (all, and in steady state: after the first minute),
@@ -104,7 +105,11 @@ def simulate(args: argparse.Namespace, *, governed: bool) -> dict[str, Any]:
 
     from seamline.adapters.centra.budget import BudgetGovernor, MemoryBudgetBoard  # noqa: PLC0415
     from seamline.adapters.centra.client import CentraClient  # noqa: PLC0415
-    from seamline.adapters.centra.limiter import MemoryBucketStore, RateLimiter  # noqa: PLC0415
+    from seamline.adapters.centra.limiter import (  # noqa: PLC0415
+        LeasedBucketStore,
+        MemoryBucketStore,
+        RateLimiter,
+    )
     from seamline.adapters.http import InlineRetry  # noqa: PLC0415
     from seamline.config import BudgetSettings, CentraSettings, RateLimitSettings  # noqa: PLC0415
     from seamline.exceptions import RateLimited  # noqa: PLC0415
@@ -128,8 +133,10 @@ def simulate(args: argparse.Namespace, *, governed: bool) -> dict[str, Any]:
 
     def client() -> CentraClient:
         if governed:
+            # As bootstrap wires it: each process leases slabs of the shared buckets.
             limiter: RateLimiter = BudgetGovernor(
-                settings.rate_limits, store, board, settings=budget, max_wait_s=0.0,
+                settings.rate_limits, LeasedBucketStore(store), board, settings=budget,
+                max_wait_s=0.0,
                 time_fn=sim, sleep=lambda s: None, refresh_s=0.0)
         else:
             big = 10**9
