@@ -94,3 +94,17 @@ def test_two_processes_never_overdraw_the_shared_mutation_bucket(db: Database) -
         except RateLimited:
             pass
     assert sent == 10
+
+
+def test_a_bucket_first_met_in_a_take_that_fell_short_is_still_created(db: Database) -> None:
+    """A take that falls short rolls back the rows it created; the store must create them
+    again next time instead of metering against a row that is not there (a bucket met first
+    beside an empty one used to be short for ever)."""
+    from seamline.ports import Bucket  # noqa: PLC0415
+
+    store = SqlBucketStore(db.engine, lock=db.write_lock)
+    empty, fresh = Bucket("t:empty", 1.0, 3600.0), Bucket("t:fresh", 10.0, 10.0)
+    assert store.take({empty: 1.0}, T0) == 0.0
+    assert store.take({empty: 1.0, fresh: 1.0}, T0) > 0  # empty is short: nothing taken
+    assert store.take({fresh: 1.0}, T0) == 0.0
+    assert store.level(fresh, T0) == 9.0

@@ -44,15 +44,16 @@ class SqlBucketStore:
             self.table.create(engine, checkfirst=True)
         self._known: set[str] = set()
 
-    def _ensure(self, conn: sa.Connection, buckets: Mapping[Bucket, float], now: float) -> None:
+    def _ensure(self, conn: sa.Connection, buckets: Mapping[Bucket, float],
+                now: float) -> list[str]:
+        """Create the missing rows (full); returns their names, which count as known only
+        once the transaction commits (a rolled-back take must create them again)."""
         missing = [b for b in buckets if b.name not in self._known]
-        if not missing:
-            return
         for b in missing:
             values = {"name": b.name, "tokens": b.capacity, "updated_at": now}
             conn.execute(dialect_insert(conn.dialect.name)(self.table).values(**values)
                          .on_conflict_do_nothing())
-            self._known.add(b.name)
+        return [b.name for b in missing]
 
     def _refilled(self, b: Bucket, now: float) -> sa.ColumnElement[float]:
         t = self.table
@@ -65,7 +66,7 @@ class SqlBucketStore:
         try:
             with self._lock, self.engine.connect() as conn:
                 trans = conn.begin()
-                self._ensure(conn, costs, now)
+                created = self._ensure(conn, costs, now)
                 short: list[Bucket] = []
                 for b, c in costs.items():
                     level = self._refilled(b, now)
@@ -79,6 +80,7 @@ class SqlBucketStore:
                         break
                 if not short:
                     trans.commit()
+                    self._known.update(created)
                     return 0.0
                 # Not enough: undo what this transaction took and work out the wait.
                 trans.rollback()
@@ -99,11 +101,12 @@ class SqlBucketStore:
         t = self.table
         try:
             with self._lock, self.engine.begin() as conn:
-                self._ensure(conn, costs, now)
+                created = self._ensure(conn, costs, now)
                 for b, c in costs.items():
                     level = self._refilled(b, now)
                     conn.execute(t.update().where(t.c.name == b.name)
                                  .values(tokens=level - c, updated_at=now))
+            self._known.update(created)
         except SQLAlchemyError as exc:
             raise StoreError(f"rate limiter: {type(exc).__name__}") from exc
 
