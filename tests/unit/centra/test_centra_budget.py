@@ -283,3 +283,27 @@ def test_an_overdue_delta_gets_the_next_token_before_the_waiting_shipments() -> 
     assert stocker.acquire(mutation=True, flow="stock_delta") == 0.0
     clock.t += 1.0
     assert shipper.acquire(mutation=True, flow="shipments") == 0.0
+
+
+def test_a_job_waiting_for_the_budget_is_released_not_failed_nor_an_outage() -> None:
+    """Past the inline wait the governor's ``Retry-After`` exceeds it, so the queue's policy
+    releases the job (no attempt counted) instead of counting a failure of Centra."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from seamline.queue.models import Job, JobStatus  # noqa: PLC0415
+    from seamline.queue.policy import RetryPolicy  # noqa: PLC0415
+
+    clock = ManualTime()
+    gov = governor(clock, max_wait_s=2.0)
+    gov.announce("shipments", 40)
+    with pytest.raises(RateLimited) as err:
+        gov.acquire(mutation=True, flow="stock_sweep")
+    assert err.value.retry_after is not None
+    assert err.value.retry_after > 2.0
+    now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    job = Job(id=1, queue="stock", task="stock.sync", args={}, status=JobStatus.DOING,
+              priority=0, dedupe_key=None, business_key=None, attempts=10, max_attempts=10,
+              run_at=now, created_at=now, updated_at=now, lease_token="t",
+              lease_expires_at=None, worker_id="w", last_error=None)
+    decision = RetryPolicy(max_inline_wait_s=2.0).decide(job, err.value, now)
+    assert decision.action == "release"

@@ -222,8 +222,13 @@ class BudgetGovernor(RateLimiter):
                 self.announce(flow, max(backlog, 1))
                 announced = True
             if waited + wait > self.max_wait_s:
+                # Past the inline wait the job goes back to the queue; a Retry-After longer
+                # than that wait makes the queue *release* it (no attempt counted, Centra not
+                # counted as failing): waiting for the budget is neither the job's failure
+                # nor an outage, however long a peak lasts.
+                retry_after = wait if self.max_wait_s <= 0 else max(wait, self.max_wait_s + 0.5)
                 raise RateLimited(f"centra: {flow} {why}, next slot in {wait:.1f}s",
-                                  system="centra", retry_after=wait)
+                                  system="centra", retry_after=retry_after)
             self._sleep(wait)
             waited += wait
 
