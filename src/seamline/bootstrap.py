@@ -34,10 +34,12 @@ from seamline.services.health import Readiness, assess
 if TYPE_CHECKING:
     from prometheus_client.registry import Collector
 
+    from seamline.adapters.centra.budget import BudgetGovernor
     from seamline.adapters.centra.webhooks import ReplayGuard
     from seamline.adapters.store.counters import StoreCallCounter
     from seamline.ports import BlueCherryGateway, CentraGateway, FinanceGateway, Notifier
     from seamline.services.alerts import AlertService
+    from seamline.services.budget import BudgetWatch
     from seamline.services.dashboard import DashboardService, ReconciliationProvider
     from seamline.services.drift import DriftService, MissingInErp
     from seamline.services.orders import OrderFlow
@@ -149,18 +151,30 @@ class Container:
             return self.centra_override
         if "centra" not in self._built:
             from seamline.adapters.centra.client import CentraClient  # noqa: PLC0415
-            from seamline.adapters.centra.limiter import (  # noqa: PLC0415
-                LeasedBucketStore,
-                RateLimiter,
-            )
-            from seamline.adapters.store.buckets import SqlBucketStore  # noqa: PLC0415
-
-            shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
-            limiter = RateLimiter(self.settings.centra.rate_limits, LeasedBucketStore(shared),
-                                  max_wait_s=self.settings.queues.max_inline_wait_s)
-            self._built["centra"] = CentraClient(self.settings.centra, limiter=limiter,
+            self._built["centra"] = CentraClient(self.settings.centra,
+                                                 limiter=self.centra_budget,
                                                  counter=self.call_counter)
         return self._built["centra"]  # type: ignore[return-value]
+
+    @property
+    def centra_budget(self) -> BudgetGovernor:
+        """The one Centra budget of every flow and process (buckets, demand, back-off and
+        calibrated quotas in the store's ``rate_buckets`` table)."""
+        if "centra_budget" not in self._built:
+            from seamline.adapters.centra.budget import BudgetGovernor  # noqa: PLC0415
+            from seamline.adapters.centra.limiter import LeasedBucketStore  # noqa: PLC0415
+            from seamline.adapters.store.buckets import (  # noqa: PLC0415
+                SqlBucketStore,
+                SqlBudgetBoard,
+            )
+
+            shared = SqlBucketStore(self.db.engine, lock=self.db.write_lock)
+            board = SqlBudgetBoard(self.db.engine, lock=self.db.write_lock)
+            self._built["centra_budget"] = BudgetGovernor(
+                self.settings.centra.rate_limits, LeasedBucketStore(shared), board,
+                settings=self.settings.centra.budget,
+                max_wait_s=self.settings.queues.max_inline_wait_s)
+        return self._built["centra_budget"]  # type: ignore[return-value]
 
     @property
     def erp(self) -> BlueCherryGateway:
@@ -187,6 +201,17 @@ class Container:
                 self.settings, store=self.store, centra=self.centra, erp=self.erp,
                 clock=self.queue.clock)
         return flow  # type: ignore[return-value]
+
+    @property
+    def budget_watch(self) -> BudgetWatch:
+        """The Centra budget's dispatch-delay watch (``centra.budget``)."""
+        if "budget_watch" not in self._built:
+            from seamline.services.budget import BudgetWatch  # noqa: PLC0415
+
+            self._built["budget_watch"] = BudgetWatch(
+                self.store, self.centra_budget, self.settings.centra.budget,
+                clock=self.queue.clock)
+        return self._built["budget_watch"]  # type: ignore[return-value]
 
     @property
     def stock(self) -> StockSync:
@@ -476,6 +501,10 @@ def build(
 
         register_reconcile_tasks(registry, lambda: container.reconcile,
                                  settings.reconcile.run_time)
+    if "centra.budget" not in registry:
+        from seamline.services.budget import register_budget_tasks  # noqa: PLC0415
+
+        register_budget_tasks(registry, lambda: container.budget_watch)
     if "centra.schema" not in registry:
         from seamline.services.centra_guard import (  # noqa: PLC0415
             CentraSchemaGuard,

@@ -36,8 +36,10 @@ from pydantic import (
 from seamline.exceptions import OWNERS, ConfigError
 
 __all__ = [
+    "BUDGET_FLOWS",
     "AlertSettings",
     "BlueCherrySettings",
+    "BudgetSettings",
     "CentraSettings",
     "MarketMapping",
     "OrdersSettings",
@@ -85,6 +87,50 @@ class RateLimitSettings(_Section):
     complexity_per_hour: int = Field(30_000_000, ge=1)
 
 
+#: The flows that spend Centra's budget, each with a priority (lower goes first).
+BUDGET_FLOWS = ("shipments", "orders", "stock_delta", "stock_sweep")
+
+
+class BudgetSettings(_Section):
+    """The Centra budget governor: one budget for every flow and process, by priority."""
+
+    #: Share of each Centra quota Seamline allows itself (other integrations, clock skew).
+    headroom: float = Field(0.9, gt=0, le=1)
+    #: Priority per flow, lower first: a flow yields while a lower-numbered one waits.
+    priorities: dict[str, int] = {"shipments": 0, "orders": 0, "stock_delta": 1,
+                                  "stock_sweep": 2}
+    #: Longest a flow yields, in seconds: past it, one call of that flow goes even while
+    #: higher-priority work waits (stock deltas must not starve behind a shipment backlog that
+    #: outlasts the budget: one ``setStock`` carries a whole minute's changes).
+    max_yield_s: dict[str, float] = {"stock_delta": 60.0}
+    #: Seconds a yielding flow waits before it looks again.
+    yield_s: float = Field(0.5, gt=0, le=60)
+    #: Seconds a flow's announcement that it waits stays valid (it renews it while waiting).
+    demand_ttl_s: float = Field(3.0, gt=0, le=600)
+    #: Seconds between calibrations from Centra's ``rateLimits`` (and one after every 429).
+    calibrate_every_s: int = Field(300, ge=10)
+    #: Seconds every process stops sending after a 429 without a ``Retry-After``.
+    backoff_s: float = Field(10.0, gt=0, le=3600)
+    #: ``CENTRA_BUDGET_DELAY`` when waiting shipments would delay dispatch emails this long.
+    dispatch_delay_alert_min: int = Field(30, ge=1, le=1440)
+    #: Owner of ``CENTRA_BUDGET_DELAY``: ``cx`` or ``operations``.
+    delay_owner: str = "operations"
+
+    @model_validator(mode="after")
+    def _known_flows(self) -> BudgetSettings:
+        unknown = sorted((set(self.priorities) | set(self.max_yield_s)) - set(BUDGET_FLOWS))
+        if unknown:
+            raise ValueError(f"centra.budget.priorities: unknown flow(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(BUDGET_FLOWS)})")
+        if self.delay_owner not in ("cx", "operations"):
+            raise ValueError("centra.budget.delay_owner is cx or operations")
+        return self
+
+    def priority(self, flow: str) -> int:
+        """The flow's priority (an unnamed flow goes first, like shipments)."""
+        return self.priorities.get(flow, 0)
+
+
 class CentraSettings(_Section):
     base_url: str = "http://127.0.0.1:8701/graphql"
     token: SecretStr | None = None
@@ -101,6 +147,7 @@ class CentraSettings(_Section):
     #: the events system switched on for the environment). Polling runs either way.
     use_events_queue: bool = False
     rate_limits: RateLimitSettings = RateLimitSettings()
+    budget: BudgetSettings = BudgetSettings()
 
 
 class BlueCherrySettings(_Section):
@@ -216,7 +263,7 @@ class StockSettings(_Section):
     #: How often to re-send every size (the full sync; also ``seamline stock sync --full``).
     full_interval_min: int = Field(1440, ge=1)
     #: Sizes per ``setStock`` mutation.
-    batch_size: int = Field(100, ge=1, le=1000)
+    batch_size: int = Field(1000, ge=1, le=1000)
     #: What identifies a size in Centra: the BlueCherry SKU (``sku``) or its UPC as an EAN-13
     #: (``ean``). ``[sku_overrides]`` are applied in reverse first.
     centra_key: Literal["sku", "ean"] = "sku"

@@ -9,6 +9,8 @@ applied (read back by its key before any retry); ``PermanentError`` subclasses o
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -32,8 +34,23 @@ from seamline.domain.sales_order import SalesOrder
 from seamline.domain.shipments import CentraShipment
 from seamline.domain.stock import StockPush
 
-__all__ = ["BlueCherryGateway", "Bucket", "BucketStore", "CallCounter", "CentraGateway",
-           "Clock", "FinanceGateway", "Notifier", "ShipmentFeed"]
+__all__ = [
+    "BlueCherryGateway",
+    "Bucket",
+    "BucketStore",
+    "BucketUse",
+    "BudgetBoard",
+    "BudgetView",
+    "CallCounter",
+    "CentraBudget",
+    "CentraGateway",
+    "Clock",
+    "FinanceGateway",
+    "Notifier",
+    "ShipmentFeed",
+    "current_flow",
+    "working_for",
+]
 
 
 class Clock(Protocol):
@@ -268,6 +285,90 @@ class BucketStore(Protocol):
     def debit(self, costs: Mapping[Bucket, float], now: float) -> None:
         """Take unconditionally (a bucket may go negative: later takers wait it off)."""
         ...
+
+    def level(self, bucket: Bucket, now: float) -> float:
+        """The bucket's level at ``now`` (the budget's view and its calibration)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BucketUse:
+    name: str
+    capacity: float
+    level: float
+
+    @property
+    def used_share(self) -> float:
+        """Share of the bucket spent (0..1; above 1 when it is in debt)."""
+        return max(0.0, (self.capacity - self.level) / self.capacity)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    """What the budget looks like now (``/metrics``, ``seamline centra budget``, dashboard)."""
+
+    buckets: tuple[BucketUse, ...]
+    #: Mutations waiting, per flow (fresh announcements only).
+    backlog: dict[str, int]
+    #: Seconds until each flow's backlog is sent: everything of its priority or before it, at
+    #: the sustainable mutation rate.
+    drain_s: dict[str, float]
+    #: Sustainable mutations per second (the slowest mutation bucket's refill).
+    mutation_rate: float
+    #: Seconds every process still holds back after a 429 (0 when none).
+    backoff_s: float
+    dispatch_delay_alert_s: float
+
+    @property
+    def dispatch_delayed(self) -> bool:
+        """True when waiting shipments would delay dispatch emails beyond the alert's limit."""
+        return self.drain_s.get("shipments", 0.0) > self.dispatch_delay_alert_s
+
+
+class CentraBudget(Protocol):
+    """The Centra budget as the services see it (the adapter's ``BudgetGovernor``)."""
+
+    def view(self) -> BudgetView:
+        """Buckets, backlog per flow, time to drain."""
+        ...
+
+    def announce(self, flow: str, backlog: int) -> None:
+        """``flow`` has ``backlog`` mutations waiting (0: none)."""
+        ...
+
+
+class BudgetBoard(Protocol):
+    """Small named figures shared by every process of the Centra budget (demand per priority,
+    a back-off after a 429, calibrated quotas): the store's table, or process memory."""
+
+    def put(self, name: str, value: float, now: float) -> None:
+        """Set ``name`` to ``value``, stamped ``now``."""
+        ...
+
+    def read(self, prefix: str) -> dict[str, tuple[float, float]]:
+        """Every figure whose name starts with ``prefix``: ``{name: (value, stamped)}``."""
+        ...
+
+
+# -- which flow a Centra call is for (its priority in the Centra budget) ------------------------
+
+_flow: ContextVar[str] = ContextVar("seamline_centra_flow", default="shipments")
+
+
+def current_flow() -> str:
+    """The flow the current Centra calls are made for (``shipments`` unless said otherwise)."""
+    return _flow.get()
+
+
+@contextmanager
+def working_for(flow: str) -> Iterator[None]:
+    """Make the Centra calls inside this block on behalf of ``flow`` (one of
+    ``seamline.config.BUDGET_FLOWS``; its priority in the Centra budget)."""
+    token = _flow.set(flow)
+    try:
+        yield
+    finally:
+        _flow.reset(token)
 
 
 class Notifier(Protocol):

@@ -21,7 +21,8 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
     ``[stock].delta_interval_s``, the full one every ``[stock].full_interval_min``, when
     ``[warehouses]`` maps any), BlueCherry's shipment feed
     (every ``[shipments].sync_interval_min``), the shipment watchdog (every
-    ``[shipments].watchdog_interval_min``), the payment batch (checked every minute: each
+    ``[shipments].watchdog_interval_min``), the Centra budget's dispatch-delay watch (every
+    minute), the payment batch (checked every minute: each
     market's previous business day runs at ``[payments].batch_time`` in its time zone, when
     ``[payments].enabled``), the drift scan (every
     ``[drift].scan_interval_min``), the missing-in-ERP watchdog (every
@@ -52,6 +53,9 @@ def schedules_with_defaults(settings: Settings) -> dict[str, ScheduleEntry]:
         "missing-in-erp": ScheduleEntry(
             task="watchdogs.missing_in_erp",
             every_s=settings.watchdogs.missing_in_erp_interval_min * 60),
+        # The shipments waiting for Centra's API budget, and CENTRA_BUDGET_DELAY when they
+        # would hold dispatch emails back too long.
+        "centra-budget": ScheduleEntry(task="centra.budget", every_s=60),
     }
     if settings.stock.enabled and settings.warehouses:
         # The delta sync looks for a new BlueCherry cycle; the full sync re-sends every size.

@@ -107,15 +107,15 @@ def test_table_cells_keep_square_brackets(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_config_check_counts_the_built_in_schedules(tmp_path: Path) -> None:
     """The example configures no [schedules], yet the built-in schedules run (orders, Centra's
-    schema, health, shipments, drift, the missing-in-ERP watchdog, stock, payments,
-    reconciliation); config check says so and names them."""
+    schema, health, shipments, drift, the missing-in-ERP watchdog, the Centra budget's watch,
+    stock, payments, reconciliation); config check says so and names them."""
     proc = run("--config", str(EXAMPLE), "config", "check", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert ("schedules   14 will run: orders-poll every 5 min, orders-batch every 1 min, "
+    assert ("schedules   15 will run: orders-poll every 5 min, orders-batch every 1 min, "
             "orders-sweep every 1 d, catalogue-sync every 1 h, centra-schema every 15 min, "
             "health-ping every 1 min, shipments-sync every 5 min, shipments-watchdog every "
-            "30 min, drift-scan every 5 min, missing-in-erp every 5 min, stock-delta every "
-            "1 min, stock-full every 1 d, payments-batch every 1 min, "
+            "30 min, drift-scan every 5 min, missing-in-erp every 5 min, centra-budget every "
+            "1 min, stock-delta every 1 min, stock-full every 1 d, payments-batch every 1 min, "
             "reconcile-daily every 1 min") in proc.stdout
     assert ("payments    daily batch at 06:00 in each market's time zone, per capture; 3 "
             "payment method(s) mapped, else CARD") in proc.stdout
@@ -130,7 +130,7 @@ def test_config_check_counts_configured_and_optional_schedules() -> None:
                       "nightly-report": {"task": "reports.daily", "every_s": 86400}},
     })
     line = next(x for x in summary(settings) if x.startswith("schedules"))
-    assert line.startswith("schedules   16 will run: ")
+    assert line.startswith("schedules   17 will run: ")
     assert "orders-poll every 2 min (configured)" in line
     assert "centra-events every 1 min" in line
     assert "nightly-report every 1 d (configured)" in line

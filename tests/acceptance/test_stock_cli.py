@@ -49,7 +49,7 @@ def test_stock_sync_sets_centra_from_the_latest_cycle_and_status_tells_what_wait
         report = json.loads(full.stdout)
         sizes = len(sb.bluecherry.state.items) * 3  # three Centra warehouses in the example
         assert report["pushed"] == sizes, report
-        assert report["mutations"] == -(-len(sb.bluecherry.state.items) // 100) * 3
+        assert report["mutations"] == -(-len(sb.bluecherry.state.items) // 1000) * 3
         item = sb.bluecherry.state.items[7]
         on_hand = sb.bluecherry.state.on_hand[(item.sku, "W01")]
         sb.set_bluecherry_stock(item.sku, "W01", on_hand + 9)

@@ -27,6 +27,8 @@ GROWTH: dict[tuple[str, str], int] = {
     ("QUERY_COMPLEXITY", "ONE_HOUR"): 30_000_000,
 }
 SECONDS = {"TEN_SECONDS": 10.0, "ONE_HOUR": 3600.0}
+#: GraphQL's ``Int`` is 32-bit signed.
+INT_MAX = 2**31 - 1
 
 
 @dataclass(slots=True)
@@ -124,9 +126,15 @@ class RateLimiter:
         return str(max(0, math.ceil(wait)))
 
     def snapshot(self) -> list[dict[str, Any]]:
+        """The ``rateLimits`` answer. With the limits lifted every quota is the largest a
+        GraphQL ``Int`` holds, none of it used, so a client calibrating from it is not held to
+        limits nobody enforces."""
         with self._lock:
             now = self._clock()
             out = []
+            if not self.enabled:
+                return [{"type": t, "intervalSeconds": i, "quota": INT_MAX, "usedQuota": 0,
+                         "remainingQuota": INT_MAX} for t, i in self._buckets]
             for b in self._buckets.values():
                 b.refill(now)
                 remaining = max(0, math.floor(b.tokens))

@@ -216,3 +216,20 @@ def test_a_take_stamped_just_before_the_slab_was_taken_still_uses_it() -> None:
     assert store.take({ROOMY: 1.0}, 10.0) == 0.0
     assert store.take({ROOMY: 1.0}, 9.99) == 0.0
     assert shared.takes == 1
+
+
+def test_a_slab_left_unused_goes_back_so_isolated_calls_cost_only_their_own_tokens() -> None:
+    """One mutation every two seconds through a leased store: each takes a slab of the
+    hourly bucket (2 % of it) with it, and what it did not use is given back when the slab
+    expires, so five mutations spend five tokens of the hour, not five slabs."""
+    clock = ManualTime()
+    shared = MemoryBucketStore()
+    lim = RateLimiter(RateLimitSettings(), LeasedBucketStore(shared), time_fn=clock,
+                      sleep=clock.sleep)
+    hour = next(b for b in lim.buckets["mutations"] if b.interval_s == 3600.0)
+    for _ in range(5):
+        lim.acquire(mutation=True)
+        clock.t += 2.0
+    lim.acquire()  # a read: the last slab expires and is settled
+    refill = 10.0 * hour.rate
+    assert shared.level(hour, clock.t) == pytest.approx(hour.capacity - 5 + refill, abs=1.0)

@@ -14,6 +14,7 @@ from seamline.adapters.store.db import Database
 from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.domain.erp import AtsCycle, AtsItem
 from seamline.domain.stock import BufferRule, Buffers, DemandLine
+from seamline.exceptions import RateLimited
 from seamline.services.stock import StockPlan, StockSync
 from seamline.services.unit_of_work import Store
 from seamline.testing.bluecherry import FakeBlueCherry
@@ -340,3 +341,54 @@ def test_the_stock_gauges_read_the_last_run_and_what_waits_from_the_store(
     assert gauges["seamline_stock_sizes_unknown"].samples[0].value == 1
     assert [(s.labels["warehouse"], s.value) for s in gauges["seamline_stock_cycle"].samples] \
         == [("W01", 1)]
+
+
+def test_a_size_changed_in_several_cycles_between_runs_goes_once_with_its_latest_figure(
+        store: Store) -> None:
+    """Coalescing: BlueCherry published three cycles since the last run, changing A each
+    time; one mutation carries A once, with the last cycle's figure."""
+    w = World(store)
+    w.publish({"A": 10, "B": 4})
+    w.sync.run()
+    sent: list[list[tuple[str, int]]] = []
+    push = w.centra.set_stock_sizes
+
+    def recording(warehouse_id: int, sizes: list[tuple[str, int]], **kw: str) -> object:
+        sent.append(list(sizes))
+        return push(warehouse_id, sizes, **kw)
+
+    w.centra.set_stock_sizes = recording  # type: ignore[method-assign]
+    for figure in (8, 6, 3):
+        w.publish({"A": figure, "B": 4})
+    report = w.sync.run()
+    assert (report.pushed, report.mutations) == (1, 1)
+    assert sent == [[("A", 3)]]
+    assert w.centra.stock[(1, "A")] == 3
+
+
+def test_a_push_paused_by_the_centra_budget_is_deferred_not_failed(store: Store) -> None:
+    """A sweep yielding to shipments (or a spent budget) leaves its sizes pending for the next
+    run without counting a failed run, so no STOCK_SYNC_FAILED is raised for it."""
+    w = World(store, StockPlan(warehouses={1: ("W01",)}, batch_size=2, failed_after_runs=2))
+    w.publish({"A": 1, "B": 2, "C": 3})
+    push = w.centra.set_stock_sizes
+    calls = {"n": 0}
+
+    def budget(warehouse_id: int, sizes: list[tuple[str, int]], **kw: str) -> object:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RateLimited("centra: stock_sweep yielding to higher-priority work",
+                              system="centra", retry_after=0.5)
+        return push(warehouse_id, sizes, **kw)
+
+    w.centra.set_stock_sizes = budget  # type: ignore[method-assign]
+    for _ in range(3):
+        calls["n"] = 0
+        report = w.sync.run(full=True)
+        assert report.failed is None
+        assert report.deferred is not None
+        assert "yielding" in report.deferred
+        assert report.pending == 1
+    assert "STOCK_SYNC_FAILED" not in w.open_exceptions()
+    w.centra.set_stock_sizes = push  # type: ignore[method-assign]
+    assert w.sync.run().pending == 0

@@ -133,6 +133,8 @@ class CentraClient(ShipmentCalls):
     def _send(self, operation: str, variables: Mapping[str, Any], *, complexity: float,
               mutation: bool, document: str | None = None) -> dict[str, Any]:
         """One exchange: limiter, POST, classification. No retries here."""
+        if operation != "rate_limits" and self.limiter.calibration_due():
+            self._calibrate()
         self.limiter.acquire(mutation=mutation, complexity=complexity)
         body = json.dumps({"query": document or queries.load(operation),
                            "variables": dict(variables), "operationName": None},
@@ -153,7 +155,11 @@ class CentraClient(ShipmentCalls):
             self.counter.count("centra", call_outcome(response.status_code))
         if response.status_code < 500 and response.status_code != 429:
             answered("centra")  # the queue's outage circuit: Centra is up
-        result = classify(response, mutation=mutation, operation=operation, now=self._now())
+        try:
+            result = classify(response, mutation=mutation, operation=operation, now=self._now())
+        except RateLimited as exc:
+            self.limiter.throttled(exc.retry_after)
+            raise
         ext = result.get("extensions")
         if isinstance(ext, Mapping) and isinstance(ext.get("complexity"), int | Decimal):
             self.limiter.settle_complexity(complexity, float(ext["complexity"]))
@@ -445,6 +451,16 @@ class CentraClient(ShipmentCalls):
     def rate_limits(self) -> list[RateLimitStatus]:
         data = self._call("rate_limits", complexity=20)
         return [rate_limit_from_json(r) for r in data["rateLimits"]]
+
+    def _calibrate(self) -> None:
+        """Read ``rateLimits`` once and hand it to the limiter; a failure here is the
+        caller's call's business (it is tried again at the next call)."""
+        try:
+            statuses = [rate_limit_from_json(r) for r in
+                        self._send("rate_limits", {}, complexity=20, mutation=False)["rateLimits"]]
+        except (RateLimited, TransientError):
+            return
+        self.limiter.calibrate(statuses)
 
     # -- markets and currencies (configuration checks) -----------------------------------------
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+from seamline.adapters.centra.types import RateLimitStatus
 from seamline.config import RateLimitSettings
 from seamline.exceptions import RateLimited
 from seamline.ports import Bucket, BucketStore
@@ -96,10 +97,12 @@ class LeasedBucketStore:
 
     A take that the slabs cannot cover asks the shared store for its cost plus a slab of each
     bucket (``share`` of its capacity, whole tokens, none for a bucket too small to spare one)
-    and keeps the slab for at most ``hold_s`` seconds; what is unused then is given up (it was
-    already counted as spent, which errs on the safe side), and a debt (``debit`` past the slab)
-    is paid to the shared store. Centra may see a request up to ``hold_s`` after its token was
-    counted; ``share`` stays far below the limiter's headroom, so that cannot breach a window.
+    and keeps the slab for at most ``hold_s`` seconds; what is unused then is given back to the
+    shared store, and a debt (``debit`` past the slab) is paid to it. (Giving it up instead, as
+    this once did, charged an hourly bucket a whole slab — 2 % of it — for every isolated call:
+    a worker making one mutation every few seconds spent the hour's mutations ~30× too fast.)
+    Centra may see a request up to ``hold_s`` after its token was counted; ``share`` stays far
+    below the limiter's headroom, so that cannot breach a window.
     """
 
     def __init__(self, shared: BucketStore, *, share: float = 0.02, hold_s: float = 1.0) -> None:
@@ -117,10 +120,11 @@ class LeasedBucketStore:
         # Only age expires a slab: a thread that read the clock just before another one took
         # the slab must not throw it away.
         if self._local and now - self._since >= self.hold_s:
-            debt = {b: -v for b, v in self._local.items() if v < 0}
+            # Leftovers go back (a negative debit), debts are paid.
+            settle = {b: -v for b, v in self._local.items() if v}
             self._local.clear()
-            if debt:
-                self.shared.debit(debt, now)
+            if settle:
+                self.shared.debit(settle, now)
 
     def take(self, costs: Mapping[Bucket, float], now: float) -> float:
         with self._lock:
@@ -152,6 +156,12 @@ class LeasedBucketStore:
                     rest[b] = c
             if rest:
                 self.shared.debit(rest, now)
+
+    def level(self, bucket: Bucket, now: float) -> float:
+        """The shared level plus what this process still holds in its slab."""
+        with self._lock:
+            held = self._local.get(bucket, 0.0)
+        return min(bucket.capacity, self.shared.level(bucket, now) + held)
 
 
 class RateLimiter:
@@ -199,6 +209,16 @@ class RateLimiter:
                 )
             self._sleep(wait)
             waited += wait
+
+    def calibration_due(self) -> bool:
+        """Whether Centra's ``rateLimits`` should be read first (the governor's; never here)."""
+        return False
+
+    def calibrate(self, statuses: Sequence[RateLimitStatus]) -> None:
+        """Follow Centra's ``rateLimits`` answer (the governor does; the plain limiter not)."""
+
+    def throttled(self, retry_after: float | None) -> None:
+        """Centra answered 429 (the governor backs every process off; the plain limiter not)."""
 
     def settle_complexity(self, estimated: float, actual: float) -> None:
         """Charge the difference once Centra has reported a request's real complexity."""

@@ -22,7 +22,7 @@ from seamline.adapters.store.schema import rate_buckets
 from seamline.exceptions import StoreError
 from seamline.ports import Bucket
 
-__all__ = ["SqlBucketStore"]
+__all__ = ["SqlBucketStore", "SqlBudgetBoard"]
 
 
 class SqlBucketStore:
@@ -44,15 +44,16 @@ class SqlBucketStore:
             self.table.create(engine, checkfirst=True)
         self._known: set[str] = set()
 
-    def _ensure(self, conn: sa.Connection, buckets: Mapping[Bucket, float], now: float) -> None:
+    def _ensure(self, conn: sa.Connection, buckets: Mapping[Bucket, float],
+                now: float) -> list[str]:
+        """Create the missing rows (full); returns their names, which count as known only
+        once the transaction commits (a rolled-back take must create them again)."""
         missing = [b for b in buckets if b.name not in self._known]
-        if not missing:
-            return
         for b in missing:
             values = {"name": b.name, "tokens": b.capacity, "updated_at": now}
             conn.execute(dialect_insert(conn.dialect.name)(self.table).values(**values)
                          .on_conflict_do_nothing())
-            self._known.add(b.name)
+        return [b.name for b in missing]
 
     def _refilled(self, b: Bucket, now: float) -> sa.ColumnElement[float]:
         t = self.table
@@ -65,7 +66,7 @@ class SqlBucketStore:
         try:
             with self._lock, self.engine.connect() as conn:
                 trans = conn.begin()
-                self._ensure(conn, costs, now)
+                created = self._ensure(conn, costs, now)
                 short: list[Bucket] = []
                 for b, c in costs.items():
                     level = self._refilled(b, now)
@@ -79,6 +80,7 @@ class SqlBucketStore:
                         break
                 if not short:
                     trans.commit()
+                    self._known.update(created)
                     return 0.0
                 # Not enough: undo what this transaction took and work out the wait.
                 trans.rollback()
@@ -99,10 +101,57 @@ class SqlBucketStore:
         t = self.table
         try:
             with self._lock, self.engine.begin() as conn:
-                self._ensure(conn, costs, now)
+                created = self._ensure(conn, costs, now)
                 for b, c in costs.items():
                     level = self._refilled(b, now)
                     conn.execute(t.update().where(t.c.name == b.name)
                                  .values(tokens=level - c, updated_at=now))
+            self._known.update(created)
         except SQLAlchemyError as exc:
             raise StoreError(f"rate limiter: {type(exc).__name__}") from exc
+
+    def level(self, bucket: Bucket, now: float) -> float:
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(sa.select(self._refilled(bucket, now))
+                                     .where(self.table.c.name == bucket.name)).scalar_one_or_none()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"rate limiter: {type(exc).__name__}") from exc
+        return bucket.capacity if found is None else float(found)
+
+
+class SqlBudgetBoard:
+    """``seamline.ports.BudgetBoard`` on the same ``rate_buckets`` table (``tokens`` holds the
+    figure, ``updated_at`` its stamp), under names of their own (``centra:board:…``), so the
+    Centra budget's demand records, back-off and calibrated quotas need no table of their own."""
+
+    def __init__(self, engine: sa.Engine, *, table: sa.Table | None = None,
+                 create_table: bool = False,
+                 lock: AbstractContextManager[Any] | None = None) -> None:
+        self.engine = engine
+        self._lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
+        self.table = table if table is not None else rate_buckets
+        if create_table:
+            self.table.create(engine, checkfirst=True)
+
+    def put(self, name: str, value: float, now: float) -> None:
+        t = self.table
+        try:
+            with self._lock, self.engine.begin() as conn:
+                stmt = dialect_insert(conn.dialect.name)(t).values(
+                    name=name, tokens=float(value), updated_at=float(now))
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[t.c.name],
+                    set_={"tokens": stmt.excluded.tokens, "updated_at": stmt.excluded.updated_at}))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"centra budget: the store failed ({type(exc).__name__})") from exc
+
+    def read(self, prefix: str) -> dict[str, tuple[float, float]]:
+        t = self.table
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(t.c.name, t.c.tokens, t.c.updated_at)
+                                    .where(t.c.name.startswith(prefix, autoescape=True))).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"centra budget: the store failed ({type(exc).__name__})") from exc
+        return {str(n): (float(v), float(at)) for n, v, at in rows}

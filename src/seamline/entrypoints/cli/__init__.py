@@ -14,6 +14,7 @@
     seamline shipments sync|show|late
     seamline payments batch|show
     seamline reconcile --date D [--market M] [--format csv|html|json] [--output FILE] | history
+    seamline centra budget                         # the shared Centra API budget
     seamline sandbox ... / seamline demo           # plugins (entry point seamline.cli_plugins)
 
 Every ``SeamlineError`` that reaches here prints one actionable line and exits non-zero
@@ -35,6 +36,7 @@ from seamline import __version__
 from ._errors import EXIT_OTHER, debug_enabled, report
 from ._state import CliState, out_console
 from .alerts_cmd import alerts_app
+from .centra_cmd import centra_app
 from .config_cmd import config_app
 from .db_cmd import db_app
 from .drift_cmd import __all__ as _drift_commands  # noqa: F401 - registers its commands
@@ -99,6 +101,7 @@ def build_app(*, plugins: bool = True) -> typer.Typer:
     app.add_typer(web_app, name="web")
     app.add_typer(alerts_app, name="alerts")
     app.add_typer(reconcile_app, name="reconcile")
+    app.add_typer(centra_app, name="centra")
     if plugins:
         load_plugins(app)
     return app

@@ -65,6 +65,9 @@ def sync(
         for wh, skus in sorted(report.unknown.items()):
             out_console.print(f"Centra warehouse {wh} does not know {len(skus)} SKU(s), e.g. "
                               f"{', '.join(skus[:5])}", markup=False)
+        if report.deferred:
+            out_console.print(f"paused for the Centra budget (the rest goes with the next "
+                              f"run): {report.deferred}", markup=False)
         if report.failed:
             err_console.print(f"stopped: {report.failed}", markup=False)
     if report.failed:

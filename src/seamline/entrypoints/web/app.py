@@ -44,6 +44,8 @@ from seamline import __version__
 from seamline.config import Settings
 from seamline.exceptions import SeamlineError
 from seamline.logging import get_logger, redact_text
+from seamline.ports import BudgetView
+from seamline.services.budget.metrics import BudgetGauges
 from seamline.services.dashboard import DashboardService, ReconciliationProvider
 from seamline.services.metrics import OperationsGauges
 from seamline.services.shipments.metrics import SHIPMENT_LAG, PendingShipments
@@ -263,6 +265,25 @@ def _handle_errors(app: FastAPI) -> None:
         return _error_page(request, redact_text(exc.message), 503)
 
 
+def _metrics_registry(data: DashboardSource, db: _Database | None, queue: Any | None,
+                      collectors: Sequence[Collector],
+                      budget: Callable[[], BudgetView] | None) -> CollectorRegistry:
+    """What ``/metrics`` serves: the store's gauges of every flow, the extra collectors and
+    the Centra budget's view."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_StoreCollector(data))
+    registry.register(SHIPMENT_LAG)
+    if db is not None:
+        registry.register(PendingShipments(_store_on(db, queue)))
+        registry.register(StockGauges(_store_on(db, queue)))
+        registry.register(OperationsGauges(_store_on(db, queue)))
+    for collector in collectors:
+        registry.register(collector)
+    if budget is not None:
+        registry.register(BudgetGauges(budget))
+    return registry
+
+
 def create_app(
     settings: Settings,
     db: _Database | None = None,
@@ -274,6 +295,7 @@ def create_app(
     dashboard: Callable[[], DashboardService] | None = None,
     reconciliation: ReconciliationProvider | None = None,
     collectors: Sequence[Collector] = (),
+    budget: Callable[[], BudgetView] | None = None,
 ) -> FastAPI:
     """The Seamline web app. Give ``db`` (and ``queue``), or a ready ``source`` and
     ``dashboard`` (tests). ``readiness`` answers ``/readyz`` (the composition root's
@@ -281,7 +303,8 @@ def create_app(
     ``dashboard`` builds the pages' service (default: on ``db``, through the composition
     root); ``reconciliation`` lists and renders the daily reports (the reconciliation flow's
     provider; none by default). ``collectors`` join ``/metrics`` (the composition root's
-    ``Container.metrics_collectors()``: the store's counters)."""
+    ``Container.metrics_collectors()``: the store's counters); ``budget`` reads the Centra
+    budget's view for ``/metrics`` (``Container.centra_budget.view``)."""
     if source is None:
         if db is None:
             raise ValueError("create_app needs db or source")
@@ -301,15 +324,7 @@ def create_app(
     limiter = LoginLimiter(settings.web.login_max_failures, settings.web.login_lockout_s)
 
     _handle_errors(app)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_StoreCollector(data))
-    registry.register(SHIPMENT_LAG)
-    if db is not None:
-        registry.register(PendingShipments(_store_on(db, queue)))
-        registry.register(StockGauges(_store_on(db, queue)))
-        registry.register(OperationsGauges(_store_on(db, queue)))
-    for collector in collectors:
-        registry.register(collector)
+    registry = _metrics_registry(data, db, queue, collectors, budget)
     app.state.settings = settings
     app.state.source = data
     app.state.metrics_registry = registry

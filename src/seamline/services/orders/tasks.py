@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from seamline.ports import working_for
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
 from seamline.services.centra_guard import parked_flows
@@ -36,7 +37,8 @@ def register_order_tasks(registry: TaskRegistry, flow_factory: Callable[[], Orde
         flow_factory().reconcile(ctx, int(args["number"]))
 
     def writeback(ctx: JobContext, args: dict[str, Any]) -> None:
-        flow_factory().writeback(ctx)
+        with working_for("orders"):
+            flow_factory().writeback(ctx)
 
     def fetch(ctx: JobContext, args: dict[str, Any]) -> None:
         flow = flow_factory()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from seamline.ports import working_for
 from seamline.queue.registry import TaskRegistry
 from seamline.queue.worker import JobContext
 from seamline.services.centra_guard import parked_flows
@@ -29,7 +30,8 @@ def register_shipment_tasks(registry: TaskRegistry,
         flow.sync(lambda: flow.store.for_job(ctx))
 
     def apply(ctx: JobContext, args: dict[str, Any]) -> None:
-        flow_factory().apply(ctx, str(args["shipment_no"]))
+        with working_for("shipments"):
+            flow_factory().apply(ctx, str(args["shipment_no"]))
 
     def watchdog(ctx: JobContext, args: dict[str, Any]) -> None:
         flow = flow_factory()

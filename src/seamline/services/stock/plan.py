@@ -17,7 +17,7 @@ class StockPlan:
     #: Centra warehouse id → the BlueCherry warehouses whose ATS it sums.
     warehouses: dict[int, tuple[str, ...]]
     buffers: Buffers = field(default_factory=Buffers)
-    batch_size: int = 100
+    batch_size: int = 1000
     key_mode: str = "sku"
     #: BlueCherry SKU → the Centra SKU or GTIN an ``[sku_overrides]`` entry maps to it.
     reverse_overrides: dict[str, str] = field(default_factory=dict)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from seamline.domain.erp import AtsCycle
 from seamline.domain.stock import LevelRow, StockTarget, batches
-from seamline.exceptions import NotFound, SeamlineError
+from seamline.exceptions import NotFound, RateLimited, SeamlineError
 from seamline.logging import get_logger
 from seamline.ports import BlueCherryGateway, CentraGateway
 from seamline.services.stock.plan import StockPlan
@@ -75,6 +75,9 @@ class SyncReport:
     pending: int = 0
     #: Why reading or pushing stopped (None: it did not).
     failed: str | None = None
+    #: Why pushing paused without failing: Centra's budget is spent or higher-priority work
+    #: waits (the sizes stay pending for the next run; not counted as a failed run).
+    deferred: str | None = None
     #: Seconds from the cycle's publication to Centra's confirmation, worst size of the run.
     lag_s: float | None = None
 
@@ -84,7 +87,8 @@ class SyncReport:
                 "mutations": self.mutations,
                 "unknown": {str(k): len(v) for k, v in self.unknown.items()},
                 "adjusted": {str(k): len(v) for k, v in self.adjusted.items()},
-                "pending": self.pending, "failed": self.failed, "lag_s": self.lag_s}
+                "pending": self.pending, "failed": self.failed, "deferred": self.deferred,
+                "lag_s": self.lag_s}
 
 
 def _wanted(warehouses: list[str], changed: dict[str, set[str] | None]) -> set[str] | None:
@@ -251,6 +255,18 @@ class StockSync:
             result = self.centra.set_stock_sizes(
                 centra_wh, [(r.centra_key, r.target) for r in batch],
                 description=self.plan.description)
+        except RateLimited as exc:
+            if exc.status == 429:  # Centra itself refused: a failed run, as any error
+                report.failed = f"setStock in Centra warehouse {centra_wh}: {exc.message}"
+                log.warning("stock: push failed; the sizes stay pending", warehouse=centra_wh,
+                            sizes=len(batch), error=exc.message)
+                return False
+            # Seamline's own Centra budget says wait (spent, or shipments first): not a
+            # failure; the sizes go with the next run.
+            report.deferred = f"setStock in Centra warehouse {centra_wh}: {exc.message}"
+            log.info("stock: push paused for the Centra budget; the sizes stay pending",
+                     warehouse=centra_wh, sizes=len(batch), error=exc.message)
+            return False
         except SeamlineError as exc:
             report.failed = f"setStock in Centra warehouse {centra_wh}: {exc.message}"
             log.warning("stock: push failed; the sizes stay pending", warehouse=centra_wh,
