@@ -144,7 +144,7 @@ def test_config_check_adds_the_alerts_schedule_only_when_a_route_is_configured()
                    "interval_s": 120}})
     lines = summary(settings)
     line = next(x for x in lines if x.startswith("schedules"))
-    assert line.startswith("schedules   11 will run: ")
+    assert line.startswith("schedules   16 will run: ")
     assert line.endswith(", alerts every 2 min")
     assert "alerts      1 route(s): finance → mailto" in lines
     assert not any("pw-123456" in x for x in lines)
