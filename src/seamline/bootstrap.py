@@ -341,6 +341,16 @@ class Container:
 
         return [StoreCounters(self.db)]
 
+    def web_options(self) -> dict[str, Any]:
+        """What every web app of this process serves besides the store's pages (``create_app``
+        keyword arguments): readiness, the store's counters, the Centra budget's view and the
+        reconciliation reports."""
+        from seamline.services.reconcile.reports import ReconcileReports  # noqa: PLC0415
+
+        return {"readiness": self.readiness, "collectors": self.metrics_collectors(),
+                "budget": self.centra_budget.view,
+                "reconciliation": ReconcileReports(self.reconcile)}
+
     @property
     def reconcile(self) -> Reconciler:
         """The daily reconciliation report (BlueCherry's orders and finance side)."""

@@ -435,7 +435,7 @@ def _serve_dashboard(settings: Any, container: Container, sb: Sandboxes, *,
     from seamline.entrypoints.web.app import create_app  # noqa: PLC0415
 
     app = create_app(settings, container.db, queue=container.queue,
-                     collectors=container.metrics_collectors())
+                     **container.web_options())
     with ServerThread(app) as server:
         out.print()
         out.print(f"Dashboard: {server.url}/")

@@ -12,6 +12,7 @@ from seamline.adapters.store.unit_of_work import SqlStore
 from seamline.queue import JobQueue
 from seamline.services.reconcile import Report
 from seamline.services.reconcile.render import render_csv, render_html, render_json
+from seamline.services.reconcile.reports import ReconcileReports
 from seamline_sandbox.reconcile_run import bluecherry_sandbox, reconciler
 from seamline_sandbox.reconcile_seed import PLANTS, Planted, seed_day
 
@@ -121,3 +122,28 @@ def test_the_daily_run_reconciles_each_market_once_after_its_local_time_and_aler
     assert flagged
     assert {e.business_key for e in found} == {f"reconcile:{k}" for k in flagged}
     assert all(e.type == "RECONCILIATION_DIFFERENCES" for e in found)
+
+
+def test_the_dashboard_lists_the_kept_reports_and_shows_one_with_its_differences(
+        store: SqlStore) -> None:
+    """The Reconciliation page's provider: the kept days per market with a one-line summary;
+    opening one re-runs it and gives its sections (escaped, no page of its own)."""
+    with bluecherry_sandbox() as (bc, url):
+        planted = seed_day(bc, store, day=DAY, n=200, first_number=1,
+                           plant={"missing_in_bluecherry": 1})
+        with reconciler(store, url) as rec:
+            rec.run(DAY)
+            reports = ReconcileReports(rec)
+            refs = reports.list_reports()
+            (_, market, _, order), = planted.expected
+            shown = reports.render_html(DAY, market)
+            unknown = reports.render_html(DAY, "nowhere")
+    assert {(r.day, r.market) for r in refs} >= {(DAY, market)}
+    mine = next(r for r in refs if r.market == market)
+    assert "1 difference(s)" in mine.summary
+    assert shown is not None
+    assert "missing_in_bluecherry" in shown
+    assert order in shown
+    assert "<html" not in shown
+    assert "<style" not in shown
+    assert unknown is None

@@ -342,8 +342,7 @@ def _web_server(settings: Settings, rt: Any, *, host: str | None, port: int | No
     from seamline.entrypoints.web.app import create_app  # noqa: PLC0415 - lazy: keep CLI start-up light
 
     app = create_app(settings, rt.db, queue=rt.queue, routers=web_routers(settings, rt),
-                     readiness=rt.readiness, collectors=rt.metrics_collectors(),
-                     budget=rt.centra_budget.view)
+                     **rt.web_options())
     config = uvicorn.Config(
         app, host=host or settings.web.host, port=settings.web.port if port is None else port,
         log_config=None, access_log=False, lifespan="off",

@@ -73,7 +73,7 @@ def serve(
     rt.db.require_latest()
     sock = bind_web_socket(web_host, web_port)
     app = create_app(settings, rt.db, queue=rt.queue, routers=web_routers(settings, rt),
-                     readiness=rt.readiness)
+                     **rt.web_options())
     server = uvicorn.Server(uvicorn.Config(app, host=web_host, port=sock.getsockname()[1],
                                            log_config=None, access_log=False, lifespan="off"))
     stop = threading.Event()

@@ -53,6 +53,14 @@ def render_html(reports: Sequence[Report]) -> str:
                   "rows": [row.to_dict() for row in r.rows]} for r in reports])
 
 
+def render_html_sections(reports: Sequence[Report]) -> str:
+    """The reports' sections alone (escaped): what the dashboard's Reconciliation page embeds
+    under its own styles (its content security policy allows no inline style)."""
+    return _env.get_template("report_sections.html.j2").render(
+        reports=[{"report": r, "totals": r.totals.to_dict(),
+                  "rows": [row.to_dict() for row in r.rows]} for r in reports])
+
+
 def render(reports: Sequence[Report], fmt: str) -> str:
     if fmt == "csv":
         return render_csv(reports)
