@@ -155,6 +155,13 @@ ConcurrencyOpt = Annotated[
     typer.Option("--concurrency", "-n", min=1,
                  help=escape("Jobs run at once (default: [queues.concurrency] per queue).")),
 ]
+HostOpt = Annotated[str | None, typer.Option(help=escape("Web host (default [web].host)."))]
+PortOpt = Annotated[int | None, typer.Option(help=escape("Web port (default [web].port)."))]
+InsecureOpt = Annotated[bool, typer.Option(
+    "--insecure",
+    help=escape("Allow a --host beyond loopback with no [[web.users]] (the dashboard is then "
+                "read-only and open to anyone reaching it)."),
+)]
 
 
 def _run_threads(targets: dict[str, Callable[[], Any]], stop: threading.Event) -> None:
@@ -302,15 +309,7 @@ def register_process_commands(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         ctx: typer.Context, *, queues: QueuesOpt = None, concurrency: ConcurrencyOpt = None,
-        host: Annotated[str | None, typer.Option(
-            help=escape("Web host (default [web].host)."))] = None,
-        port: Annotated[int | None, typer.Option(
-            help=escape("Web port (default [web].port)."))] = None,
-        insecure: Annotated[bool, typer.Option(
-            "--insecure",
-            help=escape("Allow a --host beyond loopback with no [[web.users]] (the dashboard "
-                        "is then read-only and open to anyone reaching it)."),
-        )] = False,
+        host: HostOpt = None, port: PortOpt = None, insecure: InsecureOpt = False,
     ) -> None:
         """Worker + scheduler + web dashboard in one process (the embedded default)."""
         _run(ctx, queues=queues, concurrency=concurrency, host=host, port=port,

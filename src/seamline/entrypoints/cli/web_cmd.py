@@ -14,7 +14,15 @@ from seamline.exceptions import ConfigError
 
 from ._state import err_console, out_console, state
 from ._wiring import build_runtime
-from .process_cmd import bind_web_socket, check_exposure, stop_on_signals, web_routers
+from .process_cmd import (
+    HostOpt,
+    InsecureOpt,
+    PortOpt,
+    bind_web_socket,
+    check_exposure,
+    stop_on_signals,
+    web_routers,
+)
 
 __all__ = ["web_app"]
 
@@ -48,15 +56,9 @@ def hash_password(
 @web_app.command("serve")
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(
-        help=escape("Web host (default [web].host)."))] = None,
-    port: Annotated[int | None, typer.Option(
-        help=escape("Web port (default [web].port)."))] = None,
-    insecure: Annotated[bool, typer.Option(
-        "--insecure",
-        help=escape("Allow a --host beyond loopback with no [[web.users]] (the dashboard is "
-                    "then read-only and open to anyone reaching it)."),
-    )] = False,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    insecure: InsecureOpt = False,
 ) -> None:
     """Serve the dashboard, /healthz, /readyz, /metrics and the webhook (no worker)."""
     import uvicorn  # noqa: PLC0415 - lazy: keep CLI start-up light
