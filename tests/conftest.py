@@ -17,6 +17,12 @@ import sqlalchemy as sa
 
 from seamline.adapters.store.db import Database
 
+# pytest-xdist's workers inherit COLUMNS=80 / LINES=24 from their pseudo-terminal, and the CLI
+# honours COLUMNS (its consoles read it once, at import): the tests of full-width piped output
+# would then see 80 columns. Tests that want a width set it in the command's environment.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 PG_ADMIN_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -51,8 +51,9 @@ def test_alerts_test_reaches_every_route_and_alerts_list_shows_the_deliveries(
     check = run("--config", str(cfg), "config", "check", cwd=tmp_path)
     assert "alerts      4 route(s): ecommerce → json, finance → mailto, operations → json + " \
         "json" in check.stdout
-    # No [warehouses]: no stock schedules; 8 built-in ones and, with routes, the alerts one.
-    assert "schedules   9 will run: " in check.stdout
+    # No [warehouses] and no [[markets]]: no stock or reconciliation schedules; 12 built-in
+    # ones and, with routes, the alerts one.
+    assert "schedules   13 will run: " in check.stdout
     assert ", alerts every 1 min" in check.stdout
 
     one = run("--config", str(cfg), "alerts", "test", "--owner", "finance", cwd=tmp_path)

@@ -167,6 +167,17 @@ def split_taxes(order: CentraOrder, live: Sequence[OrderLine], shares: Sequence[
         return LineTaxes(lines=[ln.tax for ln in live], shipping_rate=ship_rate,
                       handling_tax=handling_tax, handling_rate=handling_rate)
     caps = [ln.tax.minor for ln in live] if rest.amount > 0 else None
+    if order.voucher_discount.amount == 0:
+        # Rounding only: one minor unit per line at most, wherever the lines can hold it
+        # (largest remainder alone could put two on the line with the largest tax).
+        ones = [min(1, c) for c in caps] if caps is not None else [1] * len(live)
+        if sum(ones) >= abs(rest.minor):
+            size = _allocate_capped(Money.from_minor(abs(rest.minor), cur), weights, ones)
+            sign = 1 if rest.amount > 0 else -1
+            return LineTaxes(lines=[ln.tax - Money.from_minor(sign * p.minor, cur)
+                                    for ln, p in zip(live, size, strict=True)],
+                             shipping_rate=ship_rate, handling_tax=handling_tax,
+                             handling_rate=handling_rate)
     out = [ln.tax - part for ln, part in zip(live, _allocate_capped(rest, weights, caps),
                                              strict=True)]
     return LineTaxes(lines=out, shipping_rate=ship_rate, handling_tax=handling_tax,

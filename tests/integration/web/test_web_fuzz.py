@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -59,12 +59,27 @@ def _schema() -> Any:
 SCHEMA = _schema()
 #: Status codes seen per operation (the last test checks the fuzzing reached the handlers).
 SEEN: dict[str, set[int]] = {}
+#: Cases seen per path with an exception id (every other one is given an existing id).
+TURNS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
-    """The app on a real port; a signed-in operator's session cookie and CSRF token."""
+def served(tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, str, str, Callable[[], int]]]:
+    """The app on a real port; a signed-in operator's session cookie and CSRF token; a way to
+    open one more exception (its id)."""
     app, db = _app(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'seamline.db'}")
+    opened = iter(range(1, 1_000_000))
+
+    def fresh() -> int:
+        n = next(opened)
+        with db.begin() as conn:
+            job = JobQueue(db).enqueue(conn, "orders.post", {"number": 5000 + n},
+                                       queue="orders", business_key=f"order:{5000 + n}")
+            return raise_exception(conn, type="POST_FAILED", owner="operations",
+                                   business_key=f"order:{5000 + n}",
+                                   message="BlueCherry answered 503", job_id=job)
+
     with ServerThread(app) as server, httpx.Client(base_url=server.url) as client:
         form = client.get("/login").text
         token = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -74,7 +89,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         page = client.get("/exceptions").text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf is not None, "sign-in failed"
-        yield server.url, client.cookies["seamline_session"], csrf.group(1)
+        yield server.url, client.cookies["seamline_session"], csrf.group(1), fresh
     db.dispose()
 
 
@@ -82,10 +97,19 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
-def test_no_request_gets_a_server_error(case: Any, served: tuple[str, str, str]) -> None:
-    base, cookie, csrf = served
+def test_no_request_gets_a_server_error(
+        case: Any, served: tuple[str, str, str, Callable[[], int]]) -> None:
+    base, cookie, csrf, fresh = served
     if isinstance(case.body, dict) and "csrf_token" in case.body:
         case.body["csrf_token"] = csrf
+    params = case.path_parameters or {}
+    if "exception_id" in params:
+        # Every other case names an exception opened for it (earlier cases may have resolved or
+        # skipped the others), so actions are reached whatever ids the generator draws; the
+        # rest keep the drawn id (mostly unknown).
+        TURNS[case.path] = TURNS.get(case.path, 0) + 1
+        if TURNS[case.path] % 2:
+            params["exception_id"] = fresh()
     response = case.call(base_url=base, cookies={"seamline_session": cookie},
                          allow_redirects=False, timeout=30)
     SEEN.setdefault(f"{case.method} {case.path}", set()).add(response.status_code)
